@@ -1,0 +1,1 @@
+"""The Typer app (``shieldkit`` console script)."""

@@ -1,0 +1,148 @@
+"""The ``shieldkit`` command line: each command's signature is its CLI, its body one library call.
+
+Errors: the library raises typed errors; :func:`handle_errors` is the one place that turns them
+into one line on stderr and an exit code (1 a verification threshold failed, 2 bad input).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="shieldkit: protect image classifiers before release.")
+out_console = Console()
+err_console = Console(stderr=True)
+
+
+def handle_errors(fn):
+    """Map shieldkit's typed errors (and OS errors on user paths) to one line on stderr and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from shieldkit.errors import ShieldkitError
+
+        try:
+            return fn(*args, **kwargs)
+        except ShieldkitError as e:
+            err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(e.exit_code) from None
+        except OSError as e:
+            err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+class Reverse(str, Enum):
+    mirror = "mirror"
+    negate = "negate"
+
+
+class ProtectMethod(str, Enum):
+    rml = "rml"
+    nasty = "nasty"
+
+
+DataOpt = typer.Option("digits", "--data", help="digits | cifar10 | cifar100 | tiny-imagenet | FILE.npz | image folder")
+DataDirOpt = typer.Option(None, "--data-dir", help="where named datasets live (default $SHIELDKIT_DATA_DIR or ./data)")
+DownloadOpt = typer.Option(False, "--download", help="download CIFAR-10/100 if missing (off by default)")
+
+
+@app.command("train")
+@handle_errors
+def train_cmd(
+    arch: str = typer.Option("resnet8", "--arch", help="architecture name (see `shieldkit models`)"),
+    data: str = DataOpt,
+    out: Path = typer.Option(..., "--out", help="checkpoint to write (settings go to the .json beside it)"),
+    epochs: int = typer.Option(30, "--epochs"),
+    batch_size: int = typer.Option(128, "--batch-size"),
+    lr: float = typer.Option(0.1, "--lr"),
+    weight_decay: float = typer.Option(5e-4, "--weight-decay"),
+    schedule: str = typer.Option("cosine", "--schedule", help="cosine | constant | step"),
+    label_smoothing: float = typer.Option(0.0, "--label-smoothing"),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
+    data_dir: Optional[Path] = DataDirOpt,
+    download: bool = DownloadOpt,
+    resume: bool = typer.Option(False, "--resume", help="continue from OUT.resume"),
+) -> None:
+    """Train a plain classifier (a model to protect)."""
+    from shieldkit import train
+
+    r = train(arch, data, out=out, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+              schedule=schedule, label_smoothing=label_smoothing, seed=seed, device=device, data_dir=data_dir,
+              download=download, resume=resume)
+    out_console.print(f"test accuracy {r.figures['test_accuracy']:.2f}%  ->  {r.path}")
+
+
+@app.command("protect")
+@handle_errors
+def protect_cmd(
+    model: Path = typer.Argument(..., help="trained model: shieldkit checkpoint, state_dict/.safetensors (+ --arch), TorchScript"),
+    data: str = DataOpt,
+    out: Path = typer.Option(..., "--out", help="protected checkpoint to write"),
+    method: ProtectMethod = typer.Option(ProtectMethod.rml, "--method", help="rml | nasty (baseline, from scratch)"),
+    alpha: float = typer.Option(1.0, "--alpha", help="RML: weight of the binary (target vs rest) term"),
+    beta: float = typer.Option(1.0, "--beta", help="RML: weight of the reverse-ranking term"),
+    tau: float = typer.Option(4.0, "--tau", help="temperature"),
+    reverse: Reverse = typer.Option(Reverse.mirror, "--reverse", help="RML: how negatives are reversed"),
+    no_labels: bool = typer.Option(False, "--no-labels", help="RML: use the original's argmax as target"),
+    omega: float = typer.Option(0.04, "--omega", help="Nasty: weight of the adversarial KL term"),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="default 5 (rml) / 30 (nasty)"),
+    lr: Optional[float] = typer.Option(None, "--lr", help="default 0.01 (rml) / 0.1 (nasty)"),
+    batch_size: int = typer.Option(128, "--batch-size"),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("auto", "--device"),
+    data_dir: Optional[Path] = DataDirOpt,
+    download: bool = DownloadOpt,
+    resume: bool = typer.Option(False, "--resume", help="continue from OUT.resume"),
+    arch: Optional[str] = typer.Option(None, "--arch", help="architecture of a bare state_dict"),
+    num_classes: Optional[int] = typer.Option(None, "--num-classes"),
+    trust_pickle: bool = typer.Option(False, "--trust-pickle", help="allow loading a fully pickled model (runs code!)"),
+) -> None:
+    """Protect a trained classifier against knowledge distillation (RML)."""
+    from shieldkit import protect
+
+    r = protect(model, data, out=out, method=method.value, alpha=alpha, beta=beta, tau=tau, reverse=reverse.value,
+                use_labels=not no_labels, omega=omega, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+                device=device, data_dir=data_dir, download=download, resume=resume, arch=arch,
+                num_classes=num_classes, trust_pickle=trust_pickle)
+    f = r.figures
+    out_console.print(f"test accuracy: original {f['original_test_accuracy']:.2f}%  protected "
+                      f"{f['protected_test_accuracy']:.2f}%  (drop {f['accuracy_drop']:+.2f})  ->  {r.path}")
+
+
+@app.command("demo")
+@handle_errors
+def demo_cmd(out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="keep models and demo.json here"),
+             seed: int = typer.Option(0, "--seed")) -> None:
+    """Train, protect and KD-probe a small model on the bundled digits data (about a minute on CPU)."""
+    from shieldkit.verify.demo import demo_table, run_demo
+
+    out_console.print(demo_table(run_demo(out_dir=out_dir, seed=seed)))
+
+
+@app.command("models")
+def models_cmd() -> None:
+    """List the architecture names (torchvision models also as tv:<name>)."""
+    from shieldkit import list_models
+
+    out_console.print("\n".join(list_models()) + "\ntv:<any torchvision classification model>")
+
+
+def main() -> None:
+    from shieldkit.utils import configure_threads
+
+    configure_threads()
+    app(prog_name="shieldkit")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

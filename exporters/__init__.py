@@ -1,0 +1,1 @@
+"""Exporters (ONNX, safetensors, manifest): see the export issue."""

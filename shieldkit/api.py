@@ -1,0 +1,160 @@
+"""The public API: every CLI command is one call of a function here.
+
+``train`` builds and trains a plain classifier; ``protect`` turns a trained classifier into an
+anti-distillation one (RML, or the Nasty Teacher baseline). Both write a shieldkit checkpoint and,
+beside it, a JSON file with the full settings and figures of the run.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .checkpoint import ModelInfo, load_model, save_checkpoint
+from .data import Dataset, load_dataset
+from .engine import FitResult, TrainConfig, evaluate, fit
+from .errors import InputError
+from .methods import Nasty, Plain, RML
+from .models import NormalizedClassifier, create_model
+from .utils import resolve_device, seed_everything, sidecar_json, write_json
+
+PROTECT_METHODS = ("rml", "nasty")
+
+
+@dataclass
+class RunResult:
+    """What a ``train``/``protect`` call produced."""
+
+    model: nn.Module
+    figures: dict[str, Any]
+    settings: dict[str, Any]
+    fit: FitResult
+    path: Path | None = None
+    history: list[dict] = field(default_factory=list)
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def as_dataset(data: str | Dataset, data_dir: str | Path | None = None, download: bool = False,
+               image_size: int | None = None) -> Dataset:
+    return data if isinstance(data, Dataset) else load_dataset(data, data_dir, download=download, image_size=image_size)
+
+
+def as_model(model: str | Path | nn.Module, *, arch: str | None = None, num_classes: int | None = None,
+             trust_pickle: bool = False) -> tuple[nn.Module, ModelInfo]:
+    if isinstance(model, nn.Module):
+        arch_name = getattr(model, "arch", type(model).__name__)
+        return model, ModelInfo(arch_name, int(getattr(model, "num_classes", 0)), source="<in-memory module>")
+    return load_model(model, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle)
+
+
+def check_compatible(model: nn.Module, info: ModelInfo, data: Dataset) -> None:
+    """The model must produce one logit per class of ``data`` for images of its shape."""
+    dev = next((p.device for p in model.parameters()), torch.device("cpu"))
+    c, h, w = data.input_shape
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(2, c, h, w, device=dev))
+    except RuntimeError as e:
+        raise InputError(f"model {info.arch!r} cannot take {data.name} images of shape {(c, h, w)}: "
+                         f"{str(e).splitlines()[0]}") from None
+    finally:
+        model.train(was_training)
+    if out.dim() != 2 or out.shape[1] != data.num_classes:
+        raise InputError(f"model {info.arch!r} outputs {tuple(out.shape[1:])} logits but {data.name} has "
+                         f"{data.num_classes} classes")
+
+
+def _finish(out: str | Path | None, model: NormalizedClassifier, data: Dataset, settings: dict, figures: dict,
+            result: FitResult, resume_path: Path | None) -> RunResult:
+    path = None
+    if out is not None:
+        path = save_checkpoint(out, model, classes=data.classes, input_shape=list(data.input_shape),
+                               settings=settings, figures=figures)
+        write_json({"settings": settings, "figures": figures, "history": result.history}, sidecar_json(out))
+        if resume_path is not None and resume_path.exists():
+            resume_path.unlink()
+    return RunResult(model, figures, settings, result, path, result.history)
+
+
+def _resume_path(out: str | Path | None) -> Path | None:
+    return Path(str(out) + ".resume") if out is not None else None
+
+
+def train(arch: str, data: str | Dataset = "digits", *, out: str | Path | None = None, epochs: int = 30,
+          batch_size: int = 128, lr: float = 0.1, weight_decay: float = 5e-4, schedule: str = "cosine",
+          label_smoothing: float = 0.0, seed: int = 0, device: str = "auto", data_dir: str | Path | None = None,
+          download: bool = False, resume: bool = False, progress: bool = True,
+          model_kwargs: dict | None = None) -> RunResult:
+    """Train a plain classifier ``arch`` on ``data`` with cross-entropy; save it to ``out``."""
+    ds = as_dataset(data, data_dir, download)
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
+                      seed=seed, device=device)
+    seed_everything(seed)
+    model = create_model(arch, ds.num_classes, mean=ds.mean, std=ds.std, **(model_kwargs or {}))
+    check_compatible(model, ModelInfo(arch, ds.num_classes), ds)
+    settings = {"command": "train", "shieldkit_version": _version(), "arch": arch, "model_kwargs": model_kwargs or {},
+                "data": ds.describe(), "train": asdict(cfg), "method": Plain(label_smoothing).settings()}
+    resume_path = _resume_path(out)
+    result = fit(model, Plain(label_smoothing), ds, cfg, resume_path=resume_path, resume=resume, progress=progress,
+                 description=f"train {arch}", run_settings={"arch": arch, "data": ds.name})
+    figures = {"test_accuracy": result.test_accuracy, "train_seconds": result.seconds}
+    return _finish(out, model, ds, settings, figures, result, resume_path)
+
+
+def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, out: str | Path | None = None,
+            method: str = "rml", alpha: float = 1.0, beta: float = 1.0, tau: float = 4.0, reverse: str = "mirror",
+            use_labels: bool = True, omega: float = 0.04, epochs: int | None = None, lr: float | None = None,
+            batch_size: int = 128, weight_decay: float = 5e-4, seed: int = 0, device: str = "auto",
+            data_dir: str | Path | None = None, download: bool = False, resume: bool = False, progress: bool = True,
+            arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False) -> RunResult:
+    """Protect a trained classifier against distillation; save the protected model to ``out``.
+
+    ``method="rml"`` fine-tunes a copy of the model with the RML loss (defaults: 5 epochs, lr 0.01);
+    ``method="nasty"`` trains a Nasty Teacher of the same architecture from scratch against the
+    model (defaults: 30 epochs, lr 0.1). Test accuracy of original and protected is measured and stored.
+    """
+    if method not in PROTECT_METHODS:
+        raise InputError(f"unknown protection method {method!r}; valid: {', '.join(PROTECT_METHODS)}")
+    ds = as_dataset(data, data_dir, download)
+    original, info = as_model(model, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle)
+    if not isinstance(original, NormalizedClassifier):
+        raise InputError(f"{info.source}: protect needs a model of a known architecture (a shieldkit checkpoint, or "
+                         f"a state_dict/safetensors file with --arch and --num-classes), not a {info.format} module")
+    check_compatible(original, info, ds)
+    epochs = epochs if epochs is not None else (5 if method == "rml" else 30)
+    lr = lr if lr is not None else (0.01 if method == "rml" else 0.1)
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed, device=device)
+    seed_everything(seed)
+    original = original.eval()
+    if method == "rml":
+        protected = copy.deepcopy(original)
+        step = RML(original, alpha=alpha, beta=beta, tau=tau, reverse=reverse, use_labels=use_labels)
+    else:
+        protected = create_model(original.arch, original.num_classes, mean=original.spec()["mean"],
+                                 std=original.spec()["std"], **original.model_kwargs)
+        step = Nasty(original, tau=tau, omega=omega)
+    dev = resolve_device(device)
+    acc_original = evaluate(original.to(dev), ds.test, device=dev)["accuracy"]
+    settings = {"command": "protect", "shieldkit_version": _version(), "original": info.source, "arch": original.arch,
+                "data": ds.describe(), "train": asdict(cfg), "method": step.settings()}
+    resume_path = _resume_path(out)
+    t0 = time.perf_counter()
+    result = fit(protected, step, ds, cfg, resume_path=resume_path, resume=resume, progress=progress,
+                 description=f"protect ({method})", run_settings={"arch": original.arch, "data": ds.name,
+                                                                  "original": info.source})
+    figures = {"original_test_accuracy": acc_original, "protected_test_accuracy": result.test_accuracy,
+               "accuracy_drop": acc_original - result.test_accuracy, "protect_seconds": time.perf_counter() - t0}
+    return _finish(out, protected, ds, settings, figures, result, resume_path)

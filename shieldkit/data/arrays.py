@@ -1,0 +1,164 @@
+"""In-memory image datasets (uint8 NHWC tensors) and batched, on-device augmentation.
+
+Every dataset shieldkit reads is turned into an :class:`ImageArray`: the whole split as one uint8
+tensor, so batches are sliced, augmented (random crop with zero padding, horizontal flip) and
+converted to float [0, 1] NCHW (channels_last) on the device in one go, with no worker processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+
+
+@dataclass
+class ImageArray:
+    """One split: ``x`` uint8 (N, H, W, C) in 0..255, ``y`` int64 (N,)."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.x.dtype != torch.uint8 or self.x.dim() != 4:
+            raise InputError(f"images must be uint8 (N, H, W, C), got {self.x.dtype} {tuple(self.x.shape)}")
+        if self.y.dim() != 1 or len(self.y) != len(self.x):
+            raise InputError(f"labels must be (N,) matching {len(self.x)} images, got {tuple(self.y.shape)}")
+        self.y = self.y.long()
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def subset(self, index: torch.Tensor) -> "ImageArray":
+        return ImageArray(self.x[index], self.y[index])
+
+    def to(self, device: torch.device | str) -> "ImageArray":
+        return ImageArray(self.x.to(device), self.y.to(device))
+
+
+@dataclass
+class Augment:
+    """Training augmentation: random crop after ``pad`` pixels of zero padding; optional flip."""
+
+    pad: int = 4
+    flip: bool = True
+
+    def to_dict(self) -> dict:
+        return {"pad": self.pad, "flip": self.flip}
+
+
+@dataclass
+class Dataset:
+    """A dataset as shieldkit uses it: train/test splits, class names, normalisation, augmentation."""
+
+    name: str
+    train: ImageArray
+    test: ImageArray
+    classes: list[str]
+    augment: Augment = field(default_factory=Augment)
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.train) == 0 or len(self.test) == 0:
+            raise InputError(f"dataset {self.name!r} has an empty split (train {len(self.train)}, test {len(self.test)})")
+        if self.train.x.shape[1:] != self.test.x.shape[1:]:
+            raise InputError(f"dataset {self.name!r}: train images {tuple(self.train.x.shape[1:])} and test images "
+                             f"{tuple(self.test.x.shape[1:])} differ in shape")
+        n_classes = len(self.classes)
+        for split, arr in (("train", self.train), ("test", self.test)):
+            lo, hi = int(arr.y.min()), int(arr.y.max())
+            if lo < 0 or hi >= n_classes:
+                raise InputError(f"dataset {self.name!r}: {split} labels span {lo}..{hi} but there are {n_classes} classes")
+        if not self.mean:
+            self.mean, self.std = channel_stats(self.train.x)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image as the model sees it."""
+        _, h, w, c = self.train.x.shape
+        return (c, h, w)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "train": len(self.train), "test": len(self.test), "num_classes": self.num_classes,
+                "input_shape": list(self.input_shape), "augment": self.augment.to_dict()}
+
+
+def channel_stats(x: torch.Tensor, max_images: int = 10000) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of uint8 NHWC images, on [0, 1] (a fixed-stride sample of at most ``max_images``)."""
+    step = max(1, len(x) // max_images)
+    sample = x[::step].double() / 255.0
+    mean = sample.mean(dim=(0, 1, 2))
+    std = sample.std(dim=(0, 1, 2)).clamp_min(1e-3)
+    return tuple(round(float(v), 4) for v in mean), tuple(round(float(v), 4) for v in std)
+
+
+def to_float(x: torch.Tensor) -> torch.Tensor:
+    """uint8 NHWC -> float [0, 1] NCHW in channels_last memory format (a permuted view, no copy before the cast)."""
+    return x.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def augment_batch(x: torch.Tensor, aug: Augment, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random crop (zero padding ``aug.pad``) and optional horizontal flip of a uint8 NHWC batch, on its device."""
+    b, h, w, _ = x.shape
+    dev = x.device
+    if aug.pad > 0:
+        p = aug.pad
+        padded = torch.nn.functional.pad(x, (0, 0, p, p, p, p))
+        oy = torch.randint(0, 2 * p + 1, (b,), generator=generator).to(dev)
+        ox = torch.randint(0, 2 * p + 1, (b,), generator=generator).to(dev)
+        rows = (oy[:, None] + torch.arange(h, device=dev))[:, :, None]
+        cols = (ox[:, None] + torch.arange(w, device=dev))[:, None, :]
+        x = padded[torch.arange(b, device=dev)[:, None, None], rows, cols]
+    if aug.flip:
+        flip = (torch.rand(b, generator=generator) < 0.5).to(dev)
+        x = torch.where(flip[:, None, None, None], x.flip(2), x)
+    return x
+
+
+def iterate_batches(data: ImageArray, batch_size: int, *, shuffle: bool = False, augment: Augment | None = None,
+                    seed: int = 0, device: torch.device | str = "cpu", drop_last: bool = False,
+                    indices: torch.Tensor | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield ``(images float [0,1] NCHW, labels)`` on ``device``.
+
+    Shuffling and augmentation draw from a generator seeded with ``seed`` alone, so a given
+    (seed, epoch) pair always sees the same batches: resumed runs need no saved RNG state.
+    """
+    gen = torch.Generator().manual_seed(int(seed))
+    n = len(data) if indices is None else len(indices)
+    order = torch.randperm(n, generator=gen) if shuffle else torch.arange(n)
+    if indices is not None:
+        order = indices[order]
+    stop = n - (n % batch_size) if (drop_last and n >= batch_size) else n
+    for start in range(0, stop, batch_size):
+        idx = order[start:start + batch_size]
+        xb = data.x[idx.to(data.x.device)]
+        if augment is not None:
+            xb = augment_batch(xb, augment, gen)
+        yield to_float(xb.to(device, non_blocking=True)), data.y[idx.to(data.y.device)].to(device, non_blocking=True)
+
+
+def stratified_split(y: torch.Tensor, fraction: float, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices ``(part, rest)``: ``part`` holds ``fraction`` of each class (at least one image per class)."""
+    if not 0.0 < fraction <= 1.0:
+        raise InputError(f"fraction must be in (0, 1], got {fraction}")
+    rng = np.random.default_rng(seed)
+    y_np = y.cpu().numpy()
+    part, rest = [], []
+    for c in np.unique(y_np):
+        idx = np.flatnonzero(y_np == c)
+        rng.shuffle(idx)
+        k = max(1, int(round(fraction * len(idx)))) if fraction < 1 else len(idx)
+        part.append(idx[:k])
+        rest.append(idx[k:])
+    part_idx = np.sort(np.concatenate(part))
+    rest_idx = np.sort(np.concatenate(rest)) if rest else np.array([], dtype=np.int64)
+    return torch.from_numpy(part_idx).long(), torch.from_numpy(rest_idx).long()

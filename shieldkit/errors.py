@@ -1,0 +1,38 @@
+"""Typed errors. The library raises these; the CLI maps them to one line on stderr and an exit code.
+
+Exit codes: 0 ok, 1 a verification threshold failed, 2 bad input or could not run.
+"""
+
+from __future__ import annotations
+
+
+class ShieldkitError(Exception):
+    """Base class of every error shieldkit raises on purpose."""
+
+    exit_code = 2
+
+
+class InputError(ShieldkitError):
+    """Bad input from the user: a missing file, a wrong shape, an invalid option."""
+
+
+class ModelLoadError(InputError):
+    """A model file could not be loaded (corrupt, wrong architecture, unsafe pickle...)."""
+
+
+class DatasetNotFoundError(InputError):
+    """A dataset is not where it was expected; the message says which files to put where."""
+
+
+class UnknownNameError(InputError):
+    """A name was looked up in a registry that does not hold it; the message lists valid names."""
+
+
+class TrainingError(ShieldkitError):
+    """Training could not go on (e.g. the loss became NaN)."""
+
+
+class VerificationFailed(ShieldkitError):
+    """A verification threshold did not hold."""
+
+    exit_code = 1

@@ -1,0 +1,32 @@
+"""Nasty Teacher baseline (Ma et al. 2021): trained from scratch against a normal network."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..losses.nasty import nasty_loss
+from .base import METHODS, Method, frozen, move_frozen, total
+
+
+@METHODS.register("nasty")
+class Nasty(Method):
+    name = "nasty"
+    from_scratch = True
+
+    def __init__(self, adversary: nn.Module, tau: float = 4.0, omega: float = 0.04) -> None:
+        self.adversary = frozen(adversary)
+        self.tau, self.omega = float(tau), float(omega)
+
+    def to(self, device, channels_last=False):
+        self.adversary = move_frozen(self.adversary, device, channels_last)
+        return self
+
+    def step(self, model, x, y, *extras):
+        with torch.no_grad():
+            logits_adversary = self.adversary(x)
+        logits = model(x)
+        return total(nasty_loss(logits, logits_adversary, y, self.tau, self.omega), logits)
+
+    def settings(self):
+        return {"method": self.name, "tau": self.tau, "omega": self.omega, "from_scratch": True}
