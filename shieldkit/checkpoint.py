@@ -117,6 +117,22 @@ def _is_torchscript(path: Path) -> bool:
         return any(n.endswith("constants.pkl") or "/code/" in n for n in z.namelist())
 
 
+def _holds_code(path: Path) -> bool:
+    """Whether a pickle (raw, or ``data.pkl`` inside a torch zip) imports or calls anything, read without running it."""
+    import pickletools
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                name = next((n for n in z.namelist() if n.endswith("data.pkl")), None)
+                data = z.read(name) if name else b""
+        else:
+            data = path.read_bytes()
+        return any(op.name in {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE"} for op, _, _ in pickletools.genops(data))
+    except Exception:  # noqa: BLE001 -- not a parseable pickle: corrupt, not code
+        return False
+
+
 def load_model(path: str | Path, *, arch: str | None = None, num_classes: int | None = None,
                mean: list[float] | None = None, std: list[float] | None = None, trust_pickle: bool = False,
                map_location: str = "cpu") -> tuple[nn.Module, ModelInfo]:
@@ -160,7 +176,7 @@ def load_model(path: str | Path, *, arch: str | None = None, num_classes: int | 
     try:
         obj = torch.load(path, map_location=map_location, weights_only=not trust_pickle)
     except pickle.UnpicklingError as e:
-        if not trust_pickle and "Unsupported global" in str(e):
+        if not trust_pickle and ("Unsupported global" in str(e) or _holds_code(path)):
             raise ModelLoadError(f"{source} is a full pickle, and unpickling can run arbitrary code: refusing to load "
                                  f"it; pass --trust-pickle (trust_pickle=True) only if you trust its origin") from None
         raise ModelLoadError(f"{source}: not a readable model file ({str(e).splitlines()[0]})") from None

@@ -1,0 +1,32 @@
+import os
+import pathlib
+
+import pytest
+import torch
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+def cifar10_path() -> pathlib.Path:
+    d = os.environ.get("SHIELDKIT_DATA_DIR")
+    p = pathlib.Path(d) / "cifar10.npz" if d else ROOT.parent / "shared" / "data" / "cifar10.npz"
+    if not p.is_file():
+        pytest.skip(f"CIFAR-10 not found at {p} (set SHIELDKIT_DATA_DIR or place cifar10.npz there)")
+    return p
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from shieldkit.data import load_dataset
+
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="session")
+def digits16():
+    """Digits at 16x16: enough for fast engine/CLI tests."""
+    from shieldkit.data import load_dataset
+
+    return load_dataset("digits", image_size=16)

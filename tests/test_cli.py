@@ -1,0 +1,89 @@
+"""CLI behaviour: exit codes and one clear line on bad input."""
+
+import pickle
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from shieldkit.cli.main import app
+from shieldkit.models import create_model
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def one_error_line(result):
+    out = result.output.strip()
+    assert "Traceback" not in out
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert lines and lines[0].startswith("error:"), out
+    return " ".join(lines)  # a long line may wrap in the terminal rendering
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    r = run("train", "--arch", "cnn3", "--data", "digits", "--epochs", "1", "--out", d / "t.pt")
+    assert r.exit_code == 0, r.output
+    assert (d / "t.pt").is_file() and (d / "t.json").is_file()
+    return d / "t.pt"
+
+
+def test_protect_via_cli(trained, tmp_path):
+    r = run("protect", trained, "--data", "digits", "--epochs", "1", "--beta", "0.5", "--out", tmp_path / "p.pt")
+    assert r.exit_code == 0, r.output
+    assert "protected" in r.output and (tmp_path / "p.pt").is_file() and (tmp_path / "p.json").is_file()
+
+
+def test_missing_model_file(tmp_path):
+    r = run("protect", tmp_path / "nope.pt", "--out", tmp_path / "p.pt")
+    assert r.exit_code == 2 and "not found" in one_error_line(r)
+    assert not (tmp_path / "p.pt").exists()
+
+
+def test_wrong_arch(tmp_path):
+    torch.save(create_model("resnet8", 10).net.state_dict(), tmp_path / "sd.pt")
+    r = run("protect", tmp_path / "sd.pt", "--arch", "resnet20", "--num-classes", "10", "--out", tmp_path / "p.pt")
+    assert r.exit_code == 2 and "does not match arch 'resnet20'" in one_error_line(r)
+    r = run("train", "--arch", "resnet9000", "--out", tmp_path / "m.pt")
+    assert r.exit_code == 2 and "unknown model 'resnet9000'" in one_error_line(r)
+
+
+def test_wrong_number_of_classes_for_data(tmp_path):
+    torch.save(create_model("cnn3", 5).state_dict(), tmp_path / "sd.pt")
+    r = run("protect", tmp_path / "sd.pt", "--arch", "cnn3", "--num-classes", "5", "--out", tmp_path / "p.pt")
+    assert r.exit_code == 2 and "10 classes" in one_error_line(r)
+
+
+def test_corrupt_checkpoint(tmp_path):
+    (tmp_path / "bad.pt").write_bytes(b"PK\x03\x04 truncated zip" * 4)
+    r = run("protect", tmp_path / "bad.pt", "--out", tmp_path / "p.pt")
+    assert r.exit_code == 2 and "not a readable model file" in one_error_line(r)
+
+
+def test_missing_dataset(trained, tmp_path):
+    r = run("protect", trained, "--data", "cifar10", "--data-dir", tmp_path / "empty", "--out", tmp_path / "p.pt")
+    line = one_error_line(r)
+    assert r.exit_code == 2 and "cifar10.npz" in line and "--download" in line
+
+
+def test_untrusted_pickle_is_refused(tmp_path):
+    torch.save(create_model("cnn3", 10), tmp_path / "module.pt")
+    r = run("protect", tmp_path / "module.pt", "--out", tmp_path / "p.pt")
+    assert r.exit_code == 2 and "--trust-pickle" in one_error_line(r)
+
+
+def test_usage_errors_exit_2(tmp_path):
+    r = run("protect", tmp_path / "x.pt", "--reverse", "sideways", "--out", tmp_path / "p.pt")
+    assert r.exit_code == 2
+    r = run("train", "--epochs", "0", "--out", tmp_path / "m.pt")
+    assert r.exit_code == 2 and "epochs" in one_error_line(r)
+
+
+def test_models_lists_names():
+    r = run("models")
+    assert r.exit_code == 0 and "resnet8" in r.output and "wrn-34-10" in r.output

@@ -1,0 +1,140 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from shieldkit.losses import (binary_loss, binary_probs, hinton_kd_loss, kd_loss, nasty_loss, non_target_logits,
+                              reverse_loss, reversed_negatives, rml_loss)
+
+
+@pytest.fixture
+def logits():
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(6, 10, generator=g) * 3
+    y = torch.randint(0, 10, (6,), generator=g)
+    return z, y
+
+
+def test_binary_distribution_sums_to_one(logits):
+    z, y = logits
+    b = binary_probs(z, y, tau=4.0)
+    assert b.shape == (6, 2)
+    assert torch.allclose(b.sum(1), torch.ones(6))
+    assert torch.allclose(b[:, 0], F.softmax(z / 4, 1)[torch.arange(6), y])
+
+
+def test_non_target_logits_drop_exactly_the_target(logits):
+    z, y = logits
+    neg = non_target_logits(z, y)
+    assert neg.shape == (6, 9)
+    for i in range(6):
+        expected = torch.cat([z[i, : y[i]], z[i, y[i] + 1:]])
+        assert torch.equal(neg[i], expected)
+
+
+def test_mirror_inverts_ranking_and_keeps_values(logits):
+    z, y = logits
+    neg = non_target_logits(z, y)
+    q = F.softmax(neg / 4, 1)
+    r = reversed_negatives(neg, 4.0, "mirror")
+    # same multiset of values (hence same entropy)
+    assert torch.allclose(q.sort(1).values, r.sort(1).values)
+    # ranking exactly inverted: the k-th smallest of q is the k-th largest of r
+    assert torch.equal(q.argsort(1), r.argsort(1, descending=True))
+    assert torch.allclose(r.sum(1), torch.ones(6))
+
+
+def test_negate_inverts_ranking(logits):
+    z, y = logits
+    neg = non_target_logits(z, y)
+    r = reversed_negatives(neg, 4.0, "negate")
+    assert torch.equal(neg.argsort(1), r.argsort(1, descending=True))
+    with pytest.raises(ValueError):
+        reversed_negatives(neg, 4.0, "shuffle")
+
+
+@pytest.mark.parametrize("mode", ["mirror", "negate"])
+def test_reverse_term_zero_when_protected_negatives_equal_reversed_target(logits, mode):
+    z_o, y = logits
+    tau = 4.0
+    rev = reversed_negatives(non_target_logits(z_o, y), tau, mode)
+    z_p = z_o.clone()
+    mask = torch.ones_like(z_p, dtype=torch.bool).scatter_(1, y.view(-1, 1), False)
+    z_p[mask] = (tau * rev.log()).flatten()  # softmax(z_p_neg / τ) == rev
+    assert reverse_loss(z_p, z_o, y, tau, mode).abs().item() < 1e-5
+    assert reverse_loss(z_o, z_o, y, tau, mode).item() > 0.01  # the un-reversed original is penalised
+
+
+def test_binary_term_zero_iff_target_confidence_matches(logits):
+    z, y = logits
+    assert binary_loss(z, z, y, 4.0).abs().item() < 1e-6
+    z2 = z.clone()
+    z2[torch.arange(6), y] += 2.0
+    assert binary_loss(z2, z, y, 4.0).item() > 0
+
+
+def test_kl_terms_use_batchmean(logits):
+    z_o, y = logits
+    z_p = z_o + torch.randn_like(z_o)
+    tau = 4.0
+    b_o, b_p = binary_probs(z_o, y, tau), binary_probs(z_p, y, tau)
+    per_sample = (b_o * (b_o.log() - b_p.log())).sum(1)
+    assert torch.allclose(binary_loss(z_p, z_o, y, tau), per_sample.mean() * tau**2, atol=1e-6)
+    # duplicating the batch leaves a batchmean loss unchanged (a 'mean' over elements would not depend on C either,
+    # but would be C-1 times smaller): compare against the element-wise mean to pin the reduction
+    rev = reversed_negatives(non_target_logits(z_o, y), tau)
+    log_q = F.log_softmax(non_target_logits(z_p, y) / tau, 1)
+    per_sample_rev = (rev * (rev.log() - log_q)).sum(1)
+    assert torch.allclose(reverse_loss(z_p, z_o, y, tau), per_sample_rev.mean() * tau**2, atol=1e-5)
+    assert torch.allclose(reverse_loss(torch.cat([z_p, z_p]), torch.cat([z_o, z_o]), torch.cat([y, y]), tau),
+                          reverse_loss(z_p, z_o, y, tau), atol=1e-6)
+
+
+def test_rml_loss_terms_weighted_and_no_gradient_into_original(logits):
+    z_o, y = logits
+    z_o = z_o.clone().requires_grad_(True)
+    z_p = (z_o.detach() + 0.5).requires_grad_(True)
+    t1 = rml_loss(z_p, z_o, y, alpha=1.0, beta=1.0, tau=4.0)
+    t2 = rml_loss(z_p, z_o, y, alpha=2.0, beta=3.0, tau=4.0)
+    assert set(t1) == {"loss_ce", "loss_bin", "loss_rev"}
+    assert torch.allclose(t2["loss_bin"], 2 * t1["loss_bin"]) and torch.allclose(t2["loss_rev"], 3 * t1["loss_rev"])
+    sum(t1.values()).backward()
+    assert z_o.grad is None and torch.isfinite(z_p.grad).all()
+
+
+def test_rml_loss_golden_value():
+    z_o = torch.tensor([[4.0, 1.0, 0.0, -1.0]])
+    z_p = torch.tensor([[3.0, -1.0, 0.5, 1.0]])
+    y = torch.tensor([0])
+    t = rml_loss(z_p, z_o, y, alpha=1.0, beta=1.0, tau=2.0, reverse="mirror")
+    # hand computation: CE at tau 1; binary and reverse KLs at tau 2, times tau^2
+    ce = -F.log_softmax(z_p, 1)[0, 0]
+    p_o = F.softmax(z_o / 2, 1)[0, 0]
+    p_p = F.softmax(z_p / 2, 1)[0, 0]
+    kl_bin = p_o * math.log(p_o / p_p) + (1 - p_o) * math.log((1 - p_o) / (1 - p_p))
+    q_o = F.softmax(torch.tensor([1.0, 0.0, -1.0]) / 2, 0)
+    rev = q_o.flip(0)  # already sorted descending: mirror = reverse the order
+    q_p = F.softmax(torch.tensor([-1.0, 0.5, 1.0]) / 2, 0)
+    kl_rev = (rev * (rev / q_p).log()).sum()
+    assert torch.allclose(t["loss_ce"], ce, atol=1e-6)
+    assert torch.allclose(t["loss_bin"], 4 * kl_bin, atol=1e-6)
+    assert torch.allclose(t["loss_rev"], 4 * kl_rev, atol=1e-6)
+
+
+def test_kd_loss_zero_for_identical_and_positive_otherwise(logits):
+    z, y = logits
+    assert kd_loss(z, z, 4.0).abs().item() < 1e-6
+    assert kd_loss(z + torch.randn_like(z), z, 4.0).item() > 0
+    terms = hinton_kd_loss(z, z, y, alpha=1.0, tau=4.0)
+    assert set(terms) == {"loss_kd"}
+    terms = hinton_kd_loss(z, z, y, alpha=0.9, tau=4.0)
+    assert torch.allclose(terms["loss_ce"], 0.1 * F.cross_entropy(z, y))
+
+
+def test_nasty_adversarial_term_is_negative_and_pushes_away(logits):
+    z, y = logits
+    z_adv = z + torch.randn_like(z)
+    t = nasty_loss(z, z_adv, y, tau=4.0, omega=0.04)
+    assert t["loss_adv"].item() < 0
+    assert nasty_loss(z, z, y, 4.0, 0.04)["loss_adv"].abs().item() < 1e-6
