@@ -16,7 +16,8 @@ import torch
 
 def configure_threads(n: int | None = None) -> int:
     """Use one intra-op thread per CPU core this process may run on (or ``n``)."""
-    n = n or len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if n is None:
+        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     torch.set_num_threads(max(1, n))
     return torch.get_num_threads()
 
