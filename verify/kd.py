@@ -65,10 +65,6 @@ def attacker_indices(data: Dataset, cfg: KDProbeConfig) -> torch.Tensor:
     return idx
 
 
-class _Summary(dict):
-    pass
-
-
 def _mean_std(values: list[float]) -> dict[str, Any]:
     return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
             "runs": values}
