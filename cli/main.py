@@ -129,6 +129,78 @@ def demo_cmd(out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="kee
     out_console.print(demo_table(run_demo(out_dir=out_dir, seed=seed)))
 
 
+class InputFormat(str, Enum):
+    float = "float"
+    uint8 = "uint8"
+
+
+class Quantize(str, Enum):
+    int8 = "int8"
+
+
+def _say(msg: str) -> None:
+    err_console.print(f"[dim]{msg}[/]", highlight=False)
+
+
+@app.command("export")
+@handle_errors
+def export_cmd(
+    model: Path = typer.Argument(..., help="model to export: shieldkit checkpoint, or state_dict/.safetensors + --arch"),
+    out: Path = typer.Option(..., "--out", help="artefact directory to write (model.onnx, model.safetensors, manifest.json)"),
+    data: Optional[str] = typer.Option(None, "--data", help="images for parity (test split) and int8 calibration (train split)"),
+    opset: int = typer.Option(18, "--opset", help="ONNX opset (>= 18)"),
+    batch: str = typer.Option("dynamic", "--batch", help="'dynamic' or a fixed batch size"),
+    input_format: InputFormat = typer.Option(InputFormat.float, "--input",
+                                             help="float: NCHW [0,1]; uint8: raw NHWC bytes, /255 inside the graph"),
+    quantize: Optional[Quantize] = typer.Option(None, "--quantize", help="also write model.int8.onnx"),
+    input_shape: Optional[str] = typer.Option(None, "--input-shape", help="C,H,W when neither checkpoint nor --data says"),
+    parity_n: int = typer.Option(1000, "--parity-n", help="images for the parity check"),
+    calibration_n: int = typer.Option(512, "--calibration-n", help="training images to calibrate int8 on"),
+    providers: str = typer.Option("cpu", "--providers", help="ONNX Runtime providers to check parity on, e.g. cpu,cuda"),
+    max_abs_diff: float = typer.Option(1e-3, "--max-abs-diff", help="fp32 parity: max |Δlogit|"),
+    min_agreement: float = typer.Option(0.999, "--min-agreement", help="fp32 parity: min top-1 agreement (0..1)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --out directory"),
+    data_dir: Optional[Path] = DataDirOpt,
+    arch: Optional[str] = typer.Option(None, "--arch", help="architecture of a bare state_dict"),
+    num_classes: Optional[int] = typer.Option(None, "--num-classes"),
+    trust_pickle: bool = typer.Option(False, "--trust-pickle", help="allow loading a fully pickled model (runs code!)"),
+) -> None:
+    """Export to ONNX + safetensors with a manifest; check parity on ONNX Runtime (exit 1 if it fails)."""
+    from shieldkit.exporters import export
+    from shieldkit.exporters.report import parity_table
+
+    r = export(model, out, data=data, data_dir=data_dir, input_shape=input_shape, opset=opset, batch=batch,
+               input_format=input_format.value, quantize=quantize.value if quantize else None, parity_n=parity_n,
+               calibration_n=calibration_n, providers=providers, max_abs_diff=max_abs_diff,
+               min_agreement=min_agreement, overwrite=overwrite, arch=arch, num_classes=num_classes,
+               trust_pickle=trust_pickle, log=_say)
+    out_console.print(parity_table(r.manifest))
+    out_console.print(f"artefact  ->  {r.directory}")
+
+
+@app.command("inspect")
+@handle_errors
+def inspect_cmd(
+    path: Path = typer.Argument(..., help="artefact directory (from `shieldkit export`) or a model file"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+    arch: Optional[str] = typer.Option(None, "--arch", help="architecture of a bare state_dict"),
+    num_classes: Optional[int] = typer.Option(None, "--num-classes"),
+    trust_pickle: bool = typer.Option(False, "--trust-pickle", help="allow loading a fully pickled model (runs code!)"),
+) -> None:
+    """Show an artefact's manifest (and whether its files are intact) or a checkpoint's metadata."""
+    import json
+
+    from shieldkit.exporters import inspect_path
+    from shieldkit.exporters.report import inspect_table
+    from shieldkit.utils import to_jsonable
+
+    info = inspect_path(path, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle)
+    if as_json:
+        print(json.dumps(to_jsonable(info), indent=2))
+    else:
+        out_console.print(inspect_table(info))
+
+
 @app.command("models")
 def models_cmd() -> None:
     """List the architecture names (torchvision models also as tv:<name>)."""

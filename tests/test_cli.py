@@ -4,24 +4,9 @@ import pickle
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from shieldkit.cli.main import app
+from cli_helpers import one_error_line, run
 from shieldkit.models import create_model
-
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def one_error_line(result):
-    out = result.output.strip()
-    assert "Traceback" not in out
-    lines = [line for line in out.splitlines() if line.strip()]
-    assert lines and lines[0].startswith("error:"), out
-    return " ".join(lines)  # a long line may wrap in the terminal rendering
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,286 @@
+"""``export``: a model to a self-describing, tamper-evident artefact directory, checked on ONNX Runtime.
+
+The directory holds ``model.onnx``, ``model.safetensors``, optionally ``model.int8.onnx``, and
+``manifest.json``. It is built in a temporary directory beside ``out`` and renamed into place only
+when everything (export, checker, parity) has passed, so a failed export leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from shieldkit.api import as_dataset, as_model, check_compatible
+from shieldkit.data import Dataset
+from shieldkit.errors import InputError, VerificationFailed
+from shieldkit.models import NormalizedClassifier
+
+from .manifest import MANIFEST, SCHEMA, SCHEMA_VERSION, seal, sha256_file
+from .parity import ParityThresholds, compare_logits, parity_failures, torch_logits
+from .quantize import quantize_int8
+from .runtime import make_session, provider_names, run_batched
+from .to_onnx import MIN_OPSET, InputSpec, export_onnx, graph_module, input_spec
+from .to_safetensors import export_safetensors
+
+
+class ParityError(VerificationFailed):
+    """The ONNX Runtime graph does not reproduce the torch model within the thresholds (exit 1)."""
+
+
+@dataclass
+class ExportConfig:
+    """Every setting of an export; stored in the manifest."""
+
+    opset: int = MIN_OPSET
+    batch: int | None = None  # None: dynamic batch axis
+    input_format: str = "float"  # float (NCHW [0,1]) | uint8 (NHWC [0,255])
+    quantize: str | None = None  # None | "int8"
+    parity_n: int = 1000
+    calibration_n: int = 512
+    providers: list[str] = field(default_factory=lambda: ["CPUExecutionProvider"])
+    max_abs_diff: float = 1e-3
+    min_agreement: float = 0.999
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.quantize not in (None, "int8"):
+            raise InputError(f"unknown quantisation {self.quantize!r}; valid: int8")
+        if self.batch is not None and self.batch < 1:
+            raise InputError(f"--batch must be 'dynamic' or a positive integer, got {self.batch}")
+        if self.parity_n < 1:
+            raise InputError("parity_n must be at least 1")
+        self.providers = provider_names(self.providers)
+
+
+@dataclass
+class ExportResult:
+    directory: Path
+    manifest: dict
+
+    @property
+    def parity(self) -> dict:
+        return self.manifest["parity"]
+
+
+def parse_batch(batch: str | int | None) -> int | None:
+    """``"dynamic"``/``None`` -> None; ``"8"``/8 -> 8."""
+    if batch is None or str(batch).lower() == "dynamic":
+        return None
+    try:
+        return int(batch)
+    except ValueError:
+        raise InputError(f"--batch must be 'dynamic' or a positive integer, got {batch!r}") from None
+
+
+def parse_shape(shape: str | Sequence[int] | None) -> tuple[int, int, int] | None:
+    """``"3,32,32"``/``"3x32x32"`` -> (3, 32, 32)."""
+    if shape is None:
+        return None
+    if isinstance(shape, str):
+        try:
+            shape = [int(s) for s in shape.replace("x", ",").split(",") if s.strip()]
+        except ValueError:
+            raise InputError(f"--input-shape must look like 3,32,32 (C,H,W), got {shape!r}") from None
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise InputError(f"input shape must be C,H,W with positive sizes, got {shape}")
+    return shape
+
+
+def _in_graph_format(x_uint8_nhwc: torch.Tensor, spec: InputSpec) -> np.ndarray:
+    if spec.dtype == "uint8":
+        return x_uint8_nhwc.contiguous().numpy()
+    return (x_uint8_nhwc.permute(0, 3, 1, 2).float() / 255.0).contiguous().numpy()
+
+
+def _sample(n_total: int, n: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randperm(n_total, generator=g)[:min(n, n_total)].sort().values
+
+
+def _parity_images(ds: Dataset | None, chw: tuple[int, int, int], spec: InputSpec, n: int, seed: int):
+    if ds is not None:
+        idx = _sample(len(ds.test), n, seed)
+        return (_in_graph_format(ds.test.x[idx], spec), ds.test.y[idx].numpy(),
+                f"{len(idx)} {ds.name} test images (seed {seed})")
+    g = torch.Generator().manual_seed(seed)
+    c, h, w = chw
+    x = torch.randint(0, 256, (n, h, w, c), generator=g, dtype=torch.uint8)
+    return _in_graph_format(x, spec), None, f"{n} uniform random images (no --data given: real-image parity NOT measured)"
+
+
+def _ort_logits(session, images: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """All images at batch 64, plus the first few at batch 1 and 7 (checks the dynamic axis)."""
+    logits = run_batched(session, images, 64, spec.fixed_batch)
+    if spec.fixed_batch is None:
+        k = min(7, len(images))
+        for b in (1, 7):
+            small = run_batched(session, images[:k], b)
+            if not np.allclose(small, logits[:k], atol=1e-4, rtol=1e-4):
+                raise ParityError(f"ONNX Runtime gives different logits at batch size {b} than at batch 64 "
+                                  f"(max |Δ| {np.abs(small - logits[:k]).max():.3g})")
+    return logits
+
+
+def _check_safetensors(path: Path, model: NormalizedClassifier, chw) -> bool:
+    from shieldkit.checkpoint import load_model
+
+    reloaded, _ = load_model(path)
+    x = torch.rand(4, *chw, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        same = torch.equal(model.eval()(x), reloaded.eval()(x))
+    if not same:
+        raise ParityError(f"{path.name} reloaded into {model.arch} does not reproduce the model bit for bit")
+    return True
+
+
+def _replace_dir(tmp: Path, out: Path) -> None:
+    """Move ``tmp`` onto ``out``; an existing ``out`` is swapped away first and removed after."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.replace(out, old / "dir")
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Dataset | None = None,
+           data_dir: str | Path | None = None, input_shape: str | Sequence[int] | None = None, opset: int = MIN_OPSET,
+           batch: str | int | None = "dynamic", input_format: str = "float", quantize: str | None = None,
+           parity_n: int = 1000, calibration_n: int = 512, providers: str | Sequence[str] | None = None,
+           max_abs_diff: float = 1e-3, min_agreement: float = 0.999, overwrite: bool = False, seed: int = 0,
+           arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False,
+           log=None) -> ExportResult:
+    """Export ``model`` to the directory ``out`` and check it against ONNX Runtime.
+
+    Writes ``model.onnx`` (+ ``model.int8.onnx`` with ``quantize="int8"``), ``model.safetensors`` and
+    ``manifest.json``. Parity is measured on ``parity_n`` test images of ``data`` (random images
+    when no data is given, and the manifest says so). Raises :class:`ParityError` (exit 1) when the
+    fp32 graph misses ``max_abs_diff``/``min_agreement`` on any provider, and leaves nothing behind.
+    """
+    say = log or (lambda msg: None)
+    cfg = ExportConfig(opset=opset, batch=parse_batch(batch), input_format=input_format, quantize=quantize,
+                       parity_n=parity_n, calibration_n=calibration_n,
+                       providers=provider_names(providers), max_abs_diff=max_abs_diff, min_agreement=min_agreement,
+                       seed=seed)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise InputError(f"--out {out} exists and is not empty; pass --overwrite to replace it")
+
+    t0 = time.perf_counter()
+    module, info = as_model(model, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle)
+    if not isinstance(module, NormalizedClassifier):
+        raise InputError(f"{info.source}: export needs a model of a known architecture (a shieldkit checkpoint, or a "
+                         f"state_dict/.safetensors file with --arch and --num-classes), not a {info.format} module")
+    module = module.cpu().float().eval()
+    ds = as_dataset(data, data_dir) if data is not None else None
+    chw = parse_shape(input_shape)
+    if ds is not None:
+        if chw is not None and tuple(chw) != tuple(ds.input_shape):
+            raise InputError(f"--input-shape {chw} disagrees with {ds.name} images {ds.input_shape}")
+        chw = tuple(ds.input_shape)
+        check_compatible(module, info, ds)
+    chw = chw or (tuple(info.input_shape) if info.input_shape else None)
+    if chw is None:
+        raise InputError(f"{info.source} does not record its input shape: pass --input-shape C,H,W or --data")
+    if module.in_chans != chw[0]:
+        raise InputError(f"model {module.arch!r} takes {module.in_chans}-channel images, not {chw[0]} ({chw})")
+    spec = input_spec(chw, cfg.input_format, cfg.batch)
+    classes = info.classes or (ds.classes if ds is not None else None)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        batch_text = "dynamic batch" if spec.fixed_batch is None else f"batch {spec.fixed_batch}"
+        say(f"exporting {module.arch} to ONNX (opset {cfg.opset}, {spec.layout} {spec.dtype}, {batch_text})")
+        t = time.perf_counter()
+        export_onnx(module, tmp / "model.onnx", spec, cfg.opset)
+        onnx_seconds = time.perf_counter() - t
+        export_safetensors(module, tmp / "model.safetensors", classes)
+        safetensors_ok = _check_safetensors(tmp / "model.safetensors", module, chw)
+
+        images, labels, source = _parity_images(ds, chw, spec, cfg.parity_n, cfg.seed)
+        say(f"parity on {source}")
+        reference = torch_logits(graph_module(module, cfg.input_format), images)
+        parity: dict = {"images": source, "thresholds": asdict(ParityThresholds(cfg.max_abs_diff, cfg.min_agreement)),
+                        "fp32": {}, "safetensors_bit_identical": safetensors_ok}
+        failures = []
+        for provider in cfg.providers:
+            session = make_session(tmp / "model.onnx", [provider])
+            figures = compare_logits(reference, _ort_logits(session, images, spec), labels)
+            parity["fp32"][provider] = figures
+            failures += [f"{provider}: {r}" for r in parity_failures(figures, ParityThresholds(cfg.max_abs_diff,
+                                                                                                cfg.min_agreement))]
+        if failures:
+            raise ParityError("ONNX Runtime parity failed: " + "; ".join(failures))
+
+        files = ["model.onnx", "model.safetensors"]
+        if cfg.quantize == "int8":
+            calib = None
+            if ds is not None:
+                idx = _sample(len(ds.train), cfg.calibration_n, cfg.seed + 1)
+                calib = _in_graph_format(ds.train.x[idx], spec)
+            say("quantising to int8 (" + ("static, calibrated on "
+                                          f"{len(calib)} {ds.name} training images" if calib is not None
+                                          else "dynamic: no --data to calibrate on") + ")")
+            mode = quantize_int8(tmp / "model.onnx", tmp / "model.int8.onnx", calib)
+            session = make_session(tmp / "model.int8.onnx", cfg.providers[:1])
+            int8 = compare_logits(reference, run_batched(session, images, 64, spec.fixed_batch), labels)
+            parity["int8"] = {**int8, "mode": mode, "calibration_images": 0 if calib is None else len(calib),
+                              "provider": cfg.providers[0]}
+            files.append("model.int8.onnx")
+
+        manifest = _manifest(module, info, spec, cfg, classes, parity, ds, onnx_seconds, time.perf_counter() - t0)
+        manifest = seal(manifest, tmp, files)
+        from shieldkit.utils import write_json
+
+        write_json(manifest, tmp / MANIFEST)
+        _replace_dir(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return ExportResult(out, manifest)
+
+
+def _manifest(module: NormalizedClassifier, info, spec: InputSpec, cfg: ExportConfig, classes, parity: dict,
+              ds: Dataset | None, onnx_seconds: float, seconds: float) -> dict:
+    import onnx
+    import onnxruntime
+
+    from shieldkit import __version__
+
+    source = Path(info.source) if info.source and Path(info.source).is_file() else None
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "shieldkit_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
+        "model": {**module.spec(), "classes": classes},
+        "input": spec.to_dict(),
+        "output": {"name": "logits", "shape": [spec.shape[0], module.num_classes], "dtype": "float32"},
+        "onnx": {"opset": cfg.opset, "exporter": "torch.onnx.export(dynamo=True)", "export_seconds": onnx_seconds},
+        "export_settings": {**asdict(cfg), "data": ds.describe() if ds is not None else None},
+        "parity": parity,
+        "provenance": {
+            "source": info.source,
+            "source_format": info.format,
+            "source_sha256": sha256_file(source) if source else None,
+            "settings": info.settings,
+            "figures": info.figures,
+        },
+        "export_seconds": seconds,
+    }

@@ -1,0 +1,44 @@
+"""``inspect``: what an artefact directory or a checkpoint is, as a dict (the CLI prints it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shieldkit.errors import InputError
+
+from .manifest import MANIFEST, ArtefactError, read_manifest, sha256_file, verify_artefact
+
+
+def inspect_path(path: str | Path, *, arch: str | None = None, num_classes: int | None = None,
+                 trust_pickle: bool = False) -> dict:
+    """An artefact directory -> its manifest plus ``integrity`` ("ok" or what changed);
+    a model file -> its metadata (arch, classes, settings, figures, parameters, sha256)."""
+    path = Path(path)
+    if path.is_dir():
+        manifest = read_manifest(path)
+        try:
+            verify_artefact(path)
+            integrity = "ok: every sha256 matches"
+        except ArtefactError as e:
+            integrity = f"FAILED: {e}"
+        return {"kind": "artefact", "path": str(path), "integrity": integrity, **manifest}
+    if not path.exists():
+        raise InputError(f"not found: {path}")
+    if path.name == MANIFEST:
+        return inspect_path(path.parent)
+    from shieldkit.checkpoint import load_model
+
+    model, info = load_model(path, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle)
+    spec = model.spec() if hasattr(model, "spec") else {}
+    return {
+        "kind": "checkpoint",
+        "path": str(path),
+        "format": info.format,
+        "sha256": sha256_file(path),
+        "bytes": path.stat().st_size,
+        "model": {**spec, "arch": info.arch, "num_classes": info.num_classes, "classes": info.classes,
+                  "parameters": sum(p.numel() for p in model.parameters())},
+        "input_shape": info.input_shape,
+        "settings": info.settings,
+        "figures": info.figures,
+    }
