@@ -123,10 +123,10 @@ def protect_cmd(
 @handle_errors
 def demo_cmd(out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="keep models and demo.json here"),
              seed: int = typer.Option(0, "--seed")) -> None:
-    """Train, protect and KD-probe a small model on the bundled digits data (about a minute on CPU)."""
+    """Train -> protect -> export -> verify, original vs protected, on the bundled digits (a few minutes on CPU)."""
     from shieldkit.verify.demo import demo_table, run_demo
 
-    out_console.print(demo_table(run_demo(out_dir=out_dir, seed=seed)))
+    out_console.print(demo_table(run_demo(out_dir=out_dir, seed=seed, log=_say)))
 
 
 class InputFormat(str, Enum):
@@ -199,6 +199,67 @@ def inspect_cmd(
         print(json.dumps(to_jsonable(info), indent=2))
     else:
         out_console.print(inspect_table(info))
+
+
+class Budget(str, Enum):
+    quick = "quick"
+    standard = "standard"
+    full = "full"
+
+
+class Variant(str, Enum):
+    fp32 = "fp32"
+    int8 = "int8"
+
+
+@app.command("verify")
+@handle_errors
+def verify_cmd(
+    artefact: Path = typer.Argument(..., help="artefact directory or .onnx (attacked through ONNX Runtime), or a checkpoint (torch)"),
+    data: str = typer.Option(..., "--data", help="dataset: attacker split of train, students scored on test"),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="the unprotected model, for relative thresholds"),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="TOML release policy (thresholds, budget, seeds, attacks)"),
+    budget: Optional[Budget] = typer.Option(None, "--budget", help="quick (CPU, ~10 min on CIFAR-10) | standard | full (GPU)"),
+    attacks: Optional[str] = typer.Option(None, "--attacks", help="comma-separated: kd,datafree"),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated student seeds, e.g. 0,1,2"),
+    report: Optional[Path] = typer.Option(None, "--report", help="write the JSON report here"),
+    providers: str = typer.Option("cpu", "--providers", help="ONNX Runtime providers, e.g. cpu or cuda"),
+    variant: Variant = typer.Option(Variant.fp32, "--variant", help="which graph of the artefact: fp32 | int8"),
+    query_budget: Optional[int] = typer.Option(None, "--query-budget", help="max oracle queries (images) over all attacks"),
+    max_kd_gain: Optional[float] = typer.Option(None, "--max-kd-gain", help="points (default 0.5)"),
+    max_datafree_accuracy: Optional[float] = typer.Option(None, "--max-datafree-accuracy", help="%"),
+    max_datafree_ratio: Optional[float] = typer.Option(None, "--max-datafree-ratio", help="vs --reference"),
+    max_accuracy_drop: Optional[float] = typer.Option(None, "--max-accuracy-drop", help="points vs --reference"),
+    min_accuracy: Optional[float] = typer.Option(None, "--min-accuracy", help="%"),
+    min_parity_agreement: Optional[float] = typer.Option(None, "--min-parity-agreement", help="0..1, from the manifest"),
+    data_dir: Optional[Path] = DataDirOpt,
+    trust_pickle: bool = typer.Option(False, "--trust-pickle", help="allow loading a fully pickled model (runs code!)"),
+) -> None:
+    """Attack the released artefact with KD; exit 0 if every threshold holds, 1 if one fails, 2 on bad input."""
+    from shieldkit.errors import InputError, VerificationFailed
+    from shieldkit.utils import write_json
+    from shieldkit.verify import verify
+    from shieldkit.verify.report import failed_lines, verdict_table
+
+    def ints(text):
+        try:
+            return [int(v) for v in text.split(",") if v.strip()] if text else None
+        except ValueError:
+            raise InputError(f"--seeds must be comma-separated integers, got {text!r}") from None
+
+    r = verify(artefact, data, reference=reference, policy=policy, budget=budget.value if budget else None,
+               attacks=attacks.split(",") if attacks else None, seeds=ints(seeds), providers=providers,
+               variant=variant.value, query_budget=query_budget, data_dir=data_dir, trust_pickle=trust_pickle,
+               thresholds={"max_kd_gain": max_kd_gain, "max_datafree_accuracy": max_datafree_accuracy,
+                           "max_datafree_ratio": max_datafree_ratio, "max_accuracy_drop": max_accuracy_drop,
+                           "min_accuracy": min_accuracy, "min_parity_agreement": min_parity_agreement},
+               log=_say)
+    out_console.print(verdict_table(r.report))
+    if report is not None:
+        write_json(r.report, report)
+        out_console.print(f"report  ->  {report}")
+    if not r.passed:
+        raise VerificationFailed("verification FAILED: " + "; ".join(failed_lines(r.report)))
 
 
 @app.command("models")

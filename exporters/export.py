@@ -219,7 +219,7 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
                         "fp32": {}, "safetensors_bit_identical": safetensors_ok}
         failures = []
         for provider in cfg.providers:
-            session = make_session(tmp / "model.onnx", [provider])
+            session = make_session(tmp / "model.onnx", [provider], spinning=False)
             figures = compare_logits(reference, _ort_logits(session, images, spec), labels)
             parity["fp32"][provider] = figures
             failures += [f"{provider}: {r}" for r in parity_failures(figures, ParityThresholds(cfg.max_abs_diff,
@@ -237,7 +237,7 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
                                           f"{len(calib)} {ds.name} training images" if calib is not None
                                           else "dynamic: no --data to calibrate on") + ")")
             mode = quantize_int8(tmp / "model.onnx", tmp / "model.int8.onnx", calib)
-            session = make_session(tmp / "model.int8.onnx", cfg.providers[:1])
+            session = make_session(tmp / "model.int8.onnx", cfg.providers[:1], spinning=False)
             int8 = compare_logits(reference, run_batched(session, images, 64, spec.fixed_batch), labels)
             parity["int8"] = {**int8, "mode": mode, "calibration_images": 0 if calib is None else len(calib),
                               "provider": cfg.providers[0]}

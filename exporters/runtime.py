@@ -30,8 +30,14 @@ def provider_names(providers: str | Sequence[str] | None) -> list[str]:
     return [SHORT_PROVIDERS.get(p.strip().lower(), p.strip()) for p in providers]
 
 
-def make_session(path: str | Path, providers: str | Sequence[str] | None = None, threads: int | None = None):
-    """An ``onnxruntime.InferenceSession`` on exactly the first provider asked for (else :class:`InputError`)."""
+def make_session(path: str | Path, providers: str | Sequence[str] | None = None, threads: int | None = None,
+                 spinning: bool = True):
+    """An ``onnxruntime.InferenceSession`` on exactly the first provider asked for (else :class:`InputError`).
+
+    ``spinning=False`` stops ONNX Runtime's idle worker threads from busy-waiting between runs: needed
+    when the session shares the CPU with torch work (an attacker training students between queries),
+    which the spinning threads otherwise slow down many times over.
+    """
     import onnxruntime as ort
 
     names = provider_names(providers)
@@ -43,6 +49,9 @@ def make_session(path: str | Path, providers: str | Sequence[str] | None = None,
     options.log_severity_level = 3
     if threads:
         options.intra_op_num_threads = threads
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=names)
     except Exception as e:  # noqa: BLE001 -- onnxruntime raises its own exception types
@@ -113,7 +122,7 @@ class Runtime:
 
 
 def load_runtime(directory: str | Path, providers: str | Sequence[str] | None = None, variant: str = "fp32",
-                 threads: int | None = None) -> Runtime:
+                 threads: int | None = None, spinning: bool = True) -> Runtime:
     """Check every sha256 in ``directory/manifest.json``, then open ``model.onnx`` (or ``model.int8.onnx``
     with ``variant="int8"``) on ``providers`` (default CPU). Raises :class:`ArtefactError` if anything changed."""
     directory = Path(directory)
@@ -123,4 +132,4 @@ def load_runtime(directory: str | Path, providers: str | Sequence[str] | None = 
     name = VARIANTS[variant]
     if name not in manifest.get("files", {}):
         raise ArtefactError(f"{directory} has no {variant} model ({name}); export it with --quantize int8")
-    return Runtime(directory, manifest, make_session(directory / name, providers, threads), variant)
+    return Runtime(directory, manifest, make_session(directory / name, providers, threads, spinning), variant)

@@ -10,10 +10,8 @@ from shieldkit.verify import KDProbeConfig, kd_probe, train_baselines
 
 
 @pytest.fixture(scope="module")
-def models(digits):
-    original = shieldkit.train("resnet8", digits, epochs=15, lr=0.05, progress=False)
-    protected = shieldkit.protect(original.model, digits, method="rml", beta=1.0, epochs=5, progress=False)
-    return original, protected
+def models(digits_models):
+    return digits_models
 
 
 def test_protected_keeps_accuracy(models):

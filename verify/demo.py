@@ -1,11 +1,14 @@
-"""``shieldkit demo``: train -> protect (RML) -> KD probe on original and protected, on digits.
+"""``shieldkit demo``: train -> protect (RML) -> export -> verify, original vs protected, on digits.
 
-Runs on scikit-learn's bundled digits (no files needed) in about a minute on 2 CPU cores.
+Runs on scikit-learn's bundled digits (no files needed) in a few minutes on 2 CPU cores. Both
+models are exported, and each artefact is attacked through ONNX Runtime with the KD probe; the
+verdict uses ``max_kd_gain`` (the original should FAIL, the protected model PASS).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import tempfile
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,9 @@ from shieldkit.api import protect, train
 from shieldkit.data import Dataset, load_dataset
 from shieldkit.utils import write_json
 
-from .kd import KDProbeConfig, kd_probe, train_baselines
+from .kd import KDProbeConfig
+from .policy import Policy, Thresholds
+from .run import verify
 
 
 @dataclass
@@ -26,47 +31,63 @@ class DemoConfig:
     beta: float = 1.0
     tau: float = 4.0
     reverse: str = "mirror"
-    probe: KDProbeConfig = None  # type: ignore[assignment]
-
-    def __post_init__(self) -> None:
-        if self.probe is None:
-            self.probe = KDProbeConfig(epochs=30, batch_size=64, attacker_fraction=0.2, seeds=(0, 1))
+    max_kd_gain: float = 0.5
+    probe: KDProbeConfig = field(default_factory=lambda: KDProbeConfig(epochs=30, batch_size=64, attacker_fraction=0.2,
+                                                                        seeds=(0, 1)))
 
 
 def run_demo(cfg: DemoConfig | None = None, *, data: Dataset | None = None, out_dir: str | Path | None = None,
-             progress: bool = True, seed: int = 0) -> dict[str, Any]:
-    """Train a teacher, protect it with RML, probe both with KD; return figures (and write them to ``out_dir``)."""
+             progress: bool = True, seed: int = 0, log=None) -> dict[str, Any]:
+    """Train a teacher, protect it with RML, export both, verify both artefacts; return the figures
+    (and write models, artefacts, reports and ``demo.json`` to ``out_dir``)."""
+    from shieldkit.exporters import export
+
+    say = log or (lambda msg: None)
     cfg = cfg or DemoConfig()
     ds = data or load_dataset("digits")
-    out = Path(out_dir) if out_dir else None
-    original = train(cfg.arch, ds, epochs=cfg.teacher_epochs, lr=cfg.teacher_lr, seed=seed, progress=progress,
-                     out=out / "original.pt" if out else None)
-    protected = protect(original.model, ds, method="rml", alpha=cfg.alpha, beta=cfg.beta, tau=cfg.tau,
-                        reverse=cfg.reverse, epochs=cfg.protect_epochs, seed=seed, progress=progress,
-                        out=out / "protected.pt" if out else None)
-    baselines = train_baselines(ds, cfg.probe, progress=progress)
-    rows = {}
-    for name, run, acc in (("original", original, original.figures["test_accuracy"]),
-                           ("protected (RML)", protected, protected.figures["protected_test_accuracy"])):
-        probe = kd_probe(run.model, ds, cfg.probe, baselines=baselines, progress=progress)
-        rows[name] = {"teacher_accuracy": acc, "probe": probe}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(out_dir) if out_dir else Path(tmp)
+        say(f"1/4 train {cfg.arch} on {ds.name}")
+        original = train(cfg.arch, ds, epochs=cfg.teacher_epochs, lr=cfg.teacher_lr, seed=seed, progress=progress,
+                         out=out / "original.pt")
+        say(f"2/4 protect it with RML (β={cfg.beta}, τ={cfg.tau}, {cfg.reverse})")
+        protect(out / "original.pt", ds, method="rml", alpha=cfg.alpha, beta=cfg.beta, tau=cfg.tau,
+                reverse=cfg.reverse, epochs=cfg.protect_epochs, seed=seed, progress=progress, out=out / "protected.pt")
+        say("3/4 export both to ONNX (+ safetensors, manifest, parity)")
+        for name in ("original", "protected"):
+            export(out / f"{name}.pt", out / f"{name}.artefact", data=ds, overwrite=True, parity_n=len(ds.test))
+        say("4/4 verify both artefacts through ONNX Runtime (KD probe)")
+        policy = Policy(Thresholds(max_kd_gain=cfg.max_kd_gain))
+        rows = {}
+        for name in ("original", "protected"):
+            r = verify(out / f"{name}.artefact", ds, policy=policy, kd_config=cfg.probe, attacks=["kd"],
+                       progress=progress)
+            if out_dir:
+                write_json(r.report, out / f"{name}.report.json")
+            rows[name] = r.report
     result = {"dataset": ds.describe(), "rows": rows,
-              "settings": {"arch": cfg.arch, "teacher_epochs": cfg.teacher_epochs, "protect_epochs": cfg.protect_epochs,
-                           "alpha": cfg.alpha, "beta": cfg.beta, "tau": cfg.tau, "reverse": cfg.reverse, "seed": seed}}
-    if out:
-        write_json(result, out / "demo.json")
+              "settings": {**{k: v for k, v in asdict(cfg).items() if k != "probe"}, "probe": asdict(cfg.probe),
+                           "seed": seed},
+              "original_train_accuracy": original.figures["test_accuracy"]}
+    if out_dir:
+        write_json(result, Path(out_dir) / "demo.json")
     return result
 
 
 def demo_table(result: dict[str, Any]):
-    """A rich table: teacher accuracy, hard-label student, best KD student, KD gain."""
+    """A rich table: accuracy, hard-label student, best KD student, KD gain and verdict per artefact."""
     from rich.table import Table
 
-    t = Table(title=f"KD probe on {result['dataset']['name']} (student {result['rows']['original']['probe']['settings']['student']})")
-    for col in ("model", "teacher acc", "hard-label student", "best KD student", "KD gain"):
+    any_row = next(iter(result["rows"].values()))
+    t = Table(title=f"shieldkit verify on {result['dataset']['name']} through ONNX Runtime "
+                    f"(student {any_row['attacks']['kd']['settings']['student']}, max KD gain "
+                    f"{any_row['thresholds']['max_kd_gain']:+.1f})")
+    for col in ("artefact", "accuracy", "hard-label student", "best KD student", "KD gain", "verdict"):
         t.add_column(col, justify="right")
-    for name, row in result["rows"].items():
-        p = row["probe"]
-        t.add_row(name, f"{row['teacher_accuracy']:.2f}", f"{p['hard_label_accuracy']:.2f}",
-                  f"{p['best_kd_accuracy']:.2f} ({p['best_kd']})", f"{p['kd_gain']:+.2f}")
+    for name, report in result["rows"].items():
+        kd = report["attacks"]["kd"]["figures"]
+        colour = "green" if report["verdict"] == "PASS" else "red"
+        t.add_row(name, f"{report['figures']['accuracy']:.2f}", f"{kd['hard_label_accuracy']:.2f}",
+                  f"{kd['best_kd_accuracy']:.2f} ({kd['best_kd']})", f"{kd['kd_gain']:+.2f}",
+                  f"[{colour}]{report['verdict']}[/]")
     return t

@@ -6,7 +6,13 @@ test split that scores them):
 - ``hard``: labels only (cross-entropy) -- "nothing learned from the teacher";
 - ``ls``: labels with label smoothing 0.1;
 - ``kd_tau{τ}``: Hinton KD, L = (1 − α)·CE + α·τ²·KL(σ(t/τ) || σ(s/τ)), α = 0.9, τ ∈ {1, 4, 10, 20};
-- ``soft_tau{τ}``: α = 1, soft labels only (an attacker with unlabelled data).
+- ``soft_tau{τ}``: α = 1, soft labels only (an attacker with unlabelled data);
+- ``top1``: cross-entropy on the teacher's argmax only (hard pseudo-labels, no true labels), the
+  attacker that ignores whatever a defence does to the soft outputs.
+
+The teacher is any callable ``images -> logits``: a torch module, or an oracle
+(:mod:`shieldkit.verify.oracle`) -- a torch module (white-box) or the exported ONNX artefact
+(black-box), whose queries are counted and checked against its budget before the probe starts.
 
 KD gain = accuracy of the best KD student − accuracy of the hard-label student (means over seeds).
 The teacher is queried once per epoch's augmented batches; every temperature reuses those logits.
@@ -23,7 +29,7 @@ import torch
 
 from shieldkit.data import Dataset, iterate_batches, stratified_split
 from shieldkit.engine import TrainConfig, autocast, evaluate, fit
-from shieldkit.methods import HintonKD, Plain
+from shieldkit.methods import HintonKD, Plain, PseudoLabel
 from shieldkit.models import create_model
 from shieldkit.utils import resolve_device, seed_everything
 
@@ -41,6 +47,7 @@ class KDProbeConfig:
     taus: tuple[float, ...] = (1.0, 4.0, 10.0, 20.0)
     alpha: float = 0.9
     soft_only_taus: tuple[float, ...] = (4.0,)
+    pseudo_label: bool = True
     label_smoothing: float = 0.1
     attacker_fraction: float = 0.2
     seeds: tuple[int, ...] = (0,)
@@ -56,7 +63,15 @@ def student_configs(cfg: KDProbeConfig) -> dict[str, dict]:
         configs[f"kd_tau{tau:g}"] = {"teacher": True, "alpha": cfg.alpha, "tau": tau}
     for tau in cfg.soft_only_taus:
         configs[f"soft_tau{tau:g}"] = {"teacher": True, "alpha": 1.0, "tau": tau}
+    if cfg.pseudo_label:
+        configs["top1"] = {"teacher": True, "pseudo_label": True}
     return configs
+
+
+def queries_needed(data: Dataset, cfg: KDProbeConfig) -> int:
+    """Oracle queries (images) one probe makes: every augmented attacker batch of every epoch, per seed."""
+    steps = len(attacker_indices(data, cfg)) // cfg.batch_size
+    return steps * cfg.batch_size * cfg.epochs * len(cfg.seeds)
 
 
 def attacker_indices(data: Dataset, cfg: KDProbeConfig) -> torch.Tensor:
@@ -85,7 +100,14 @@ def kd_probe(teacher: Teacher | None, data: Dataset, cfg: KDProbeConfig | None =
     """
     cfg = cfg or KDProbeConfig()
     t0 = time.perf_counter()
-    students = dict(baselines or {})
+    remaining = getattr(teacher, "remaining", None)
+    if remaining is not None and queries_needed(data, cfg) > remaining:
+        from .oracle import QueryBudgetExceeded
+
+        raise QueryBudgetExceeded(f"the KD probe needs {queries_needed(data, cfg)} oracle queries but only "
+                                  f"{remaining} remain in the budget; lower epochs/seeds/attacker fraction")
+    q0 = getattr(teacher, "queries", 0)
+    students = dict(baselines if baselines is not None else train_baselines(data, cfg, progress=progress))
     students.update(_run(teacher, data, cfg, only_baselines=False, skip=set(students), progress=progress))
     hard = students["hard"]["mean"]
     kd_names = [n for n, c in student_configs(cfg).items() if c["teacher"]]
@@ -93,6 +115,7 @@ def kd_probe(teacher: Teacher | None, data: Dataset, cfg: KDProbeConfig | None =
     best = max(gains, key=gains.get)
     return {"students": students, "hard_label_accuracy": hard, "best_kd": best, "best_kd_accuracy": students[best]["mean"],
             "kd_gain": gains[best], "kd_gain_per_student": gains, "seconds": time.perf_counter() - t0,
+            "queries": getattr(teacher, "queries", 0) - q0,
             "settings": {**asdict(cfg), "attacker_images": int(len(attacker_indices(data, cfg))),
                          "test_images": len(data.test)}}
 
@@ -141,7 +164,7 @@ def _run(teacher, data, cfg, *, only_baselines, skip=frozenset(), progress=False
                 tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                                    weight_decay=cfg.weight_decay, seed=seed, device=str(dev))
                 if c["teacher"]:
-                    method = HintonKD(alpha=c["alpha"], tau=c["tau"])
+                    method = PseudoLabel() if c.get("pseudo_label") else HintonKD(alpha=c["alpha"], tau=c["tau"])
 
                     def batches(epoch, _seed=seed, _cached=cached):
                         for (x, y), t in zip(_batches(data, idx, cfg, _seed, epoch, dev), _cached[epoch]):

@@ -77,6 +77,8 @@ def load_npz(path: str | Path, name: str | None = None) -> Dataset:
     for k in ("y_train", "y_test"):
         if not np.issubdtype(arrays[k].dtype, np.integer):
             raise InputError(f"{path}: {k} must hold integer labels, got {arrays[k].dtype}")
+        if len(arrays[k]) == 0:
+            raise InputError(f"{path}: {k} is empty; a dataset needs images in both splits")
     if classes is None:
         n = int(max(arrays["y_train"].max(), arrays["y_test"].max())) + 1
         classes = [str(i) for i in range(n)]

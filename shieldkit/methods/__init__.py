@@ -1,9 +1,9 @@
-"""Training steps by name: plain, rml, nasty, kd."""
+"""Training steps by name: plain, rml, nasty, kd, pseudo-label."""
 
 from .base import METHODS, Method
-from .distill import HintonKD
+from .distill import HintonKD, PseudoLabel
 from .nasty import Nasty
 from .plain import Plain
 from .rml import RML
 
-__all__ = ["METHODS", "Method", "HintonKD", "Nasty", "Plain", "RML"]
+__all__ = ["METHODS", "Method", "HintonKD", "Nasty", "PseudoLabel", "Plain", "RML"]

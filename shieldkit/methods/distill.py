@@ -6,6 +6,8 @@ the teacher over the attacker's data can serve every temperature the attacker tr
 
 from __future__ import annotations
 
+import torch.nn.functional as F
+
 from ..losses.kd import hinton_kd_loss
 from .base import METHODS, Method, total
 
@@ -25,3 +27,20 @@ class HintonKD(Method):
 
     def settings(self):
         return {"method": self.name, "alpha": self.alpha, "tau": self.tau}
+
+
+@METHODS.register("pseudo-label")
+class PseudoLabel(Method):
+    """The top-1 attacker: L = CE(z_s, argmax z_t), the teacher's hard decision as the only label.
+
+    It ignores everything but the teacher's argmax, so it defeats any scheme that only distorts the
+    soft outputs; against a protected model it should do no better than the hard-label baseline.
+    """
+
+    name = "pseudo-label"
+
+    def step(self, model, x, y, teacher_logits=None, *extras):
+        if teacher_logits is None:
+            raise ValueError("the pseudo-label method needs teacher logits with every batch")
+        logits = model(x)
+        return total({"loss_ce": F.cross_entropy(logits.float(), teacher_logits.argmax(1))}, logits)

@@ -1,0 +1,185 @@
+"""Oracles: what an attacker holds. One protocol, two kinds.
+
+- :class:`TorchOracle` (white-box): logits and gradients of a torch module;
+- :class:`OnnxOracle` (black-box): logits only, through ONNX Runtime, on the exported artefact.
+
+Both take float images in [0, 1], NCHW, as torch tensors (an artefact exported with uint8 input
+gets them rounded to bytes and transposed, exactly as a device would feed it), return float32
+logits on the images' device, and count every image queried. With a ``budget`` a query that would
+go past it raises :class:`QueryBudgetExceeded` before it runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from shieldkit.errors import InputError, ShieldkitError
+
+
+class QueryBudgetExceeded(ShieldkitError):
+    """An attack asked for more oracle queries than its budget allows."""
+
+
+class Oracle:
+    """``oracle(images) -> logits``; ``queries`` counts images; ``white_box`` says whether gradients flow."""
+
+    white_box = False
+    kind = "oracle"
+
+    def __init__(self, num_classes: int, budget: int | None = None) -> None:
+        self.num_classes = int(num_classes)
+        self.budget = budget
+        self.queries = 0
+
+    def _charge(self, n: int) -> None:
+        if self.budget is not None and self.queries + n > self.budget:
+            raise QueryBudgetExceeded(f"query budget of {self.budget} images exhausted ({self.queries} used, "
+                                      f"{n} more asked)")
+        self.queries += n
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.budget is None else self.budget - self.queries
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        self._charge(len(images))
+        return self._logits(images)
+
+    def _logits(self, images: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "white_box": self.white_box, "num_classes": self.num_classes, "budget": self.budget}
+
+
+class TorchOracle(Oracle):
+    """A torch module as a white-box oracle. ``oracle(x)`` runs without gradients; ``oracle.module``
+    is there for attacks that differentiate through the model (its parameters are frozen)."""
+
+    white_box = True
+    kind = "torch"
+
+    def __init__(self, module: nn.Module, num_classes: int | None = None, budget: int | None = None,
+                 device: str | torch.device | None = None, source: str = "<in-memory module>") -> None:
+        num_classes = num_classes or getattr(module, "num_classes", None)
+        if not num_classes:
+            raise InputError("TorchOracle needs num_classes for a module that does not record it")
+        super().__init__(num_classes, budget)
+        self.module = module.eval()
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+        if device is not None:
+            self.module.to(device)
+        self.source = source
+
+    def _logits(self, images: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.module(images).float()
+
+    def differentiable(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits with the autograd graph kept (white-box attacks); counted like any query."""
+        self._charge(len(images))
+        return self.module(images).float()
+
+    def describe(self) -> dict:
+        return {**super().describe(), "source": self.source, "arch": getattr(self.module, "arch", None)}
+
+
+class OnnxOracle(Oracle):
+    """An exported artefact (directory, checked against its manifest) or a bare ``.onnx`` file,
+    queried through ONNX Runtime on explicit providers."""
+
+    kind = "onnxruntime"
+
+    def __init__(self, path: str | Path, providers: str | Sequence[str] | None = None, budget: int | None = None,
+                 variant: str = "fp32", batch_size: int = 512) -> None:
+        from shieldkit.exporters import load_runtime, make_session, sha256_file
+        from shieldkit.exporters.to_onnx import InputSpec
+
+        path = Path(path)
+        self.path = path
+        self.batch_size = batch_size
+        if path.is_dir():
+            rt = load_runtime(path, providers=providers, variant=variant, spinning=False)
+            self.session, self.spec, self.manifest = rt.session, rt.spec, rt.manifest
+            self.sha256 = {k: v["sha256"] for k, v in rt.manifest["files"].items()}
+            num_classes = rt.num_classes
+        elif path.suffix == ".onnx" and path.is_file():
+            self.session = make_session(path, providers, spinning=False)
+            shape = self.session.get_inputs()[0].shape
+            dtype = "uint8" if "uint8" in self.session.get_inputs()[0].type else "float32"
+            dims = [d if isinstance(d, int) else "batch" for d in shape]
+            layout = "NHWC" if dtype == "uint8" else "NCHW"
+            self.spec = InputSpec(dims, dtype, layout, [0.0, 255.0] if dtype == "uint8" else [0.0, 1.0],
+                                  self.session.get_inputs()[0].name)
+            self.manifest = None
+            self.sha256 = {path.name: sha256_file(path)}
+            num_classes = self.session.get_outputs()[0].shape[-1]
+            if not isinstance(num_classes, int):
+                raise InputError(f"{path}: cannot tell the number of classes from the graph's output shape")
+        else:
+            raise InputError(f"not an artefact directory or .onnx file: {path}")
+        super().__init__(num_classes, budget)
+        self.variant = variant
+
+    @property
+    def provider(self) -> str:
+        return self.session.get_providers()[0]
+
+    def _logits(self, images: torch.Tensor) -> torch.Tensor:
+        from shieldkit.exporters.runtime import run_batched
+
+        x = images.detach().float().cpu()
+        if self.spec.dtype == "uint8":
+            arr = (x * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+        else:
+            arr = x.contiguous().numpy()
+        want = self.spec.shape[1:]
+        if list(arr.shape[1:]) != list(want):
+            raise InputError(f"the artefact takes images of shape {want} ({self.spec.layout}); got {list(arr.shape[1:])}")
+        out = run_batched(self.session, arr, self.batch_size, self.spec.fixed_batch)
+        return torch.from_numpy(np.ascontiguousarray(out)).float().to(images.device)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "path": str(self.path), "variant": self.variant, "provider": self.provider,
+                "sha256": self.sha256, "input": self.spec.to_dict()}
+
+
+def as_oracle(model, *, providers: str | Sequence[str] | None = None, budget: int | None = None,
+              variant: str = "fp32", device: str | torch.device | None = None, trust_pickle: bool = False) -> Oracle:
+    """An oracle from an oracle, a torch module, an artefact directory, a ``.onnx`` file, or a checkpoint."""
+    if isinstance(model, Oracle):
+        return model
+    if isinstance(model, nn.Module):
+        return TorchOracle(model, budget=budget, device=device)
+    path = Path(model)
+    if path.is_dir() or path.suffix == ".onnx":
+        return OnnxOracle(path, providers=providers, budget=budget, variant=variant)
+    from shieldkit.checkpoint import load_model
+
+    module, info = load_model(path, trust_pickle=trust_pickle)
+    oracle = TorchOracle(module, num_classes=info.num_classes, budget=budget, device=device, source=str(path))
+    oracle.sha256 = {path.name: hashlib.sha256(path.read_bytes()).hexdigest()}
+    return oracle
+
+
+def oracle_accuracy(oracle: Oracle, data, batch_size: int = 512, device: str | torch.device = "cpu") -> float:
+    """Top-1 accuracy (%) of ``oracle`` on an :class:`~shieldkit.data.ImageArray`; these queries are not
+    charged to any attack (they are the defender's own evaluation)."""
+    from shieldkit.data import iterate_batches
+
+    saved_q, saved_b = oracle.queries, oracle.budget
+    oracle.budget = None
+    correct = 0
+    try:
+        for x, y in iterate_batches(data, batch_size, device=device):
+            correct += (oracle(x).argmax(1) == y).sum().item()
+    finally:
+        oracle.queries, oracle.budget = saved_q, saved_b
+    return 100.0 * correct / max(1, len(data))

@@ -1,0 +1,157 @@
+"""Release policies: the thresholds a verdict checks, from flags or a TOML file.
+
+```toml
+# release.toml
+budget = "quick"              # optional: quick | standard | full
+seeds = [0, 1, 2]             # optional: seeds of every student
+attacks = ["kd", "datafree"]  # optional
+
+[kd]                          # optional: replaces fields of the budget's KD-probe settings
+epochs = 40
+attacker_fraction = 0.1
+
+[datafree]                    # optional: the same for the data-free attack
+iterations = 500
+
+[thresholds]
+max_kd_gain = 0.5             # points: best KD student − hard-label student
+max_datafree_accuracy = 30.0  # %: data-free student's test accuracy
+max_datafree_ratio = 0.8      # data-free student from the model / from --reference
+max_accuracy_drop = 1.0       # points: --reference accuracy − model accuracy
+min_accuracy = 90.0           # %: the model's own test accuracy
+min_parity_agreement = 0.999  # top-1 agreement torch vs ONNX Runtime, from the manifest
+```
+
+Unknown keys are an error (a typo must not silently drop a threshold).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from shieldkit.errors import InputError
+
+DEFAULT_MAX_KD_GAIN = 0.5
+ATTACKS = ("kd", "datafree")
+
+
+@dataclass
+class Thresholds:
+    """``None`` means "not checked". The default checks only KD gain, with a 0.5-point margin: one
+    student's accuracy moves by about ±0.5 between equal runs (verification.md)."""
+
+    max_kd_gain: float | None = DEFAULT_MAX_KD_GAIN
+    max_datafree_accuracy: float | None = None
+    max_datafree_ratio: float | None = None
+    max_accuracy_drop: float | None = None
+    min_accuracy: float | None = None
+    min_parity_agreement: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def needs_reference(self) -> list[str]:
+        return [n for n in ("max_datafree_ratio", "max_accuracy_drop") if getattr(self, n) is not None]
+
+    def needs_datafree(self) -> bool:
+        return self.max_datafree_accuracy is not None or self.max_datafree_ratio is not None
+
+
+@dataclass
+class Policy:
+    thresholds: Thresholds
+    budget: str | None = None
+    seeds: list[int] | None = None
+    attacks: list[str] | None = None
+    source: str | None = None
+    kd: dict = field(default_factory=dict)
+    datafree: dict = field(default_factory=dict)
+
+
+THRESHOLD_KEYS = tuple(f.name for f in fields(Thresholds))
+TOP_KEYS = ("budget", "seeds", "attacks", "thresholds", "kd", "datafree")
+
+
+def load_policy(path: str | Path | None) -> Policy:
+    """Read a TOML policy (``None``: the default policy)."""
+    if path is None:
+        return Policy(Thresholds())
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"policy file not found: {path}")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path} is not valid TOML ({e})") from None
+    unknown = sorted(set(raw) - set(TOP_KEYS))
+    if unknown:
+        raise InputError(f"{path}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(TOP_KEYS)}")
+    table = raw.get("thresholds", {})
+    if not isinstance(table, dict):
+        raise InputError(f"{path}: [thresholds] must be a table")
+    unknown = sorted(set(table) - set(THRESHOLD_KEYS))
+    if unknown:
+        raise InputError(f"{path}: unknown threshold(s) {', '.join(unknown)}; valid: {', '.join(THRESHOLD_KEYS)}")
+    for k, v in table.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise InputError(f"{path}: threshold {k} must be a number, got {v!r}")
+    thresholds = Thresholds(**{k: None for k in THRESHOLD_KEYS})  # a file states every threshold it wants
+    for k, v in table.items():
+        setattr(thresholds, k, float(v))
+    attacks = raw.get("attacks")
+    if attacks is not None:
+        bad = [a for a in attacks if a not in ATTACKS]
+        if bad:
+            raise InputError(f"{path}: unknown attack(s) {', '.join(map(str, bad))}; valid: {', '.join(ATTACKS)}")
+    seeds = raw.get("seeds")
+    if seeds is not None and (not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds) or not seeds):
+        raise InputError(f"{path}: seeds must be a non-empty list of integers")
+    sections = {}
+    for name in ("kd", "datafree"):
+        section = raw.get(name, {})
+        if not isinstance(section, dict):
+            raise InputError(f"{path}: [{name}] must be a table")
+        sections[name] = section
+    policy = Policy(thresholds, raw.get("budget"), seeds, attacks, str(path), sections["kd"], sections["datafree"])
+    apply_sections(policy, *_base_configs(policy.budget or "quick"))  # validate the sections now, not mid-run
+    return policy
+
+
+def _base_configs(budget: str):
+    from .budgets import budget_configs
+
+    return budget_configs(budget)
+
+
+def apply_sections(policy: Policy, kd_cfg, df_cfg):
+    """The budget's KD/data-free settings with the policy's ``[kd]``/``[datafree]`` fields replaced."""
+    from dataclasses import fields as dc_fields, replace
+
+    out = []
+    for name, cfg, section in (("kd", kd_cfg, policy.kd), ("datafree", df_cfg, policy.datafree)):
+        valid = {f.name for f in dc_fields(cfg)}
+        unknown = sorted(set(section) - valid)
+        if unknown:
+            raise InputError(f"{policy.source}: unknown [{name}] key(s) {', '.join(unknown)}; valid: "
+                             f"{', '.join(sorted(valid))}")
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
+        try:
+            out.append(replace(cfg, **values))
+        except (TypeError, ValueError) as e:
+            raise InputError(f"{policy.source}: bad [{name}] settings ({e})") from None
+    return tuple(out)
+
+
+def with_overrides(policy: Policy, **overrides: float | None) -> Policy:
+    """Command-line thresholds (not None) replace the policy's."""
+    for k, v in overrides.items():
+        if k not in THRESHOLD_KEYS:
+            raise InputError(f"unknown threshold {k!r}; valid: {', '.join(THRESHOLD_KEYS)}")
+        if v is not None:
+            setattr(policy.thresholds, k, float(v))
+    return policy

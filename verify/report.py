@@ -1,0 +1,121 @@
+"""The verification report: its JSON schema, the checks that make a verdict, and a readable table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+REPORT_SCHEMA_VERSION = 1
+
+_NUMBER_OR_NULL = {"type": ["number", "null"]}
+REPORT_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "shieldkit verification report",
+    "type": "object",
+    "required": ["schema", "schema_version", "shieldkit_version", "created", "artefact", "reference", "dataset",
+                 "budget", "attacks", "figures", "thresholds", "checks", "verdict", "seconds"],
+    "properties": {
+        "schema": {"const": "shieldkit-verify-report"},
+        "schema_version": {"const": REPORT_SCHEMA_VERSION},
+        "shieldkit_version": {"type": "string"},
+        "created": {"type": "string"},
+        "artefact": {"type": "object", "required": ["kind", "sha256"],
+                     "properties": {"kind": {"type": "string"}, "sha256": {"type": "object"}}},
+        "reference": {"type": ["object", "null"]},
+        "dataset": {"type": "object", "required": ["name", "num_classes"]},
+        "budget": {"type": "string"},
+        "policy": {"type": ["string", "null"]},
+        "attacks": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["settings", "figures", "queries", "seconds"],
+                "properties": {"settings": {"type": "object"}, "figures": {"type": "object"},
+                               "queries": {"type": "integer", "minimum": 0}, "seconds": {"type": "number"}},
+            },
+        },
+        "figures": {"type": "object", "required": ["accuracy"],
+                    "properties": {"accuracy": {"type": "number"}, "kd_gain": _NUMBER_OR_NULL}},
+        "thresholds": {"type": "object", "additionalProperties": _NUMBER_OR_NULL},
+        "checks": {
+            "type": "array",
+            "items": {"type": "object", "required": ["name", "value", "op", "threshold", "passed"],
+                      "properties": {"name": {"type": "string"}, "value": {"type": "number"},
+                                     "op": {"enum": ["<=", ">="]}, "threshold": {"type": "number"},
+                                     "passed": {"type": "boolean"}}},
+        },
+        "verdict": {"enum": ["PASS", "FAIL"]},
+        "seconds": {"type": "number"},
+    },
+}
+
+# threshold name -> (figure it reads, comparison)
+CHECKS = {
+    "max_kd_gain": ("kd_gain", "<="),
+    "max_datafree_accuracy": ("datafree_accuracy", "<="),
+    "max_datafree_ratio": ("datafree_ratio", "<="),
+    "max_accuracy_drop": ("accuracy_drop", "<="),
+    "min_accuracy": ("accuracy", ">="),
+    "min_parity_agreement": ("parity_agreement", ">="),
+}
+
+
+def evaluate_checks(figures: dict, thresholds: dict) -> list[dict]:
+    """One entry per threshold that is set: value, op, threshold, passed."""
+    from shieldkit.errors import InputError
+
+    checks = []
+    for name, threshold in thresholds.items():
+        if threshold is None:
+            continue
+        figure, op = CHECKS[name]
+        value = figures.get(figure)
+        if value is None:
+            raise InputError(f"threshold {name} needs the figure {figure!r}, which this run did not measure")
+        passed = value <= threshold if op == "<=" else value >= threshold
+        checks.append({"name": name, "figure": figure, "value": float(value), "op": op, "threshold": float(threshold),
+                       "passed": bool(passed)})
+    return checks
+
+
+def failed_lines(report: dict) -> list[str]:
+    return [f"{c['figure']} = {c['value']:.4g} violates {c['name']} ({c['op']} {c['threshold']:g})"
+            for c in report["checks"] if not c["passed"]]
+
+
+def verdict_table(report: dict):
+    """A rich table: the attacks' figures, then every check and the verdict."""
+    from rich.table import Table
+
+    t = Table(title=f"shieldkit verify: {report['artefact'].get('path', report['artefact']['kind'])} "
+                    f"on {report['dataset']['name']} ({report['budget']} budget)")
+    t.add_column("figure")
+    t.add_column("model", justify="right")
+    t.add_column("reference", justify="right")
+    f, ref = report["figures"], report["figures"].get("reference", {})
+
+    def cell(v, fmt="{:.2f}"):
+        return "-" if v is None else fmt.format(v)
+
+    t.add_row("test accuracy", cell(f.get("accuracy")), cell(ref.get("accuracy")))
+    if "kd" in report["attacks"]:
+        kd = report["attacks"]["kd"]["figures"]
+        t.add_row("hard-label student", cell(kd["hard_label_accuracy"]), "")
+        for name, s in kd["students"].items():
+            if name in ("hard",):
+                continue
+            rk = ref.get("kd_students", {}).get(name)
+            t.add_row(f"  student {name}", cell(s["mean"]), cell(rk))
+        t.add_row("KD gain (best)", f"{f['kd_gain']:+.2f} ({kd['best_kd']})", cell(ref.get("kd_gain"), "{:+.2f}"))
+    if "datafree" in report["attacks"]:
+        df = report["attacks"]["datafree"]["figures"]
+        t.add_row(f"data-free student ({df['mode']})", cell(df["student_accuracy"]), cell(ref.get("datafree_accuracy")))
+    for name in ("kd", "datafree"):
+        if name in report["attacks"]:
+            a = report["attacks"][name]
+            t.add_row(f"{name}: queries / seconds", f"{a['queries']} / {a['seconds']:.0f}", "")
+    for c in report["checks"]:
+        mark = "[green]pass[/]" if c["passed"] else "[bold red]FAIL[/]"
+        t.add_row(f"check {c['name']}", f"{c['value']:.4g} {c['op']} {c['threshold']:g}", mark)
+    colour = "green" if report["verdict"] == "PASS" else "bold red"
+    t.add_row("[bold]verdict[/]", f"[{colour}]{report['verdict']}[/]", "")
+    return t

@@ -1,0 +1,167 @@
+"""``verify``: attack the artefact that ships and compare the figures with a release policy.
+
+    verify(artefact, data, reference=None, policy=None, budget="quick") -> VerifyResult
+
+The artefact is an oracle (:mod:`.oracle`): an exported directory or ``.onnx`` file is attacked
+through ONNX Runtime (black-box), a checkpoint or module through torch (white-box). Attacks:
+the data-driven KD probe (:mod:`.kd`) and data-free KD (:mod:`.datafree`). The attacker's data is
+a stratified split of the training set; every student is scored on the test split, which no
+attack ever sees. The verdict is PASS when every threshold holds.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from shieldkit.api import as_dataset
+from shieldkit.data import Dataset
+from shieldkit.errors import InputError
+
+from .budgets import budget_configs, with_seeds
+from .datafree import DataFreeConfig, datafree_attack
+from .kd import KDProbeConfig, kd_probe, train_baselines
+from .oracle import Oracle, as_oracle, oracle_accuracy
+from .policy import ATTACKS, Policy, apply_sections, load_policy, with_overrides
+from .report import REPORT_SCHEMA_VERSION, evaluate_checks
+
+
+@dataclass
+class VerifyResult:
+    report: dict[str, Any]
+
+    @property
+    def passed(self) -> bool:
+        return self.report["verdict"] == "PASS"
+
+
+def _describe(oracle: Oracle, source) -> dict:
+    d = oracle.describe()
+    d.setdefault("sha256", getattr(oracle, "sha256", {}))
+    d["path"] = str(source) if not hasattr(source, "forward") else "<in-memory module>"
+    return d
+
+
+def _parity_agreement(oracle: Oracle) -> float | None:
+    manifest = getattr(oracle, "manifest", None)
+    if not manifest:
+        return None
+    parity = manifest.get("parity", {})
+    if getattr(oracle, "variant", "fp32") == "int8":
+        return parity.get("int8", {}).get("top1_agreement")
+    values = [f["top1_agreement"] for f in parity.get("fp32", {}).values()]
+    return min(values) if values else None
+
+
+def _check_data(oracle: Oracle, data: Dataset, what: str) -> None:
+    if len(data.test) == 0 or len(data.train) == 0:
+        raise InputError(f"{data.name} has no images in its train or test split; verify needs both")
+    if oracle.num_classes != data.num_classes:
+        raise InputError(f"{what} outputs {oracle.num_classes} classes but {data.name} has {data.num_classes}")
+    spec = getattr(oracle, "spec", None)
+    if spec is not None:
+        c, h, w = data.input_shape
+        want = [h, w, c] if spec.layout == "NHWC" else [c, h, w]
+        if list(spec.shape[1:]) != want:
+            raise InputError(f"{what} takes images {spec.shape[1:]} ({spec.layout}) but {data.name} images are "
+                             f"{list(data.input_shape)} (C,H,W)")
+
+
+def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path | Policy | None = None,
+           budget: str | None = None, attacks: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
+           providers: str | Sequence[str] | None = None, variant: str = "fp32", query_budget: int | None = None,
+           kd_config: KDProbeConfig | None = None, datafree_config: DataFreeConfig | None = None,
+           data_dir: str | Path | None = None, thresholds: dict[str, float | None] | None = None,
+           trust_pickle: bool = False, progress: bool = True, log=None) -> VerifyResult:
+    """Attack ``artefact`` (and ``reference``, when given) and return the report with its verdict.
+
+    ``budget`` picks the attack settings (quick | standard | full, default quick); ``kd_config`` /
+    ``datafree_config`` replace them outright. ``thresholds`` override the policy's.
+    """
+    say = log or (lambda msg: None)
+    t0 = time.perf_counter()
+    pol = policy if isinstance(policy, Policy) else load_policy(policy)
+    pol = with_overrides(pol, **(thresholds or {}))
+    budget = budget or pol.budget or "quick"
+    kd_cfg, df_cfg = apply_sections(pol, *budget_configs(budget))
+    kd_cfg, df_cfg = kd_config or kd_cfg, datafree_config or df_cfg
+    kd_cfg, df_cfg = with_seeds(kd_cfg, df_cfg, list(seeds) if seeds else pol.seeds)
+    attacks = list(attacks or pol.attacks or (["kd", "datafree"] if pol.thresholds.needs_datafree() else ["kd"]))
+    bad = [a for a in attacks if a not in ATTACKS]
+    if bad:
+        raise InputError(f"unknown attack(s) {', '.join(bad)}; valid: {', '.join(ATTACKS)}")
+    if pol.thresholds.needs_datafree() and "datafree" not in attacks:
+        raise InputError("a data-free threshold is set but the datafree attack is not among --attacks")
+    if pol.thresholds.max_kd_gain is not None and "kd" not in attacks:
+        raise InputError("max_kd_gain is set but the kd attack is not among --attacks")
+    if pol.thresholds.needs_reference() and reference is None:
+        raise InputError(f"threshold(s) {', '.join(pol.thresholds.needs_reference())} compare with a reference model: "
+                         f"pass --reference")
+
+    oracle = as_oracle(artefact, providers=providers, budget=query_budget, variant=variant, trust_pickle=trust_pickle)
+    ds = as_dataset(data, data_dir)
+    _check_data(oracle, ds, "the artefact")
+    ref = None
+    if reference is not None:
+        ref = as_oracle(reference, providers=providers, trust_pickle=trust_pickle)
+        _check_data(ref, ds, "the reference")
+
+    figures: dict[str, Any] = {"accuracy": oracle_accuracy(oracle, ds.test)}
+    ref_figures: dict[str, Any] = {}
+    say(f"artefact test accuracy {figures['accuracy']:.2f}%")
+    if ref is not None:
+        ref_figures["accuracy"] = oracle_accuracy(ref, ds.test)
+        figures["accuracy_drop"] = ref_figures["accuracy"] - figures["accuracy"]
+    figures["parity_agreement"] = _parity_agreement(oracle)
+
+    report_attacks: dict[str, Any] = {}
+    if "kd" in attacks:
+        say(f"KD probe: {kd_cfg.student} students, {kd_cfg.epochs} epochs, seeds {list(kd_cfg.seeds)}")
+        baselines = train_baselines(ds, kd_cfg, progress=progress)
+        probe = kd_probe(oracle, ds, kd_cfg, baselines=baselines, progress=progress)
+        figures["kd_gain"] = probe["kd_gain"]
+        report_attacks["kd"] = {"settings": probe.pop("settings"), "queries": probe.pop("queries"),
+                                "seconds": probe["seconds"], "figures": probe}
+        if ref is not None:
+            ref_probe = kd_probe(ref, ds, kd_cfg, baselines=baselines, progress=progress)
+            ref_figures["kd_gain"] = ref_probe["kd_gain"]
+            ref_figures["kd_students"] = {n: s["mean"] for n, s in ref_probe["students"].items()}
+    if "datafree" in attacks:
+        say(f"data-free KD: {df_cfg.iterations} iterations, batch {df_cfg.batch_size}")
+        df = datafree_attack(oracle, ds, df_cfg, progress=progress)
+        df.pop("student")
+        figures["datafree_accuracy"] = df["student_accuracy"]
+        report_attacks["datafree"] = {"settings": df.pop("settings"), "queries": df["queries"],
+                                      "seconds": df["seconds"], "figures": df}
+        if ref is not None:
+            ref_df = datafree_attack(ref, ds, replace(df_cfg, query_budget=None), progress=progress)
+            ref_figures["datafree_accuracy"] = ref_df["student_accuracy"]
+            figures["datafree_ratio"] = df["student_accuracy"] / max(ref_df["student_accuracy"], 1e-9)
+    if ref_figures:
+        figures["reference"] = ref_figures
+
+    from shieldkit import __version__
+
+    thresholds = pol.thresholds.to_dict()
+    checks = evaluate_checks(figures, thresholds)
+    report = {
+        "schema": "shieldkit-verify-report",
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "shieldkit_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "artefact": _describe(oracle, artefact),
+        "reference": _describe(ref, reference) if ref is not None else None,
+        "dataset": ds.describe(),
+        "budget": budget if not (kd_config or datafree_config) else f"{budget} (custom settings)",
+        "policy": pol.source,
+        "attacks": report_attacks,
+        "figures": figures,
+        "thresholds": thresholds,
+        "checks": checks,
+        "verdict": "PASS" if all(c["passed"] for c in checks) else "FAIL",
+        "seconds": time.perf_counter() - t0,
+    }
+    return VerifyResult(report)
