@@ -52,6 +52,9 @@ class ProtectMethod(str, Enum):
 
 DataOpt = typer.Option("digits", "--data", help="digits | cifar10 | cifar100 | tiny-imagenet | FILE.npz | image folder")
 DataDirOpt = typer.Option(None, "--data-dir", help="where named datasets live (default $SHIELDKIT_DATA_DIR or ./data)")
+ArchOpt = typer.Option(None, "--arch", help="architecture of a bare state_dict")
+NumClassesOpt = typer.Option(None, "--num-classes", help="number of classes of a bare state_dict")
+TrustPickleOpt = typer.Option(False, "--trust-pickle", help="allow loading a fully pickled model (runs code!)")
 DownloadOpt = typer.Option(False, "--download", help="download CIFAR-10/100 if missing (off by default)")
 
 
@@ -103,9 +106,9 @@ def protect_cmd(
     data_dir: Optional[Path] = DataDirOpt,
     download: bool = DownloadOpt,
     resume: bool = typer.Option(False, "--resume", help="continue from OUT.resume"),
-    arch: Optional[str] = typer.Option(None, "--arch", help="architecture of a bare state_dict"),
-    num_classes: Optional[int] = typer.Option(None, "--num-classes"),
-    trust_pickle: bool = typer.Option(False, "--trust-pickle", help="allow loading a fully pickled model (runs code!)"),
+    arch: Optional[str] = ArchOpt,
+    num_classes: Optional[int] = NumClassesOpt,
+    trust_pickle: bool = TrustPickleOpt,
 ) -> None:
     """Protect a trained classifier against knowledge distillation (RML)."""
     from shieldkit import protect
@@ -161,9 +164,9 @@ def export_cmd(
     min_agreement: float = typer.Option(0.999, "--min-agreement", help="fp32 parity: min top-1 agreement (0..1)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --out directory"),
     data_dir: Optional[Path] = DataDirOpt,
-    arch: Optional[str] = typer.Option(None, "--arch", help="architecture of a bare state_dict"),
-    num_classes: Optional[int] = typer.Option(None, "--num-classes"),
-    trust_pickle: bool = typer.Option(False, "--trust-pickle", help="allow loading a fully pickled model (runs code!)"),
+    arch: Optional[str] = ArchOpt,
+    num_classes: Optional[int] = NumClassesOpt,
+    trust_pickle: bool = TrustPickleOpt,
 ) -> None:
     """Export to ONNX + safetensors with a manifest; check parity on ONNX Runtime (exit 1 if it fails)."""
     from shieldkit.exporters import export
@@ -183,9 +186,9 @@ def export_cmd(
 def inspect_cmd(
     path: Path = typer.Argument(..., help="artefact directory (from `shieldkit export`) or a model file"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
-    arch: Optional[str] = typer.Option(None, "--arch", help="architecture of a bare state_dict"),
-    num_classes: Optional[int] = typer.Option(None, "--num-classes"),
-    trust_pickle: bool = typer.Option(False, "--trust-pickle", help="allow loading a fully pickled model (runs code!)"),
+    arch: Optional[str] = ArchOpt,
+    num_classes: Optional[int] = NumClassesOpt,
+    trust_pickle: bool = TrustPickleOpt,
 ) -> None:
     """Show an artefact's manifest (and whether its files are intact) or a checkpoint's metadata."""
     import json
@@ -233,7 +236,7 @@ def verify_cmd(
     min_accuracy: Optional[float] = typer.Option(None, "--min-accuracy", help="%"),
     min_parity_agreement: Optional[float] = typer.Option(None, "--min-parity-agreement", help="0..1, from the manifest"),
     data_dir: Optional[Path] = DataDirOpt,
-    trust_pickle: bool = typer.Option(False, "--trust-pickle", help="allow loading a fully pickled model (runs code!)"),
+    trust_pickle: bool = TrustPickleOpt,
 ) -> None:
     """Attack the released artefact with KD; exit 0 if every threshold holds, 1 if one fails, 2 on bad input."""
     from shieldkit.errors import InputError, VerificationFailed
