@@ -24,6 +24,7 @@ from shieldkit.api import as_dataset, as_model, check_compatible
 from shieldkit.data import Dataset
 from shieldkit.errors import InputError, VerificationFailed
 from shieldkit.models import NormalizedClassifier
+from shieldkit.utils import write_json
 
 from .manifest import MANIFEST, SCHEMA, SCHEMA_VERSION, seal, sha256_file
 from .parity import ParityThresholds, compare_logits, parity_failures, torch_logits
@@ -47,7 +48,7 @@ class ExportConfig:
     quantize: str | None = None  # None | "int8"
     parity_n: int = 1000
     calibration_n: int = 512
-    providers: list[str] = field(default_factory=lambda: ["CPUExecutionProvider"])
+    providers: str | list[str] | None = field(default_factory=lambda: ["CPUExecutionProvider"])  # normalised below
     max_abs_diff: float = 1e-3
     min_agreement: float = 0.999
     seed: int = 0
@@ -172,7 +173,7 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
     say = log or (lambda msg: None)
     cfg = ExportConfig(opset=opset, batch=parse_batch(batch), input_format=input_format, quantize=quantize,
                        parity_n=parity_n, calibration_n=calibration_n,
-                       providers=provider_names(providers), max_abs_diff=max_abs_diff, min_agreement=min_agreement,
+                       providers=providers, max_abs_diff=max_abs_diff, min_agreement=min_agreement,
                        seed=seed)
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -245,8 +246,6 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
 
         manifest = _manifest(module, info, spec, cfg, classes, parity, ds, onnx_seconds, time.perf_counter() - t0)
         manifest = seal(manifest, tmp, files)
-        from shieldkit.utils import write_json
-
         write_json(manifest, tmp / MANIFEST)
         _replace_dir(tmp, out)
     finally:

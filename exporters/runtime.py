@@ -57,7 +57,7 @@ def make_session(path: str | Path, providers: str | Sequence[str] | None = None,
     except Exception as e:  # noqa: BLE001 -- onnxruntime raises its own exception types
         raise ArtefactError(f"ONNX Runtime cannot load {path}: {str(e).strip().splitlines()[0]}") from None
     if session.get_providers()[0] != names[0]:
-        raise InputError(f"asked for {names[0]} but ONNX Runtime runs {path.name if hasattr(path, 'name') else path} on "
+        raise InputError(f"asked for {names[0]} but ONNX Runtime runs {Path(path).name} on "
                          f"{session.get_providers()[0]} (is a GPU present and are its libraries installed?)")
     return session
 

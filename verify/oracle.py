@@ -11,7 +11,6 @@ go past it raises :class:`QueryBudgetExceeded` before it runs.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Sequence
 
@@ -66,7 +65,8 @@ class TorchOracle(Oracle):
     kind = "torch"
 
     def __init__(self, module: nn.Module, num_classes: int | None = None, budget: int | None = None,
-                 device: str | torch.device | None = None, source: str = "<in-memory module>") -> None:
+                 device: str | torch.device | None = None, source: str = "<in-memory module>",
+                 sha256: dict[str, str] | None = None) -> None:
         num_classes = num_classes or getattr(module, "num_classes", None)
         if not num_classes:
             raise InputError("TorchOracle needs num_classes for a module that does not record it")
@@ -77,6 +77,7 @@ class TorchOracle(Oracle):
         if device is not None:
             self.module.to(device)
         self.source = source
+        self.sha256 = dict(sha256 or {})
 
     def _logits(self, images: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -88,7 +89,8 @@ class TorchOracle(Oracle):
         return self.module(images).float()
 
     def describe(self) -> dict:
-        return {**super().describe(), "source": self.source, "arch": getattr(self.module, "arch", None)}
+        return {**super().describe(), "source": self.source, "arch": getattr(self.module, "arch", None),
+                "sha256": self.sha256}
 
 
 class OnnxOracle(Oracle):
@@ -162,11 +164,11 @@ def as_oracle(model, *, providers: str | Sequence[str] | None = None, budget: in
     if path.is_dir() or path.suffix == ".onnx":
         return OnnxOracle(path, providers=providers, budget=budget, variant=variant)
     from shieldkit.checkpoint import load_model
+    from shieldkit.exporters import sha256_file
 
     module, info = load_model(path, trust_pickle=trust_pickle)
-    oracle = TorchOracle(module, num_classes=info.num_classes, budget=budget, device=device, source=str(path))
-    oracle.sha256 = {path.name: hashlib.sha256(path.read_bytes()).hexdigest()}
-    return oracle
+    return TorchOracle(module, num_classes=info.num_classes, budget=budget, device=device, source=str(path),
+                       sha256={path.name: sha256_file(path)})
 
 
 def oracle_accuracy(oracle: Oracle, data, batch_size: int = 512, device: str | torch.device = "cpu") -> float:

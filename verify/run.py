@@ -40,7 +40,6 @@ class VerifyResult:
 
 def _describe(oracle: Oracle, source) -> dict:
     d = oracle.describe()
-    d.setdefault("sha256", getattr(oracle, "sha256", {}))
     d["path"] = str(source) if not hasattr(source, "forward") else "<in-memory module>"
     return d
 
