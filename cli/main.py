@@ -50,6 +50,17 @@ class ProtectMethod(str, Enum):
     nasty = "nasty"
 
 
+class Variant(str, Enum):
+    fp32 = "fp32"
+    int8 = "int8"
+
+
+class Adversarial(str, Enum):
+    pgd = "pgd"
+    trades = "trades"
+
+
+EpsOpt = typer.Option(8 / 255, "--eps", help="ℓ∞ radius on [0, 1] inputs (default 8/255)")
 DataOpt = typer.Option("digits", "--data", help="digits | cifar10 | cifar100 | tiny-imagenet | FILE.npz | image folder")
 DataDirOpt = typer.Option(None, "--data-dir", help="where named datasets live (default $SHIELDKIT_DATA_DIR or ./data)")
 ArchOpt = typer.Option(None, "--arch", help="architecture of a bare state_dict")
@@ -75,13 +86,20 @@ def train_cmd(
     data_dir: Optional[Path] = DataDirOpt,
     download: bool = DownloadOpt,
     resume: bool = typer.Option(False, "--resume", help="continue from OUT.resume"),
+    adversarial: Optional[Adversarial] = typer.Option(None, "--adversarial",
+                                                      help="pgd (PGD-AT) | trades: train a robust model (a teacher)"),
+    eps: float = EpsOpt,
+    attack_steps: int = typer.Option(10, "--attack-steps", help="PGD steps of the training attack"),
+    attack_step_size: float = typer.Option(2 / 255, "--attack-step-size", help="PGD step size (on [0, 1] inputs)"),
+    trades_beta: float = typer.Option(6.0, "--trades-beta", help="TRADES: weight of the KL term"),
 ) -> None:
-    """Train a plain classifier (a model to protect)."""
+    """Train a classifier: plain (a model to protect) or adversarially (a robust teacher for harden)."""
     from shieldkit import train
 
     r = train(arch, data, out=out, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
               schedule=schedule, label_smoothing=label_smoothing, seed=seed, device=device, data_dir=data_dir,
-              download=download, resume=resume)
+              download=download, resume=resume, adversarial=adversarial.value if adversarial else None, eps=eps,
+              attack_steps=attack_steps, attack_step_size=attack_step_size, trades_beta=trades_beta)
     out_console.print(f"test accuracy {r.figures['test_accuracy']:.2f}%  ->  {r.path}")
 
 
@@ -120,6 +138,92 @@ def protect_cmd(
     f = r.figures
     out_console.print(f"test accuracy: original {f['original_test_accuracy']:.2f}%  protected "
                       f"{f['protected_test_accuracy']:.2f}%  (drop {f['accuracy_drop']:+.2f})  ->  {r.path}")
+
+
+class HardenMethod(str, Enum):
+    ard = "ard"
+    rslad = "rslad"
+    ard_goldblum = "ard-goldblum"
+    at = "at"
+
+
+@app.command("harden")
+@handle_errors
+def harden_cmd(
+    teacher: Optional[Path] = typer.Option(None, "--teacher", help="robust teacher (e.g. from train --adversarial); not needed for --method at"),
+    student: str = typer.Option("mobilenetv2", "--student", help="student architecture (mobilenetv2, shufflenetv2, resnet18, ...)"),
+    data: str = DataOpt,
+    out: Path = typer.Option(..., "--out", help="student checkpoint to write"),
+    method: HardenMethod = typer.Option(HardenMethod.ard, "--method", help="ard | rslad | ard-goldblum | at"),
+    levels: str = typer.Option("cat,sample,disc", "--levels", help="ARD ranking levels to use (ablation): cat,sample,disc or none"),
+    lambdas: str = typer.Option("1,1,1", "--lambdas", help="ARD weights of cat,sample,disc"),
+    gamma: float = typer.Option(1.0, "--gamma", help="ARD tanh sharpness on logit differences"),
+    inner: str = typer.Option("kl", "--inner", help="ARD attack objective: kl (to the teacher, RSLAD style) | ce"),
+    base: str = typer.Option("rslad", "--base", help="ARD base loss: rslad | ce | none"),
+    goldblum_alpha: float = typer.Option(1.0, "--goldblum-alpha", help="ARD (Goldblum): weight of the KD term"),
+    goldblum_tau: float = typer.Option(30.0, "--goldblum-tau", help="ARD (Goldblum): temperature"),
+    eps: float = EpsOpt,
+    attack_steps: int = typer.Option(10, "--attack-steps", help="PGD steps of the training attack"),
+    attack_step_size: float = typer.Option(2 / 255, "--attack-step-size"),
+    data_fraction: float = typer.Option(1.0, "--data-fraction", help="train on a stratified fraction (limited data)"),
+    epochs: int = typer.Option(30, "--epochs"),
+    batch_size: int = typer.Option(128, "--batch-size"),
+    lr: float = typer.Option(0.1, "--lr"),
+    weight_decay: float = typer.Option(5e-4, "--weight-decay"),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("auto", "--device"),
+    data_dir: Optional[Path] = DataDirOpt,
+    download: bool = DownloadOpt,
+    resume: bool = typer.Option(False, "--resume", help="continue from OUT.resume"),
+    arch: Optional[str] = ArchOpt,
+    num_classes: Optional[int] = NumClassesOpt,
+    trust_pickle: bool = TrustPickleOpt,
+) -> None:
+    """Distil a robust teacher into a lightweight, adversarially robust student (ARD and baselines)."""
+    from shieldkit.hardening import harden
+
+    r = harden(teacher, data, student=student, out=out, method=method.value, levels=levels, lambdas=lambdas,
+               gamma=gamma, inner=inner, base=base, goldblum_alpha=goldblum_alpha, goldblum_tau=goldblum_tau, eps=eps,
+               attack_steps=attack_steps, attack_step_size=attack_step_size, data_fraction=data_fraction,
+               epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed, device=device,
+               data_dir=data_dir, download=download, resume=resume, arch=arch, num_classes=num_classes,
+               trust_pickle=trust_pickle)
+    out_console.print(f"student clean test accuracy {r.figures['test_accuracy']:.2f}%  ->  {r.path}  "
+                      f"(robustness: shieldkit evaluate {r.path} --data {data})")
+
+
+@app.command("evaluate")
+@handle_errors
+def evaluate_cmd(
+    model: Path = typer.Argument(..., help="checkpoint, artefact directory (scored on ONNX Runtime) or .onnx"),
+    data: str = DataOpt,
+    attacks: str = typer.Option("clean,fgsm,pgd20,cw", "--attacks", help="comma-separated: clean,fgsm,pgd20,cw,autoattack,square,transfer"),
+    n: int = typer.Option(1000, "--n", help="test images (a fixed stratified subset)"),
+    eps: float = EpsOpt,
+    step_size: float = typer.Option(2 / 255, "--step-size", help="PGD/CW step size"),
+    square_queries: int = typer.Option(1000, "--square-queries", help="Square attack queries per image"),
+    transfer_from: Optional[Path] = typer.Option(None, "--transfer-from", help="source model for the transfer attack"),
+    report: Optional[Path] = typer.Option(None, "--report", help="write the JSON report here"),
+    seed: int = typer.Option(0, "--seed"),
+    batch_size: int = typer.Option(250, "--batch-size"),
+    providers: str = typer.Option("cpu", "--providers", help="ONNX Runtime providers for an artefact"),
+    variant: Variant = typer.Option(Variant.fp32, "--variant", help="which graph of an artefact: fp32 | int8"),
+    device: str = typer.Option("auto", "--device"),
+    data_dir: Optional[Path] = DataDirOpt,
+    download: bool = DownloadOpt,
+    trust_pickle: bool = TrustPickleOpt,
+) -> None:
+    """Clean and robust accuracy under l_inf attacks (FGSM, PGD-20, CW, AutoAttack, Square, transfer)."""
+    from shieldkit.utils import write_json
+    from shieldkit.verify import evaluate, robustness_table
+
+    r = evaluate(model, data, attacks=attacks, n=n, eps=eps, step_size=step_size, square_queries=square_queries,
+                 transfer_from=transfer_from, seed=seed, batch_size=batch_size, providers=providers,
+                 variant=variant.value, device=device, data_dir=data_dir, download=download, trust_pickle=trust_pickle)
+    out_console.print(robustness_table(r.report))
+    if report is not None:
+        write_json(r.report, report)
+        out_console.print(f"report  ->  {report}")
 
 
 @app.command("demo")
@@ -208,11 +312,6 @@ class Budget(str, Enum):
     quick = "quick"
     standard = "standard"
     full = "full"
-
-
-class Variant(str, Enum):
-    fp32 = "fp32"
-    int8 = "int8"
 
 
 @app.command("verify")

@@ -20,11 +20,13 @@ from .checkpoint import ModelInfo, load_model, save_checkpoint
 from .data import Dataset, load_dataset
 from .engine import FitResult, TrainConfig, evaluate, fit
 from .errors import InputError
-from .methods import Nasty, Plain, RML
+from .attacks import PGD
+from .methods import PGDAT, TRADES, Nasty, Plain, RML
 from .models import NormalizedClassifier, create_model
 from .utils import resolve_device, seed_everything, sidecar_json, write_json
 
 PROTECT_METHODS = ("rml", "nasty")
+ADVERSARIAL_TRAINING = ("pgd", "trades")
 
 
 @dataclass
@@ -77,6 +79,22 @@ def check_compatible(model: nn.Module, info: ModelInfo, data: Dataset) -> None:
                          f"{data.num_classes} classes")
 
 
+def adversarial_method(kind: str, eps: float, steps: int, step_size: float, trades_beta: float = 6.0):
+    """The robust-training step for ``train --adversarial``: PGD-AT (``pgd``) or TRADES (``trades``)."""
+    if kind not in ADVERSARIAL_TRAINING:
+        raise InputError(f"unknown adversarial training {kind!r}; valid: {', '.join(ADVERSARIAL_TRAINING)}")
+    attack = make_pgd(eps, step_size, steps, loss="ce" if kind == "pgd" else "kl")
+    return PGDAT(attack) if kind == "pgd" else TRADES(trades_beta, attack)
+
+
+def make_pgd(eps: float, step_size: float, steps: int, loss: str = "ce") -> PGD:
+    """A PGD attack, with bad settings reported as one line."""
+    try:
+        return PGD(eps=eps, alpha=step_size, steps=steps, loss=loss)
+    except ValueError as e:
+        raise InputError(str(e)) from None
+
+
 def _finish(out: str | Path | None, model: NormalizedClassifier, data: Dataset, settings: dict, figures: dict,
             result: FitResult, resume_path: Path | None) -> RunResult:
     path = None
@@ -97,19 +115,27 @@ def train(arch: str, data: str | Dataset = "digits", *, out: str | Path | None =
           batch_size: int = 128, lr: float = 0.1, weight_decay: float = 5e-4, schedule: str = "cosine",
           label_smoothing: float = 0.0, seed: int = 0, device: str = "auto", data_dir: str | Path | None = None,
           download: bool = False, resume: bool = False, progress: bool = True,
-          model_kwargs: dict | None = None) -> RunResult:
-    """Train a plain classifier ``arch`` on ``data`` with cross-entropy; save it to ``out``."""
+          model_kwargs: dict | None = None, adversarial: str | None = None, eps: float = 8 / 255,
+          attack_steps: int = 10, attack_step_size: float = 2 / 255, trades_beta: float = 6.0) -> RunResult:
+    """Train a classifier ``arch`` on ``data``; save it to ``out``.
+
+    Plain cross-entropy by default; ``adversarial="pgd"`` (PGD-AT) or ``"trades"`` trains a robust
+    model (a teacher for ``harden``) against ℓ∞ PGD with ``eps``, ``attack_steps`` and ``attack_step_size``.
+    """
     ds = as_dataset(data, data_dir, download)
+    method = adversarial_method(adversarial, eps, attack_steps, attack_step_size, trades_beta) if adversarial \
+        else Plain(label_smoothing)
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
                       seed=seed, device=device)
     seed_everything(seed)
     model = create_model(arch, ds.num_classes, mean=ds.mean, std=ds.std, **(model_kwargs or {}))
     check_compatible(model, ModelInfo(arch, ds.num_classes), ds)
     settings = {"command": "train", "shieldkit_version": _version(), "arch": arch, "model_kwargs": model_kwargs or {},
-                "data": ds.describe(), "train": asdict(cfg), "method": Plain(label_smoothing).settings()}
+                "data": ds.describe(), "train": asdict(cfg), "method": method.settings()}
     resume_path = _resume_path(out)
-    result = fit(model, Plain(label_smoothing), ds, cfg, resume_path=resume_path, resume=resume, progress=progress,
-                 description=f"train {arch}", run_settings={"arch": arch, "data": ds.name})
+    result = fit(model, method, ds, cfg, resume_path=resume_path, resume=resume, progress=progress,
+                 description=f"train {arch}" + (f" ({adversarial})" if adversarial else ""),
+                 run_settings={"arch": arch, "data": ds.name})
     figures = {"test_accuracy": result.test_accuracy, "train_seconds": result.seconds}
     return _finish(out, model, ds, settings, figures, result, resume_path)
 

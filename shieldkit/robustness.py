@@ -1,0 +1,152 @@
+"""Robust accuracy under ℓ∞ attacks (docs/verification.md, "Robustness").
+
+``evaluate_robustness`` crafts adversarial examples for a fixed, stratified subset of the test split
+and reports the top-1 accuracy of a *scorer* on them, per attack:
+
+- ``clean``; ``fgsm``; ``pgd20`` (PGD-CE, 20 steps of 2/255, random start); ``cw`` (CW∞: PGD on the
+  margin, 20 steps); ``autoattack`` (standard, torchattacks): white-box, crafted on ``model``;
+- ``square``: score-based (Square Attack, ``square_queries`` per image), crafted through the scorer
+  itself, so it runs against an ONNX Runtime session;
+- ``transfer``: black-box transfer, PGD-20 crafted on a different ``transfer_source`` model.
+
+The scorer defaults to ``model``; shieldkit.verify passes an ONNX Runtime session so the numbers are
+those of the exported artefact. ``worst_case`` is the accuracy over images no attack broke.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .attacks import CWInf, FGSM, PGD, Attack, AutoAttack, ScoreModule, Square
+from .data import ImageArray, iterate_batches, stratified_split
+from .errors import InputError
+from .utils import resolve_device
+
+ROBUSTNESS_ATTACKS = ("clean", "fgsm", "pgd20", "cw", "autoattack", "square", "transfer")
+GRADIENT_ATTACKS = ("fgsm", "pgd20", "cw", "autoattack")
+Scorer = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class RobustnessConfig:
+    attacks: tuple[str, ...] = ("clean", "fgsm", "pgd20", "cw")
+    n: int = 1000
+    eps: float = 8 / 255
+    step_size: float = 2 / 255
+    pgd_steps: int = 20
+    cw_steps: int = 20
+    square_queries: int = 1000
+    autoattack_version: str = "standard"
+    batch_size: int = 250
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        self.attacks = parse_attacks(self.attacks)
+        if self.n < 1:
+            raise InputError(f"--n must be >= 1, got {self.n}")
+        if not 0.0 <= self.eps <= 1.0:
+            raise InputError(f"--eps must be in [0, 1] (inputs are in [0, 1]), got {self.eps}")
+        if self.pgd_steps < 1 or self.cw_steps < 1 or self.square_queries < 1 or self.step_size <= 0:
+            raise InputError("attack steps, queries and step size must be positive")
+
+
+def parse_attacks(attacks: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    items = [a.strip() for a in attacks.split(",")] if isinstance(attacks, str) else [str(a) for a in attacks]
+    items = [a for a in items if a]
+    bad = [a for a in items if a not in ROBUSTNESS_ATTACKS]
+    if bad or not items:
+        raise InputError(f"unknown robustness attack(s) {bad or items}; valid: {', '.join(ROBUSTNESS_ATTACKS)}")
+    return tuple(dict.fromkeys(items))
+
+
+def build_attack(name: str, cfg: RobustnessConfig, num_classes: int) -> Attack | None:
+    """The attack behind each evaluation name (``clean`` → None)."""
+    if name == "clean":
+        return None
+    if name == "fgsm":
+        return FGSM(cfg.eps)
+    if name in ("pgd20", "transfer"):
+        return PGD(cfg.eps, cfg.step_size, cfg.pgd_steps, loss="ce", start="uniform")
+    if name == "cw":
+        return CWInf(cfg.eps, cfg.step_size, cfg.cw_steps)
+    if name == "autoattack":
+        return AutoAttack(cfg.eps, num_classes, cfg.autoattack_version, cfg.seed)
+    if name == "square":
+        return Square(cfg.eps, cfg.square_queries, cfg.seed)
+    raise InputError(f"unknown robustness attack {name!r}")
+
+
+def evaluation_indices(labels: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
+    """A fixed subset of exactly ``n`` test images (all when n ≥ the split), stratified up to rounding."""
+    if n >= len(labels):
+        return torch.arange(len(labels))
+    idx, rest = stratified_split(labels, n / len(labels), seed)
+    gen = torch.Generator().manual_seed(seed)
+    if len(idx) > n:
+        idx = idx[torch.randperm(len(idx), generator=gen)[:n]]
+    elif len(idx) < n:
+        idx = torch.cat([idx, rest[torch.randperm(len(rest), generator=gen)[:n - len(idx)]]])
+    return idx.sort().values
+
+
+def evaluate_robustness(model: nn.Module | None, data: ImageArray, cfg: RobustnessConfig | None = None, *,
+                        scorer: Scorer | None = None, transfer_source: nn.Module | None = None,
+                        num_classes: int | None = None, progress: bool = False) -> dict:
+    """Robust accuracy (%) per attack of ``cfg.attacks``; see the module docstring.
+
+    ``model``: the differentiable model white-box attacks are crafted on (None: gradient attacks are
+    refused). ``scorer``: what is scored (default ``model``). Returns a JSON-ready dict.
+    """
+    cfg = cfg or RobustnessConfig()
+    dev = resolve_device(cfg.device)
+    if model is None and any(a in GRADIENT_ATTACKS for a in cfg.attacks):
+        wanted = [a for a in cfg.attacks if a in GRADIENT_ATTACKS]
+        raise InputError(f"white-box attacks {wanted} need gradients, which a bare .onnx graph does not give: "
+                         f"evaluate the artefact directory (it holds model.safetensors) or a checkpoint, or use "
+                         f"--attacks clean,square,transfer")
+    if "transfer" in cfg.attacks and transfer_source is None:
+        raise InputError("the transfer attack needs a source model (--transfer-from)")
+    if model is not None:
+        model = model.to(dev).eval()
+    if transfer_source is not None:
+        transfer_source = transfer_source.to(dev).eval()
+    num_classes = num_classes or getattr(model, "num_classes", None) or getattr(scorer, "num_classes", None)
+    if scorer is None:
+        if model is None:
+            raise InputError("evaluate_robustness needs a model or a scorer")
+
+        def scorer(x):
+            with torch.no_grad():
+                return model(x)
+
+    indices = evaluation_indices(data.y, cfg.n, cfg.seed)
+    accuracy, seconds, correct_all = {}, {}, None
+    from .engine import _progress
+
+    n_batches = (len(indices) + cfg.batch_size - 1) // cfg.batch_size
+    with _progress(progress) as bar:
+        task = bar.add_task("robustness", total=n_batches * len(cfg.attacks), stats="")
+        for name in cfg.attacks:
+            attack = build_attack(name, cfg, int(num_classes or 0))
+            craft_on = {"square": ScoreModule(scorer).to(dev), "transfer": transfer_source}.get(name, model)
+            torch.manual_seed(cfg.seed)
+            t0 = time.perf_counter()
+            hits = []
+            for x, y in iterate_batches(data, cfg.batch_size, device=dev, indices=indices):
+                adv = x if attack is None else attack(craft_on, x, y)
+                hits.append((scorer(adv).argmax(1) == y).cpu())
+                bar.update(task, advance=1, stats=name)
+            hit = torch.cat(hits)
+            correct_all = hit if correct_all is None else correct_all & hit
+            accuracy[name] = 100.0 * hit.float().mean().item()
+            seconds[name] = time.perf_counter() - t0
+    out = {"accuracy": accuracy, "seconds": seconds, "n": len(indices), "settings": asdict(cfg)}
+    if len([a for a in cfg.attacks if a != "clean"]) > 1:
+        out["accuracy"]["worst_case"] = 100.0 * correct_all.float().mean().item()
+    return out

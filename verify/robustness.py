@@ -1,0 +1,104 @@
+"""``evaluate``: robust accuracy of a checkpoint, a module, or the exported artefact itself.
+
+For an artefact directory the scorer is ONNX Runtime on ``model.onnx`` (or the int8 graph) and the
+white-box attacks are crafted on the artefact's own ``model.safetensors`` (the same weights, bit for
+bit, whose ONNX parity the export checked), so the figures are those of what ships. A bare
+``.onnx`` gives only score-based (``square``) and ``transfer`` attacks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from torch import nn
+
+from shieldkit.api import as_dataset
+from shieldkit.checkpoint import load_model
+from shieldkit.data import Dataset
+from shieldkit.errors import InputError
+from shieldkit.robustness import RobustnessConfig, evaluate_robustness
+
+from .oracle import OnnxOracle, TorchOracle, as_oracle
+
+ROBUSTNESS_SCHEMA_VERSION = 1
+
+
+@dataclass
+class RobustnessResult:
+    report: dict[str, Any]
+
+    @property
+    def accuracy(self) -> dict[str, float]:
+        return self.report["accuracy"]
+
+
+def robustness_target(model, *, providers=None, variant: str = "fp32", trust_pickle: bool = False):
+    """``(differentiable model or None, oracle that is scored)`` for any model reference."""
+    oracle = as_oracle(model, providers=providers, variant=variant, trust_pickle=trust_pickle)
+    if isinstance(oracle, TorchOracle):
+        return oracle.module, oracle
+    assert isinstance(oracle, OnnxOracle)
+    twin = oracle.path / "model.safetensors" if oracle.path.is_dir() else None
+    if twin is not None and twin.is_file():
+        module, _ = load_model(twin)  # sha256 already checked against the manifest by the oracle
+        return module, oracle
+    return None, oracle
+
+
+def evaluate(model: str | Path | nn.Module, data: str | Dataset, *, attacks: str | Sequence[str] = "clean,fgsm,pgd20,cw",
+             n: int = 1000, eps: float = 8 / 255, step_size: float = 2 / 255, pgd_steps: int = 20, cw_steps: int = 20,
+             square_queries: int = 1000, transfer_from: str | Path | nn.Module | None = None, seed: int = 0,
+             batch_size: int = 250, providers=None, variant: str = "fp32", device: str = "auto",
+             data_dir: str | Path | None = None, download: bool = False, trust_pickle: bool = False,
+             progress: bool = True) -> RobustnessResult:
+    """Clean and robust accuracy (%) of ``model`` on a fixed stratified subset of ``n`` test images."""
+    cfg = RobustnessConfig(attacks=attacks, n=n, eps=eps, step_size=step_size, pgd_steps=pgd_steps,
+                           cw_steps=cw_steps, square_queries=square_queries, batch_size=batch_size, seed=seed,
+                           device=device)
+    ds = as_dataset(data, data_dir, download)
+    grad_model, oracle = robustness_target(model, providers=providers, variant=variant, trust_pickle=trust_pickle)
+    if oracle.num_classes != ds.num_classes:
+        raise InputError(f"the model outputs {oracle.num_classes} classes but {ds.name} has {ds.num_classes}")
+    source = None
+    if transfer_from is not None:
+        source_oracle = as_oracle(transfer_from, trust_pickle=trust_pickle)
+        if not isinstance(source_oracle, TorchOracle):
+            raise InputError("--transfer-from must be a checkpoint (adversarial examples are crafted with its gradients)")
+        source = source_oracle.module
+    elif "transfer" in cfg.attacks:
+        raise InputError("the transfer attack needs a source model: pass --transfer-from")
+    if grad_model is not None:
+        for p in grad_model.parameters():
+            p.requires_grad_(False)
+    figures = evaluate_robustness(grad_model, ds.test, cfg, scorer=oracle, transfer_source=source,
+                                  num_classes=ds.num_classes, progress=progress)
+    target = oracle.describe()
+    target["path"] = "<in-memory module>" if isinstance(model, nn.Module) else str(model)
+    target["crafted_on"] = ("the artefact's model.safetensors (parity-checked twin)"
+                            if isinstance(oracle, OnnxOracle) and grad_model is not None else
+                            "the scored model itself" if grad_model is not None else "score-based / transfer only")
+    report = {"schema_version": ROBUSTNESS_SCHEMA_VERSION, "created": datetime.now(timezone.utc).isoformat(),
+              "target": target, "dataset": ds.describe(),
+              "transfer_from": None if transfer_from is None else str(transfer_from), "threat_model": "linf",
+              "queries": oracle.queries, **figures}
+    return RobustnessResult(report)
+
+
+def robustness_table(report: dict):
+    from rich.table import Table
+
+    t = Table(title=f"robust accuracy, l_inf eps={report['settings']['eps'] * 255:.1f}/255, n={report['n']} "
+                    f"({report['target'].get('kind')})")
+    t.add_column("attack")
+    t.add_column("accuracy %", justify="right")
+    t.add_column("seconds", justify="right")
+    for name, acc in report["accuracy"].items():
+        secs = report["seconds"].get(name)
+        t.add_row(name, f"{acc:.2f}", "" if secs is None else f"{secs:.1f}")
+    return t
+
+
+__all__ = ["RobustnessResult", "evaluate", "robustness_table", "robustness_target"]
