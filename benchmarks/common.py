@@ -36,3 +36,27 @@ def markdown_table(head: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def images_per_second(fn, batch, seconds: float) -> float:
+    """Images/s of ``fn(batch)`` repeated for ``seconds`` after one warm-up call."""
+    import time
+
+    fn(batch)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        fn(batch)
+        n += len(batch)
+    return n / (time.perf_counter() - t0)
+
+
+def alternating_median(engines: dict, rounds: int, seconds: float) -> dict[str, float]:
+    """Median images/s per engine over ``rounds``; engines ``{name: (fn, batch)}`` take turns each round, so
+    drift on a shared machine hits them all alike (ratios between them are the robust figure)."""
+    import statistics
+
+    samples: dict[str, list[float]] = {name: [] for name in engines}
+    for _ in range(rounds):
+        for name, (fn, batch) in engines.items():
+            samples[name].append(images_per_second(fn, batch, seconds))
+    return {name: statistics.median(v) for name, v in samples.items()}

@@ -17,7 +17,6 @@ throughput is what matters; their accuracy column is chance).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -25,16 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import environment, markdown_table, require_cifar10  # noqa: E402
-
-
-def images_per_second(fn, batch, seconds: float) -> float:
-    fn(batch)  # warm-up
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        fn(batch)
-        n += len(batch)
-    return n / (time.perf_counter() - t0)
+from common import alternating_median, environment, markdown_table, require_cifar10  # noqa: E402
 
 
 def main() -> None:
@@ -79,16 +69,10 @@ def main() -> None:
                 with torch.inference_mode():
                     return torch_model(x)
 
-            engines = {"torch eager": (run_torch, lambda b: x_all[:b]),
-                       "ORT fp32": (fp32.predict, lambda b: x_all[:b].numpy()),
-                       "ORT int8": (int8.predict, lambda b: x_all[:b].numpy())}
-            speed = {}
-            for b in batches:
-                samples = {name: [] for name in engines}
-                for _ in range(args.rounds):
-                    for name, (fn, make) in engines.items():
-                        samples[name].append(images_per_second(fn, make(b), args.seconds))
-                speed[b] = {name: statistics.median(v) for name, v in samples.items()}
+            speed = {b: alternating_median({"torch eager": (run_torch, x_all[:b]),
+                                            "ORT fp32": (fp32.predict, x_all[:b].numpy()),
+                                            "ORT int8": (int8.predict, x_all[:b].numpy())}, args.rounds, args.seconds)
+                     for b in batches}
             files = {k: v["bytes"] for k, v in r.manifest["files"].items()}
             p32 = r.parity["fp32"]["CPUExecutionProvider"]
             p8 = r.parity["int8"]

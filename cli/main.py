@@ -61,6 +61,7 @@ class Adversarial(str, Enum):
 
 
 EpsOpt = typer.Option(8 / 255, "--eps", help="ℓ∞ radius on [0, 1] inputs (default 8/255)")
+CompileOpt = typer.Option(False, "--compile", help="torch.compile the training forward (see benchmarks/throughput.py)")
 DataOpt = typer.Option("digits", "--data", help="digits | cifar10 | cifar100 | tiny-imagenet | FILE.npz | image folder")
 DataDirOpt = typer.Option(None, "--data-dir", help="where named datasets live (default $SHIELDKIT_DATA_DIR or ./data)")
 ArchOpt = typer.Option(None, "--arch", help="architecture of a bare state_dict")
@@ -92,6 +93,7 @@ def train_cmd(
     attack_steps: int = typer.Option(10, "--attack-steps", help="PGD steps of the training attack"),
     attack_step_size: float = typer.Option(2 / 255, "--attack-step-size", help="PGD step size (on [0, 1] inputs)"),
     trades_beta: float = typer.Option(6.0, "--trades-beta", help="TRADES: weight of the KL term"),
+    compile: bool = CompileOpt,
 ) -> None:
     """Train a classifier: plain (a model to protect) or adversarially (a robust teacher for harden)."""
     from shieldkit import train
@@ -99,7 +101,8 @@ def train_cmd(
     r = train(arch, data, out=out, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
               schedule=schedule, label_smoothing=label_smoothing, seed=seed, device=device, data_dir=data_dir,
               download=download, resume=resume, adversarial=adversarial.value if adversarial else None, eps=eps,
-              attack_steps=attack_steps, attack_step_size=attack_step_size, trades_beta=trades_beta)
+              attack_steps=attack_steps, attack_step_size=attack_step_size, trades_beta=trades_beta,
+              compile=compile)
     out_console.print(f"test accuracy {r.figures['test_accuracy']:.2f}%  ->  {r.path}")
 
 
@@ -127,6 +130,7 @@ def protect_cmd(
     arch: Optional[str] = ArchOpt,
     num_classes: Optional[int] = NumClassesOpt,
     trust_pickle: bool = TrustPickleOpt,
+    compile: bool = CompileOpt,
 ) -> None:
     """Protect a trained classifier against knowledge distillation (RML)."""
     from shieldkit import protect
@@ -134,7 +138,7 @@ def protect_cmd(
     r = protect(model, data, out=out, method=method.value, alpha=alpha, beta=beta, tau=tau, reverse=reverse.value,
                 use_labels=not no_labels, omega=omega, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
                 device=device, data_dir=data_dir, download=download, resume=resume, arch=arch,
-                num_classes=num_classes, trust_pickle=trust_pickle)
+                num_classes=num_classes, trust_pickle=trust_pickle, compile=compile)
     f = r.figures
     out_console.print(f"test accuracy: original {f['original_test_accuracy']:.2f}%  protected "
                       f"{f['protected_test_accuracy']:.2f}%  (drop {f['accuracy_drop']:+.2f})  ->  {r.path}")
@@ -178,6 +182,7 @@ def harden_cmd(
     arch: Optional[str] = ArchOpt,
     num_classes: Optional[int] = NumClassesOpt,
     trust_pickle: bool = TrustPickleOpt,
+    compile: bool = CompileOpt,
 ) -> None:
     """Distil a robust teacher into a lightweight, adversarially robust student (ARD and baselines)."""
     from shieldkit.hardening import harden
@@ -187,7 +192,7 @@ def harden_cmd(
                attack_steps=attack_steps, attack_step_size=attack_step_size, data_fraction=data_fraction,
                epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed, device=device,
                data_dir=data_dir, download=download, resume=resume, arch=arch, num_classes=num_classes,
-               trust_pickle=trust_pickle)
+               trust_pickle=trust_pickle, compile=compile)
     out_console.print(f"student clean test accuracy {r.figures['test_accuracy']:.2f}%  ->  {r.path}  "
                       f"(robustness: shieldkit evaluate {r.path} --data {data})")
 
@@ -373,10 +378,19 @@ def models_cmd() -> None:
 
 
 def main() -> None:
+    from shieldkit.distributed import is_main_process
     from shieldkit.utils import configure_threads
 
     configure_threads()
-    app(prog_name="shieldkit")
+    if not is_main_process():  # torchrun: one rank speaks
+        out_console.quiet = True
+    try:
+        app(prog_name="shieldkit")
+    finally:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():  # launched by torchrun
+            dist.destroy_process_group()
 
 
 if __name__ == "__main__":

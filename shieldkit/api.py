@@ -18,6 +18,7 @@ from torch import nn
 
 from .checkpoint import ModelInfo, load_model, save_checkpoint
 from .data import Dataset, load_dataset
+from .distributed import is_main_process
 from .engine import FitResult, TrainConfig, evaluate, fit
 from .errors import InputError
 from .attacks import PGD
@@ -98,7 +99,7 @@ def make_pgd(eps: float, step_size: float, steps: int, loss: str = "ce") -> PGD:
 def _finish(out: str | Path | None, model: NormalizedClassifier, data: Dataset, settings: dict, figures: dict,
             result: FitResult, resume_path: Path | None) -> RunResult:
     path = None
-    if out is not None:
+    if out is not None and is_main_process():  # under torchrun only rank 0 writes
         path = save_checkpoint(out, model, classes=data.classes, input_shape=list(data.input_shape),
                                settings=settings, figures=figures)
         write_json({"settings": settings, "figures": figures, "history": result.history}, sidecar_json(out))
@@ -116,7 +117,8 @@ def train(arch: str, data: str | Dataset = "digits", *, out: str | Path | None =
           label_smoothing: float = 0.0, seed: int = 0, device: str = "auto", data_dir: str | Path | None = None,
           download: bool = False, resume: bool = False, progress: bool = True,
           model_kwargs: dict | None = None, adversarial: str | None = None, eps: float = 8 / 255,
-          attack_steps: int = 10, attack_step_size: float = 2 / 255, trades_beta: float = 6.0) -> RunResult:
+          attack_steps: int = 10, attack_step_size: float = 2 / 255, trades_beta: float = 6.0,
+          compile: bool = False) -> RunResult:
     """Train a classifier ``arch`` on ``data``; save it to ``out``.
 
     Plain cross-entropy by default; ``adversarial="pgd"`` (PGD-AT) or ``"trades"`` trains a robust
@@ -126,7 +128,7 @@ def train(arch: str, data: str | Dataset = "digits", *, out: str | Path | None =
     method = adversarial_method(adversarial, eps, attack_steps, attack_step_size, trades_beta) if adversarial \
         else Plain(label_smoothing)
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
-                      seed=seed, device=device)
+                      seed=seed, device=device, compile=compile)
     seed_everything(seed)
     model = create_model(arch, ds.num_classes, mean=ds.mean, std=ds.std, **(model_kwargs or {}))
     check_compatible(model, ModelInfo(arch, ds.num_classes), ds)
@@ -145,7 +147,8 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
             use_labels: bool = True, omega: float = 0.04, epochs: int | None = None, lr: float | None = None,
             batch_size: int = 128, weight_decay: float = 5e-4, seed: int = 0, device: str = "auto",
             data_dir: str | Path | None = None, download: bool = False, resume: bool = False, progress: bool = True,
-            arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False) -> RunResult:
+            arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False,
+            compile: bool = False) -> RunResult:
     """Protect a trained classifier against distillation; save the protected model to ``out``.
 
     ``method="rml"`` fine-tunes a copy of the model with the RML loss (defaults: 5 epochs, lr 0.01);
@@ -162,7 +165,8 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
     check_compatible(original, info, ds)
     epochs = epochs if epochs is not None else (5 if method == "rml" else 30)
     lr = lr if lr is not None else (0.01 if method == "rml" else 0.1)
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed, device=device)
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed, device=device,
+                      compile=compile)
     seed_everything(seed)
     original = original.eval()
     if method == "rml":

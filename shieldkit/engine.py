@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .data.arrays import Dataset, ImageArray, iterate_batches
+from .distributed import all_reduce_sum, check_global_batch, init_distributed, shard, wrap
 from .errors import InputError, TrainingError
 from .methods.base import Method
 from .utils import atomic_torch_save, resolve_device
@@ -41,6 +42,7 @@ class TrainConfig:
     bf16: bool = True  # autocast on CUDA only
     channels_last: bool = True
     eval_batch_size: int = 512
+    compile: bool = False  # torch.compile the training forward (measure first: benchmarks/throughput.py)
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -119,9 +121,14 @@ def fit(model: nn.Module, method: Method, data: Dataset, cfg: TrainConfig, *, re
     they are ``data.train`` shuffled and augmented with seed ``cfg.seed·1000 + epoch``.
     ``resume_path``: where the per-epoch resume checkpoint is written (and read with ``resume``).
     """
-    dev = resolve_device(cfg.device)
+    ctx, dev = init_distributed(resolve_device(cfg.device))
+    check_global_batch(cfg.batch_size, ctx)
     model = prepare_model(model, dev, cfg.channels_last)
     method.to(dev, cfg.channels_last)
+    train_model = wrap(model, dev, ctx)
+    if cfg.compile:
+        train_model = torch.compile(train_model)
+    progress = progress and ctx.is_main
     if batches is None:
         def batches(epoch: int):
             return iterate_batches(data.train, cfg.batch_size, shuffle=True, augment=data.augment,
@@ -152,13 +159,16 @@ def fit(model: nn.Module, method: Method, data: Dataset, cfg: TrainConfig, *, re
             sums: dict[str, float] = {}
             seen = correct = 0
             t_epoch = time.perf_counter()
+            if dev.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(dev)
             for i, batch in enumerate(batches(epoch)):
+                batch = shard(batch, ctx)
                 x, y = batch[0], batch[1]
                 step = epoch * steps_per_epoch + i
                 for g in optimizer.param_groups:
                     g["lr"] = learning_rate(cfg, step, total_steps)
                 with autocast(dev, cfg.bf16):
-                    out = method.step(model, x, y, *batch[2:])
+                    out = method.step(train_model, x, y, *batch[2:])
                 loss = out["loss"]
                 if not torch.isfinite(loss):
                     raise TrainingError(f"loss became {loss.item()} at epoch {epoch + 1}, step {i + 1}; "
@@ -175,21 +185,33 @@ def fit(model: nn.Module, method: Method, data: Dataset, cfg: TrainConfig, *, re
                 rate = seen / max(1e-9, time.perf_counter() - t_epoch)
                 bar.update(task, advance=1, stats=f"ep {epoch + 1}/{cfg.epochs} loss {sums['loss'] / seen:.3f} "
                                                   f"acc {100 * correct / seen:.1f}% {rate:,.0f} img/s")
+            seconds = time.perf_counter() - t_epoch
+            seen, correct, *totals = all_reduce_sum([seen, correct, *sums.values()], dev)
+            sums = dict(zip(sums, totals))
             record = {"epoch": epoch + 1, **{k: v / max(1, seen) for k, v in sums.items()},
-                      "train_accuracy": 100.0 * correct / max(1, seen),
-                      "images_per_s": seen / max(1e-9, time.perf_counter() - t_epoch)}
+                      "train_accuracy": 100.0 * correct / max(1, seen), "images_per_s": seen / max(1e-9, seconds),
+                      **peak_memory(dev)}
             if evaluate_each_epoch or epoch + 1 == cfg.epochs:
                 ev = evaluate(model, data.test, batch_size=cfg.eval_batch_size, device=dev, bf16=cfg.bf16)
                 record.update({"test_accuracy": ev["accuracy"], "test_loss": ev["loss"]})
                 bar.update(task, stats=f"ep {epoch + 1}/{cfg.epochs} test acc {ev['accuracy']:.2f}%")
             result.history.append(record)
-            if resume_path is not None:
+            if resume_path is not None and ctx.is_main:
                 atomic_torch_save({"epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                    "history": result.history, "settings": _comparable(settings)}, resume_path)
     model.eval()
     result.seconds = time.perf_counter() - t0
     result.test_accuracy = result.history[-1]["test_accuracy"] if result.history else float("nan")
     return result
+
+
+def peak_memory(device: torch.device) -> dict[str, float]:
+    """Peak memory of the epoch just run: CUDA allocator peak on GPU, the process's peak RSS on CPU (MiB)."""
+    if device.type == "cuda":
+        return {"peak_gpu_memory_mib": torch.cuda.max_memory_allocated(device) / 2**20}
+    import resource
+
+    return {"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def _comparable(settings: dict) -> dict:

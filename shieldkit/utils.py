@@ -15,9 +15,11 @@ import torch
 
 
 def configure_threads(n: int | None = None) -> int:
-    """Use one intra-op thread per CPU core this process may run on (or ``n``)."""
+    """Use one intra-op thread per CPU core this process may run on (or ``n``); under torchrun the cores
+    are shared among the node's processes."""
     if n is None:
         n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        n //= max(1, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
     torch.set_num_threads(max(1, n))
     return torch.get_num_threads()
 

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..distributed import unwrap
 from ..registry import Registry
 
 ATTACKS: Registry[type] = Registry("attack")
@@ -37,6 +38,7 @@ class Attack:
         raise NotImplementedError
 
     def __call__(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, **kw: Any) -> torch.Tensor:
+        model = unwrap(model)  # under DDP: attack the module itself, no gradient sync for input gradients
         was_training = model.training
         model.eval()
         try:

@@ -1,0 +1,144 @@
+"""ARD vs its baselines on real CIFAR-10 at a CPU-feasible scale, then how much robustness survives RML.
+
+What runs (each stage cached in --work; an interrupted run picks up where it stopped):
+1. robust teacher: ResNet-8, PGD-AT (``--teacher-epochs`` on all 50k images, PGD-``--teacher-steps``,
+   step 2/255, ε = 8/255, SGD lr 0.1 cosine);
+2. students (``--student``, default CNN3 width 16, 24k parameters) hardened on a stratified pool of
+   ``--train-images`` CIFAR-10 training images ("100%") and on ``--fractions`` of it, with every
+   method at one budget (``--epochs``, batch 128, lr 0.1, PGD-``--attack-steps`` step 2/255 in training):
+   AT (PGD-AT of the student alone), ARD (Goldblum), RSLAD, ARD (full) and ARD with each level removed;
+3. evaluation on a fixed stratified subset of the test split: clean, FGSM, PGD-20, CW∞-20
+   (``--eval-n`` images) and AutoAttack standard (``--aa-n`` images, 100% rows and protected rows only);
+4. ``protect`` (RML, 3 epochs, lr 0.01) of the AT, RSLAD and ARD students, evaluated again.
+
+    python benchmarks/harden_cifar10.py --json benchmarks/results/harden_cifar10.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import environment, markdown_table, require_cifar10  # noqa: E402
+
+VARIANTS = {
+    "at": dict(method="at"),
+    "ard-goldblum": dict(method="ard-goldblum"),
+    "rslad": dict(method="rslad"),
+    "ard": dict(method="ard", levels="cat,sample,disc"),
+    "ard-no-cat": dict(method="ard", levels="sample,disc"),
+    "ard-no-sample": dict(method="ard", levels="cat,disc"),
+    "ard-no-disc": dict(method="ard", levels="cat,sample"),
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", default="benchmarks/runs/harden_cifar10")
+    ap.add_argument("--json", default="benchmarks/results/harden_cifar10.json")
+    ap.add_argument("--teacher-epochs", type=int, default=5)
+    ap.add_argument("--teacher-steps", type=int, default=5)
+    ap.add_argument("--student", default="cnn3")
+    ap.add_argument("--student-width", type=int, default=16)
+    ap.add_argument("--train-images", type=int, default=10000)
+    ap.add_argument("--fractions", default="1.0,0.1")
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--attack-steps", type=int, default=5)
+    ap.add_argument("--gamma", type=float, default=1.0)
+    ap.add_argument("--lambdas", default="1,1,1")
+    ap.add_argument("--methods", default=",".join(VARIANTS))
+    ap.add_argument("--eval-n", type=int, default=1000)
+    ap.add_argument("--aa-n", type=int, default=200)
+    ap.add_argument("--protect", default="at,rslad,ard")
+    ap.add_argument("--device", default="auto")
+    args = ap.parse_args()
+
+    import shieldkit
+    from shieldkit.checkpoint import load_model
+    from shieldkit.data import load_dataset
+    from shieldkit.hardening import data_fraction_subset, harden
+    from shieldkit.robustness import RobustnessConfig, evaluate_robustness
+    from shieldkit.utils import configure_threads, write_json
+
+    configure_threads()
+    data = load_dataset(str(require_cifar10()))
+    data.name = "cifar10"
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    eps, step = 8 / 255, 2 / 255
+
+    teacher_path = work / "teacher_pgd_resnet8.pt"
+    if not teacher_path.is_file():
+        shieldkit.train("resnet8", data, out=teacher_path, epochs=args.teacher_epochs, adversarial="pgd",
+                        attack_steps=args.teacher_steps, attack_step_size=step, device=args.device)
+    pool = data_fraction_subset(data, args.train_images / len(data.train), seed=0)
+
+    def evaluation(name: str, path: Path, with_aa: bool) -> dict:
+        cache = work / f"{name}.eval.json"
+        if cache.is_file():
+            return json.loads(cache.read_text())
+        model, _ = load_model(path)
+        res = evaluate_robustness(model, data.test, RobustnessConfig(attacks=("clean", "fgsm", "pgd20", "cw"),
+                                                                     n=args.eval_n, device=args.device))
+        out = {"accuracy": res["accuracy"], "seconds": res["seconds"], "n": res["n"]}
+        if with_aa:
+            aa = evaluate_robustness(model, data.test, RobustnessConfig(attacks=("autoattack",), n=args.aa_n,
+                                                                        device=args.device))
+            out["autoattack"] = {"accuracy": aa["accuracy"]["autoattack"], "n": aa["n"],
+                                 "seconds": aa["seconds"]["autoattack"]}
+        write_json(out, cache)
+        return out
+
+    rows, results = [], {"teacher": {"figures": json.loads(teacher_path.with_suffix(".json").read_text())["figures"],
+                                     "eval": evaluation("teacher", teacher_path, True)}}
+
+    def add_row(label, frac, ev, per_epoch):
+        a = ev["accuracy"]
+        aa = ev.get("autoattack", {}).get("accuracy")
+        rows.append([label, f"{100 * frac:.0f}%" if frac else "-", f"{a['clean']:.2f}", f"{a['fgsm']:.2f}",
+                     f"{a['pgd20']:.2f}", f"{a['cw']:.2f}", "-" if aa is None else f"{aa:.2f}",
+                     "-" if per_epoch is None else f"{per_epoch:.0f}"])
+
+    add_row("teacher ResNet-8 (PGD-AT)", None, results["teacher"]["eval"], None)
+    fractions = [float(f) for f in args.fractions.split(",")]
+    for frac in fractions:
+        for name in args.methods.split(","):
+            spec = VARIANTS[name]
+            key = f"{name}_f{frac:g}"
+            path = work / f"{key}.pt"
+            if not path.is_file():
+                harden(teacher_path, pool, student=args.student, student_kwargs={"width": args.student_width},
+                       out=path, data_fraction=frac, epochs=args.epochs, attack_steps=args.attack_steps,
+                       attack_step_size=step, eps=eps, gamma=args.gamma, lambdas=args.lambdas, device=args.device,
+                       **spec)
+            figures = json.loads(path.with_suffix(".json").read_text())["figures"]
+            ev = evaluation(key, path, with_aa=frac == 1.0)
+            results[key] = {"figures": figures, "eval": ev}
+            add_row(name, frac, ev, figures["seconds_per_epoch"])
+    for name in [m for m in args.protect.split(",") if m]:
+        key = f"{name}_f1"
+        src = work / f"{key}.pt"
+        if not src.is_file():
+            continue
+        path = work / f"{key}_rml.pt"
+        if not path.is_file():
+            shieldkit.protect(src, pool, out=path, method="rml", epochs=3, lr=0.01, device=args.device)
+        ev = evaluation(f"{key}_rml", path, with_aa=True)
+        results[f"{key}_rml"] = {"figures": json.loads(path.with_suffix(".json").read_text())["figures"], "eval": ev}
+        add_row(f"{name} + RML protect", 1.0, ev, None)
+
+    head = ["method", "data", "clean", "FGSM", "PGD-20", "CW∞", f"AA (n={args.aa_n})", "s/epoch"]
+    table = markdown_table(head, rows)
+    print(table)
+    write_json({"settings": vars(args), "pool_images": len(pool.train), "environment": environment(),
+                "results": results, "table": table, "seconds": time.perf_counter() - t_start}, args.json)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""Training-step and inference throughput as ratios to a baseline measured in the same run.
+
+Groups (each row's ratio is against the first row of its group; timings alternate between the rows
+of a group for ``--rounds`` rounds of ``--seconds`` and the median is kept):
+
+- protect: plain fine-tune step vs RML step (frozen original: one extra no-grad forward) vs Nasty
+  step, on ``--arch`` (default ResNet-8), batch 128; target RML ≤ 1.35× a plain step's time;
+- harden: PGD-AT vs RSLAD vs ARD step of a ``--student`` (CNN3-16) with a ``--arch`` teacher,
+  PGD-10 inner loop, batch 128; target ARD ≤ 1.05× an RSLAD step's time;
+- compile: plain step eager vs ``torch.compile`` (where the backend compiles on this machine);
+- inference: torch eager vs ONNX Runtime (CPU provider) at batch 64; target ORT ≥ 2× torch eager.
+
+A "step" is method.step + backward + SGD step, exactly what ``shieldkit.engine.fit`` runs per batch
+(inputs already on the device, as with the on-device data path). On CUDA the steps run in bf16
+autocast with channels_last, and peak memory per step is reported; fp32 is added as its own row.
+
+    python benchmarks/throughput.py --json benchmarks/results/throughput.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import alternating_median, environment, markdown_table  # noqa: E402
+
+TARGETS = {"rml": ("protect", "plain fine-tune", 1.35), "ard": ("harden", "rslad", 1.05)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--arch", default="resnet8")
+    ap.add_argument("--student", default="cnn3")
+    ap.add_argument("--student-width", type=int, default=16)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--pgd-steps", type=int, default=10)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--groups", default="protect,harden,compile,inference")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--json", default="benchmarks/results/throughput.json")
+    args = ap.parse_args()
+
+    import torch
+
+    from shieldkit.attacks import PGD
+    from shieldkit.engine import autocast, prepare_model
+    from shieldkit.methods import ARD, PGDAT, RML, RSLAD, Nasty, Plain
+    from shieldkit.models import create_model
+    from shieldkit.utils import configure_threads, resolve_device, write_json
+
+    threads = configure_threads()
+    dev = resolve_device(args.device)
+    torch.manual_seed(0)
+    x = torch.rand(args.batch, 3, 32, 32, device=dev)
+    y = torch.randint(0, 10, (args.batch,), device=dev)
+    channels_last = dev.type == "cuda"
+
+    def trainer(model, method, bf16=True, compiled=False):
+        model = prepare_model(model, dev, channels_last).train()
+        method.to(dev, channels_last)
+        fwd = torch.compile(model) if compiled else model
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+        def step(batch):
+            with autocast(dev, bf16):
+                out = method.step(fwd, batch, y)
+            opt.zero_grad(set_to_none=True)
+            out["loss"].backward()
+            opt.step()
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+        return step
+
+    def peak_mib(fn):
+        if dev.type != "cuda":
+            return None
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats(dev)
+        fn(x)
+        return torch.cuda.max_memory_allocated(dev) / 2**20
+
+    def new(arch, **kw):
+        return create_model(arch, 10, **kw)
+
+    groups = {}
+    teacher = new(args.arch).eval()
+    if "protect" in args.groups:
+        groups["protect"] = {"plain fine-tune": trainer(copy.deepcopy(teacher), Plain()),
+                             "rml": trainer(copy.deepcopy(teacher), RML(copy.deepcopy(teacher))),
+                             "nasty": trainer(new(args.arch), Nasty(copy.deepcopy(teacher)))}
+        if dev.type == "cuda":
+            groups["protect"]["rml fp32"] = trainer(copy.deepcopy(teacher), RML(copy.deepcopy(teacher)), bf16=False)
+    if "harden" in args.groups:
+        pgd = dict(eps=8 / 255, alpha=2 / 255, steps=args.pgd_steps)
+        student = new(args.student, width=args.student_width) if args.student == "cnn3" else new(args.student)
+        groups["harden"] = {"pgd-at": trainer(copy.deepcopy(student), PGDAT(PGD(loss="ce", **pgd))),
+                            "rslad": trainer(copy.deepcopy(student), RSLAD(copy.deepcopy(teacher), PGD(loss="kl", **pgd))),
+                            "ard": trainer(copy.deepcopy(student), ARD(copy.deepcopy(teacher), attack=PGD(loss="kl", **pgd)))}
+    compile_error = None
+    if "compile" in args.groups:
+        try:
+            compiled = trainer(copy.deepcopy(teacher), Plain(), compiled=True)
+            compiled(x)  # compiles here; failures (no C++ toolchain, ...) are reported, not fatal
+            groups["compile"] = {"plain eager": trainer(copy.deepcopy(teacher), Plain()), "plain compiled": compiled}
+        except Exception as e:  # noqa: BLE001
+            compile_error = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+    rows, results = [], {}
+    for group, fns in groups.items():
+        speed = alternating_median({k: (fn, x) for k, fn in fns.items()}, args.rounds, args.seconds)
+        base = next(iter(speed.values()))
+        results[group] = {k: {"images_per_s": v, "time_ratio": base / v, "peak_mib": peak_mib(fns[k])}
+                          for k, v in speed.items()}
+        for k, r in results[group].items():
+            target = TARGETS.get(k)
+            verdict = "" if not target else f"≤ {target[2]}× → {'met' if r['time_ratio'] <= target[2] else 'NOT met'}"
+            rows.append([group, k, f"{r['images_per_s']:.0f}", f"{r['time_ratio']:.3f}×",
+                         "-" if r["peak_mib"] is None else f"{r['peak_mib']:.0f}", verdict])
+    if "inference" in args.groups:
+        from shieldkit.exporters import export, load_runtime
+
+        model = teacher.to("cpu").eval()
+        with tempfile.TemporaryDirectory() as tmp:
+            export(model, Path(tmp) / "m", input_shape="3,32,32", parity_n=64)
+            rt = load_runtime(Path(tmp) / "m", providers="cpu", threads=threads)
+            x64 = torch.rand(64, 3, 32, 32)
+
+            def eager(batch):
+                with torch.inference_mode():
+                    return model(batch)
+
+            speed = alternating_median({"torch eager": (eager, x64), "onnxruntime cpu": (rt.predict, x64.numpy())},
+                                       args.rounds, args.seconds)
+        results["inference"] = {k: {"images_per_s": v, "speedup": v / speed["torch eager"]} for k, v in speed.items()}
+        for k, r in results["inference"].items():
+            verdict = "" if k == "torch eager" else f"≥ 2× → {'met' if r['speedup'] >= 2 else 'NOT met'}"
+            rows.append(["inference (batch 64, CPU)", k, f"{r['images_per_s']:.0f}", f"{1 / r['speedup']:.3f}×", "-",
+                         verdict])
+    head = ["group", "step", "img/s", "time vs first row", "peak MiB (CUDA)", "target"]
+    table = markdown_table(head, rows)
+    print(table)
+    if compile_error:
+        print(f"torch.compile unavailable here: {compile_error}")
+    write_json({"settings": vars(args), "environment": {**environment(), "device": str(dev), "threads": threads},
+                "results": results, "compile_error": compile_error, "table": table}, args.json)
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
