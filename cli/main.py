@@ -14,6 +14,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="shieldkit: protect image classifiers before release.")
@@ -31,10 +32,10 @@ def handle_errors(fn):
         try:
             return fn(*args, **kwargs)
         except ShieldkitError as e:
-            err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
         except OSError as e:
-            err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -327,7 +328,7 @@ def verify_cmd(
     reference: Optional[Path] = typer.Option(None, "--reference", help="the unprotected model, for relative thresholds"),
     policy: Optional[Path] = typer.Option(None, "--policy", help="TOML release policy (thresholds, budget, seeds, attacks)"),
     budget: Optional[Budget] = typer.Option(None, "--budget", help="quick (CPU, ~10 min on CIFAR-10) | standard | full (GPU)"),
-    attacks: Optional[str] = typer.Option(None, "--attacks", help="comma-separated: kd,datafree"),
+    attacks: Optional[str] = typer.Option(None, "--attacks", help="comma-separated: kd,datafree,robustness"),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated student seeds, e.g. 0,1,2"),
     report: Optional[Path] = typer.Option(None, "--report", help="write the JSON report here"),
     providers: str = typer.Option("cpu", "--providers", help="ONNX Runtime providers, e.g. cpu or cuda"),
@@ -339,6 +340,8 @@ def verify_cmd(
     max_accuracy_drop: Optional[float] = typer.Option(None, "--max-accuracy-drop", help="points vs --reference"),
     min_accuracy: Optional[float] = typer.Option(None, "--min-accuracy", help="%"),
     min_parity_agreement: Optional[float] = typer.Option(None, "--min-parity-agreement", help="0..1, from the manifest"),
+    min_pgd20: Optional[float] = typer.Option(None, "--min-pgd20", help="%: robust accuracy under PGD-20 (adds robustness)"),
+    min_autoattack: Optional[float] = typer.Option(None, "--min-autoattack", help="%: robust accuracy under AutoAttack"),
     data_dir: Optional[Path] = DataDirOpt,
     trust_pickle: bool = TrustPickleOpt,
 ) -> None:
@@ -359,7 +362,8 @@ def verify_cmd(
                variant=variant.value, query_budget=query_budget, data_dir=data_dir, trust_pickle=trust_pickle,
                thresholds={"max_kd_gain": max_kd_gain, "max_datafree_accuracy": max_datafree_accuracy,
                            "max_datafree_ratio": max_datafree_ratio, "max_accuracy_drop": max_accuracy_drop,
-                           "min_accuracy": min_accuracy, "min_parity_agreement": min_parity_agreement},
+                           "min_accuracy": min_accuracy, "min_parity_agreement": min_parity_agreement,
+                           "min_pgd20": min_pgd20, "min_autoattack": min_autoattack},
                log=_say)
     out_console.print(verdict_table(r.report))
     if report is not None:

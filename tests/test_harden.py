@@ -191,3 +191,24 @@ def test_transfer_attack_from_another_model(teacher_ckpt, plain16, digits16, tmp
     r = shieldkit.verify.evaluate(teacher_ckpt, digits16, attacks="clean,transfer", n=200, transfer_from=source,
                                   progress=False)
     assert r.accuracy["transfer"] <= r.accuracy["clean"] and r.report["transfer_from"] == str(source)
+
+
+def test_verify_gates_on_robustness(teacher_ckpt, digits16_npz, tmp_path):
+    policy = tmp_path / "robust.toml"
+    policy.write_text('attacks = ["robustness"]\n[thresholds]\nmin_pgd20 = 101.0\n[robustness]\nn = 100\n')
+    res = run("verify", teacher_ckpt, "--data", digits16_npz, "--policy", policy, "--report", tmp_path / "r.json")
+    assert res.exit_code == 1, res.output
+    assert "min_pgd20" in one_error_line(res)
+    failed = json.loads((tmp_path / "r.json").read_text())
+    assert failed["verdict"] == "FAIL" and "pgd20" in failed["attacks"]["robustness"]["figures"]
+    res = run("verify", teacher_ckpt, "--data", digits16_npz, "--attacks", "robustness", "--min-pgd20", "5",
+              "--max-kd-gain", "1000", "--report", tmp_path / "ok.json")
+    assert res.exit_code == 2 and "kd attack" in one_error_line(res)  # a KD threshold without the KD attack
+    policy.write_text('attacks = ["robustness"]\n[thresholds]\nmin_pgd20 = 5.0\n[robustness]\nn = 100\nnope = 1\n')
+    res = run("verify", teacher_ckpt, "--data", digits16_npz, "--policy", policy)
+    assert res.exit_code == 2 and "unknown [robustness] key" in one_error_line(res)
+    policy.write_text('attacks = ["robustness"]\n[thresholds]\nmin_pgd20 = 5.0\n[robustness]\nn = 100\n')
+    res = run("verify", teacher_ckpt, "--data", digits16_npz, "--policy", policy, "--report", tmp_path / "ok.json")
+    assert res.exit_code == 0, res.output
+    ok = json.loads((tmp_path / "ok.json").read_text())
+    assert ok["figures"]["pgd20_accuracy"] >= 5.0 and ok["attacks"]["robustness"]["settings"]["n"] == 100

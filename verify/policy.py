@@ -20,6 +20,12 @@ max_datafree_ratio = 0.8      # data-free student from the model / from --refere
 max_accuracy_drop = 1.0       # points: --reference accuracy − model accuracy
 min_accuracy = 90.0           # %: the model's own test accuracy
 min_parity_agreement = 0.999  # top-1 agreement torch vs ONNX Runtime, from the manifest
+min_pgd20 = 40.0              # %: robust accuracy under PGD-20 (also min_fgsm, min_cw, min_autoattack,
+                              #    min_square); setting one adds the robustness attack
+
+[robustness]                  # optional: fields of shieldkit.robustness.RobustnessConfig
+n = 1000
+eps = 0.03137
 ```
 
 Unknown keys are an error (a typo must not silently drop a threshold).
@@ -33,7 +39,9 @@ from pathlib import Path
 from shieldkit.errors import InputError
 
 DEFAULT_MAX_KD_GAIN = 0.5
-ATTACKS = ("kd", "datafree")
+ATTACKS = ("kd", "datafree", "robustness")
+ROBUSTNESS_THRESHOLDS = {"min_fgsm": "fgsm", "min_pgd20": "pgd20", "min_cw": "cw", "min_autoattack": "autoattack",
+                         "min_square": "square"}
 
 
 @dataclass
@@ -47,6 +55,15 @@ class Thresholds:
     max_accuracy_drop: float | None = None
     min_accuracy: float | None = None
     min_parity_agreement: float | None = None
+    min_fgsm: float | None = None
+    min_pgd20: float | None = None
+    min_cw: float | None = None
+    min_autoattack: float | None = None
+    min_square: float | None = None
+
+    def robustness_attacks(self) -> list[str]:
+        """The robustness attacks the set thresholds read."""
+        return [a for k, a in ROBUSTNESS_THRESHOLDS.items() if getattr(self, k) is not None]
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,10 +84,11 @@ class Policy:
     source: str | None = None
     kd: dict = field(default_factory=dict)
     datafree: dict = field(default_factory=dict)
+    robustness: dict = field(default_factory=dict)
 
 
 THRESHOLD_KEYS = tuple(f.name for f in fields(Thresholds))
-TOP_KEYS = ("budget", "seeds", "attacks", "thresholds", "kd", "datafree")
+TOP_KEYS = ("budget", "seeds", "attacks", "thresholds", "kd", "datafree", "robustness")
 
 
 def load_policy(path: str | Path | None) -> Policy:
@@ -112,13 +130,15 @@ def load_policy(path: str | Path | None) -> Policy:
     if seeds is not None and (not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds) or not seeds):
         raise InputError(f"{path}: seeds must be a non-empty list of integers")
     sections = {}
-    for name in ("kd", "datafree"):
+    for name in ("kd", "datafree", "robustness"):
         section = raw.get(name, {})
         if not isinstance(section, dict):
             raise InputError(f"{path}: [{name}] must be a table")
         sections[name] = section
-    policy = Policy(thresholds, raw.get("budget"), seeds, attacks, str(path), sections["kd"], sections["datafree"])
+    policy = Policy(thresholds, raw.get("budget"), seeds, attacks, str(path), sections["kd"], sections["datafree"],
+                    sections["robustness"])
     apply_sections(policy, *_base_configs(policy.budget or "quick"))  # validate the sections now, not mid-run
+    robustness_config(policy)
     return policy
 
 
@@ -145,6 +165,27 @@ def apply_sections(policy: Policy, kd_cfg, df_cfg):
         except (TypeError, ValueError) as e:
             raise InputError(f"{policy.source}: bad [{name}] settings ({e})") from None
     return tuple(out)
+
+
+def robustness_config(policy: Policy):
+    """The robustness evaluation a policy asks for: its ``[robustness]`` section, with the attacks its
+    thresholds read added (clean always included)."""
+    from dataclasses import fields as dc_fields
+
+    from shieldkit.robustness import RobustnessConfig
+
+    section = dict(policy.robustness)
+    valid = {f.name for f in dc_fields(RobustnessConfig)}
+    unknown = sorted(set(section) - valid)
+    if unknown:
+        raise InputError(f"{policy.source}: unknown [robustness] key(s) {', '.join(unknown)}; valid: "
+                         f"{', '.join(sorted(valid))}")
+    attacks = list(section.pop("attacks", ["clean"]))
+    attacks += [a for a in ["clean", *policy.thresholds.robustness_attacks()] if a not in attacks]
+    try:
+        return RobustnessConfig(attacks=tuple(attacks), **section)
+    except TypeError as e:
+        raise InputError(f"{policy.source}: bad [robustness] settings ({e})") from None
 
 
 def with_overrides(policy: Policy, **overrides: float | None) -> Policy:

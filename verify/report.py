@@ -56,6 +56,11 @@ CHECKS = {
     "max_accuracy_drop": ("accuracy_drop", "<="),
     "min_accuracy": ("accuracy", ">="),
     "min_parity_agreement": ("parity_agreement", ">="),
+    "min_fgsm": ("fgsm_accuracy", ">="),
+    "min_pgd20": ("pgd20_accuracy", ">="),
+    "min_cw": ("cw_accuracy", ">="),
+    "min_autoattack": ("autoattack_accuracy", ">="),
+    "min_square": ("square_accuracy", ">="),
 }
 
 
@@ -109,7 +114,11 @@ def verdict_table(report: dict):
     if "datafree" in report["attacks"]:
         df = report["attacks"]["datafree"]["figures"]
         t.add_row(f"data-free student ({df['mode']})", cell(df["student_accuracy"]), cell(ref.get("datafree_accuracy")))
-    for name in ("kd", "datafree"):
+    if "robustness" in report["attacks"]:
+        for name, acc in report["attacks"]["robustness"]["figures"].items():
+            if name != "clean":
+                t.add_row(f"robust accuracy: {name}", cell(acc), "")
+    for name in ("kd", "datafree", "robustness"):
         if name in report["attacks"]:
             a = report["attacks"][name]
             t.add_row(f"{name}: queries / seconds", f"{a['queries']} / {a['seconds']:.0f}", "")

@@ -48,17 +48,9 @@ def robustness_target(model, *, providers=None, variant: str = "fp32", trust_pic
     return None, oracle
 
 
-def evaluate(model: str | Path | nn.Module, data: str | Dataset, *, attacks: str | Sequence[str] = "clean,fgsm,pgd20,cw",
-             n: int = 1000, eps: float = 8 / 255, step_size: float = 2 / 255, pgd_steps: int = 20, cw_steps: int = 20,
-             square_queries: int = 1000, transfer_from: str | Path | nn.Module | None = None, seed: int = 0,
-             batch_size: int = 250, providers=None, variant: str = "fp32", device: str = "auto",
-             data_dir: str | Path | None = None, download: bool = False, trust_pickle: bool = False,
-             progress: bool = True) -> RobustnessResult:
-    """Clean and robust accuracy (%) of ``model`` on a fixed stratified subset of ``n`` test images."""
-    cfg = RobustnessConfig(attacks=attacks, n=n, eps=eps, step_size=step_size, pgd_steps=pgd_steps,
-                           cw_steps=cw_steps, square_queries=square_queries, batch_size=batch_size, seed=seed,
-                           device=device)
-    ds = as_dataset(data, data_dir, download)
+def evaluate_robustness_of(model, ds: Dataset, cfg: RobustnessConfig, *, transfer_from=None, providers=None,
+                           variant: str = "fp32", trust_pickle: bool = False, progress: bool = True) -> dict:
+    """The robustness figures of any model reference on ``ds`` (see :func:`evaluate`), as a report dict."""
     grad_model, oracle = robustness_target(model, providers=providers, variant=variant, trust_pickle=trust_pickle)
     if oracle.num_classes != ds.num_classes:
         raise InputError(f"the model outputs {oracle.num_classes} classes but {ds.name} has {ds.num_classes}")
@@ -80,10 +72,25 @@ def evaluate(model: str | Path | nn.Module, data: str | Dataset, *, attacks: str
     target["crafted_on"] = ("the artefact's model.safetensors (parity-checked twin)"
                             if isinstance(oracle, OnnxOracle) and grad_model is not None else
                             "the scored model itself" if grad_model is not None else "score-based / transfer only")
+    return {"target": target, "queries": oracle.queries, **figures}
+
+
+def evaluate(model: str | Path | nn.Module, data: str | Dataset, *, attacks: str | Sequence[str] = "clean,fgsm,pgd20,cw",
+             n: int = 1000, eps: float = 8 / 255, step_size: float = 2 / 255, pgd_steps: int = 20, cw_steps: int = 20,
+             square_queries: int = 1000, transfer_from: str | Path | nn.Module | None = None, seed: int = 0,
+             batch_size: int = 250, providers=None, variant: str = "fp32", device: str = "auto",
+             data_dir: str | Path | None = None, download: bool = False, trust_pickle: bool = False,
+             progress: bool = True) -> RobustnessResult:
+    """Clean and robust accuracy (%) of ``model`` on a fixed stratified subset of ``n`` test images."""
+    cfg = RobustnessConfig(attacks=attacks, n=n, eps=eps, step_size=step_size, pgd_steps=pgd_steps,
+                           cw_steps=cw_steps, square_queries=square_queries, batch_size=batch_size, seed=seed,
+                           device=device)
+    ds = as_dataset(data, data_dir, download)
+    figures = evaluate_robustness_of(model, ds, cfg, transfer_from=transfer_from, providers=providers,
+                                     variant=variant, trust_pickle=trust_pickle, progress=progress)
     report = {"schema_version": ROBUSTNESS_SCHEMA_VERSION, "created": datetime.now(timezone.utc).isoformat(),
-              "target": target, "dataset": ds.describe(),
-              "transfer_from": None if transfer_from is None else str(transfer_from), "threat_model": "linf",
-              "queries": oracle.queries, **figures}
+              "dataset": ds.describe(), "transfer_from": None if transfer_from is None else str(transfer_from),
+              "threat_model": "linf", **figures}
     return RobustnessResult(report)
 
 
@@ -101,4 +108,4 @@ def robustness_table(report: dict):
     return t
 
 
-__all__ = ["RobustnessResult", "evaluate", "robustness_table", "robustness_target"]
+__all__ = ["RobustnessResult", "evaluate", "evaluate_robustness_of", "robustness_table", "robustness_target"]

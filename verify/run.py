@@ -25,8 +25,9 @@ from .budgets import budget_configs, with_seeds
 from .datafree import DataFreeConfig, datafree_attack
 from .kd import KDProbeConfig, kd_probe, train_baselines
 from .oracle import Oracle, as_oracle, oracle_accuracy
-from .policy import ATTACKS, Policy, apply_sections, load_policy, with_overrides
+from .policy import ATTACKS, Policy, apply_sections, load_policy, robustness_config, with_overrides
 from .report import REPORT_SCHEMA_VERSION, evaluate_checks
+from .robustness import evaluate_robustness_of
 
 
 @dataclass
@@ -88,12 +89,17 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
     kd_cfg, df_cfg = apply_sections(pol, *budget_configs(budget))
     kd_cfg, df_cfg = kd_config or kd_cfg, datafree_config or df_cfg
     kd_cfg, df_cfg = with_seeds(kd_cfg, df_cfg, list(seeds) if seeds else pol.seeds)
-    attacks = list(attacks or pol.attacks or (["kd", "datafree"] if pol.thresholds.needs_datafree() else ["kd"]))
+    default = ["kd"] + (["datafree"] if pol.thresholds.needs_datafree() else []) + \
+        (["robustness"] if pol.thresholds.robustness_attacks() else [])
+    attacks = list(attacks or pol.attacks or default)
     bad = [a for a in attacks if a not in ATTACKS]
     if bad:
         raise InputError(f"unknown attack(s) {', '.join(bad)}; valid: {', '.join(ATTACKS)}")
     if pol.thresholds.needs_datafree() and "datafree" not in attacks:
         raise InputError("a data-free threshold is set but the datafree attack is not among --attacks")
+    if pol.thresholds.robustness_attacks() and "robustness" not in attacks:
+        raise InputError("a robustness threshold is set but the robustness attack is not among --attacks")
+    rob_cfg = robustness_config(pol) if "robustness" in attacks else None
     if pol.thresholds.max_kd_gain is not None and "kd" not in attacks:
         raise InputError("max_kd_gain is set but the kd attack is not among --attacks")
     if pol.thresholds.needs_reference() and reference is None:
@@ -139,6 +145,13 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
             ref_df = datafree_attack(ref, ds, replace(df_cfg, query_budget=None), progress=progress)
             ref_figures["datafree_accuracy"] = ref_df["student_accuracy"]
             figures["datafree_ratio"] = df["student_accuracy"] / max(ref_df["student_accuracy"], 1e-9)
+    if rob_cfg is not None:
+        say(f"robustness: {', '.join(rob_cfg.attacks)} on {rob_cfg.n} test images")
+        rob = evaluate_robustness_of(artefact, ds, rob_cfg, providers=providers, variant=variant,
+                                     trust_pickle=trust_pickle, progress=progress)
+        figures.update({f"{k}_accuracy": v for k, v in rob["accuracy"].items() if k != "clean"})
+        report_attacks["robustness"] = {"settings": rob["settings"], "queries": rob["queries"],
+                                        "seconds": sum(rob["seconds"].values()), "figures": rob["accuracy"]}
     if ref_figures:
         figures["reference"] = ref_figures
 

@@ -27,7 +27,7 @@ class AutoAttack(Attack):
         attack = ta.AutoAttack(model, norm="Linf", eps=self.eps, version=self.version, n_classes=self.num_classes,
                                seed=self.seed)
         attack.set_device(images.device)
-        return attack(images, labels)
+        return attack(images.contiguous(), labels)  # torchattacks FAB needs the default (NCHW-contiguous) layout
 
     def settings(self):
         return {**super().settings(), "version": self.version, "num_classes": self.num_classes, "seed": self.seed}

@@ -43,7 +43,7 @@ class Square(Attack):
                                        seed=self.seed)
         attack.set_device(images.device)
         with torch.no_grad():
-            return attack(images, labels)
+            return attack(images.contiguous(), labels)
 
     def settings(self):
         return {**super().settings(), "queries": self.queries, "seed": self.seed}
