@@ -8,6 +8,8 @@ of a group for ``--rounds`` rounds of ``--seconds`` and the median is kept):
 - harden: PGD-AT vs RSLAD vs ARD step of a ``--student`` (CNN3-16) with a ``--arch`` teacher,
   PGD-10 inner loop, batch 128; target ARD ≤ 1.05× an RSLAD step's time;
 - compile: plain step eager vs ``torch.compile`` (where the backend compiles on this machine);
+- data: batches/s of the two data paths on CIFAR-10-sized uint8 data (crop + flip included): on-device
+  slicing vs a DataLoader with ``--workers`` workers (pinned memory on CUDA, persistent workers);
 - inference: torch eager vs ONNX Runtime (CPU provider) at batch 64; target ORT ≥ 2× torch eager.
 
 A "step" is method.step + backward + SGD step, exactly what ``shieldkit.engine.fit`` runs per batch
@@ -41,8 +43,9 @@ def main() -> None:
     ap.add_argument("--pgd-steps", type=int, default=10)
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--groups", default="protect,harden,compile,inference")
+    ap.add_argument("--groups", default="data,protect,harden,compile,inference")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", default="benchmarks/results/throughput.json")
     args = ap.parse_args()
 
@@ -110,12 +113,34 @@ def main() -> None:
             groups["compile"] = {"plain eager": trainer(copy.deepcopy(teacher), Plain()), "plain compiled": compiled}
         except Exception as e:  # noqa: BLE001
             compile_error = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+    if "data" in args.groups:
+        from shieldkit.data import Augment, ImageArray, iterate_batches
+        from shieldkit.data.loader import LoaderBatches
+
+        arr = ImageArray(torch.randint(0, 256, (10000, 32, 32, 3), dtype=torch.uint8), torch.randint(0, 10, (10000,)))
+        aug = Augment(4, True)
+        loader = LoaderBatches(arr, args.batch, augment=aug, seed=0, device=dev, workers=args.workers)
+
+        def pull(make):
+            state = {"it": iter(())}
+
+            def fn(batch):
+                try:
+                    return next(state["it"])
+                except StopIteration:
+                    state["it"] = iter(make())
+                    return next(state["it"])
+            return fn
+
+        groups = {"data": {"device (on-device slicing)": pull(lambda: iterate_batches(
+                               arr, args.batch, shuffle=True, augment=aug, device=dev, drop_last=True)),
+                           f"dataloader ({args.workers} workers)": pull(lambda: loader(0))}, **groups}
     rows, results = [], {}
     for group, fns in groups.items():
         speed = alternating_median({k: (fn, x) for k, fn in fns.items()}, args.rounds, args.seconds)
         base = next(iter(speed.values()))
-        results[group] = {k: {"images_per_s": v, "time_ratio": base / v, "peak_mib": peak_mib(fns[k])}
-                          for k, v in speed.items()}
+        results[group] = {k: {"images_per_s": v, "time_ratio": base / v,
+                              "peak_mib": None if group == "data" else peak_mib(fns[k])} for k, v in speed.items()}
         for k, r in results[group].items():
             target = TARGETS.get(k)
             verdict = "" if not target else f"≤ {target[2]}× → {'met' if r['time_ratio'] <= target[2] else 'NOT met'}"

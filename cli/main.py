@@ -63,6 +63,8 @@ class Adversarial(str, Enum):
 
 EpsOpt = typer.Option(8 / 255, "--eps", help="ℓ∞ radius on [0, 1] inputs (default 8/255)")
 CompileOpt = typer.Option(False, "--compile", help="torch.compile the training forward (see benchmarks/throughput.py)")
+LoaderOpt = typer.Option("device", "--loader", help="device (in-memory, on-device batches) | dataloader (workers)")
+WorkersOpt = typer.Option(2, "--workers", help="DataLoader workers with --loader dataloader")
 DataOpt = typer.Option("digits", "--data", help="digits | cifar10 | cifar100 | tiny-imagenet | FILE.npz | image folder")
 DataDirOpt = typer.Option(None, "--data-dir", help="where named datasets live (default $SHIELDKIT_DATA_DIR or ./data)")
 ArchOpt = typer.Option(None, "--arch", help="architecture of a bare state_dict")
@@ -95,6 +97,8 @@ def train_cmd(
     attack_step_size: float = typer.Option(2 / 255, "--attack-step-size", help="PGD step size (on [0, 1] inputs)"),
     trades_beta: float = typer.Option(6.0, "--trades-beta", help="TRADES: weight of the KL term"),
     compile: bool = CompileOpt,
+    loader: str = LoaderOpt,
+    workers: int = WorkersOpt,
 ) -> None:
     """Train a classifier: plain (a model to protect) or adversarially (a robust teacher for harden)."""
     from shieldkit import train
@@ -103,7 +107,7 @@ def train_cmd(
               schedule=schedule, label_smoothing=label_smoothing, seed=seed, device=device, data_dir=data_dir,
               download=download, resume=resume, adversarial=adversarial.value if adversarial else None, eps=eps,
               attack_steps=attack_steps, attack_step_size=attack_step_size, trades_beta=trades_beta,
-              compile=compile)
+              compile=compile, loader=loader, workers=workers)
     out_console.print(f"test accuracy {r.figures['test_accuracy']:.2f}%  ->  {r.path}")
 
 
@@ -132,6 +136,8 @@ def protect_cmd(
     num_classes: Optional[int] = NumClassesOpt,
     trust_pickle: bool = TrustPickleOpt,
     compile: bool = CompileOpt,
+    loader: str = LoaderOpt,
+    workers: int = WorkersOpt,
 ) -> None:
     """Protect a trained classifier against knowledge distillation (RML)."""
     from shieldkit import protect
@@ -139,7 +145,7 @@ def protect_cmd(
     r = protect(model, data, out=out, method=method.value, alpha=alpha, beta=beta, tau=tau, reverse=reverse.value,
                 use_labels=not no_labels, omega=omega, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
                 device=device, data_dir=data_dir, download=download, resume=resume, arch=arch,
-                num_classes=num_classes, trust_pickle=trust_pickle, compile=compile)
+                num_classes=num_classes, trust_pickle=trust_pickle, compile=compile, loader=loader, workers=workers)
     f = r.figures
     out_console.print(f"test accuracy: original {f['original_test_accuracy']:.2f}%  protected "
                       f"{f['protected_test_accuracy']:.2f}%  (drop {f['accuracy_drop']:+.2f})  ->  {r.path}")
@@ -184,6 +190,8 @@ def harden_cmd(
     num_classes: Optional[int] = NumClassesOpt,
     trust_pickle: bool = TrustPickleOpt,
     compile: bool = CompileOpt,
+    loader: str = LoaderOpt,
+    workers: int = WorkersOpt,
 ) -> None:
     """Distil a robust teacher into a lightweight, adversarially robust student (ARD and baselines)."""
     from shieldkit.hardening import harden
@@ -193,7 +201,7 @@ def harden_cmd(
                attack_steps=attack_steps, attack_step_size=attack_step_size, data_fraction=data_fraction,
                epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed, device=device,
                data_dir=data_dir, download=download, resume=resume, arch=arch, num_classes=num_classes,
-               trust_pickle=trust_pickle, compile=compile)
+               trust_pickle=trust_pickle, compile=compile, loader=loader, workers=workers)
     out_console.print(f"student clean test accuracy {r.figures['test_accuracy']:.2f}%  ->  {r.path}  "
                       f"(robustness: shieldkit evaluate {r.path} --data {data})")
 

@@ -118,7 +118,7 @@ def train(arch: str, data: str | Dataset = "digits", *, out: str | Path | None =
           download: bool = False, resume: bool = False, progress: bool = True,
           model_kwargs: dict | None = None, adversarial: str | None = None, eps: float = 8 / 255,
           attack_steps: int = 10, attack_step_size: float = 2 / 255, trades_beta: float = 6.0,
-          compile: bool = False) -> RunResult:
+          compile: bool = False, loader: str = "device", workers: int = 2) -> RunResult:
     """Train a classifier ``arch`` on ``data``; save it to ``out``.
 
     Plain cross-entropy by default; ``adversarial="pgd"`` (PGD-AT) or ``"trades"`` trains a robust
@@ -128,7 +128,7 @@ def train(arch: str, data: str | Dataset = "digits", *, out: str | Path | None =
     method = adversarial_method(adversarial, eps, attack_steps, attack_step_size, trades_beta) if adversarial \
         else Plain(label_smoothing)
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
-                      seed=seed, device=device, compile=compile)
+                      seed=seed, device=device, compile=compile, loader=loader, workers=workers)
     seed_everything(seed)
     model = create_model(arch, ds.num_classes, mean=ds.mean, std=ds.std, **(model_kwargs or {}))
     check_compatible(model, ModelInfo(arch, ds.num_classes), ds)
@@ -148,7 +148,7 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
             batch_size: int = 128, weight_decay: float = 5e-4, seed: int = 0, device: str = "auto",
             data_dir: str | Path | None = None, download: bool = False, resume: bool = False, progress: bool = True,
             arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False,
-            compile: bool = False) -> RunResult:
+            compile: bool = False, loader: str = "device", workers: int = 2) -> RunResult:
     """Protect a trained classifier against distillation; save the protected model to ``out``.
 
     ``method="rml"`` fine-tunes a copy of the model with the RML loss (defaults: 5 epochs, lr 0.01);
@@ -166,7 +166,7 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
     epochs = epochs if epochs is not None else (5 if method == "rml" else 30)
     lr = lr if lr is not None else (0.01 if method == "rml" else 0.1)
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed, device=device,
-                      compile=compile)
+                      compile=compile, loader=loader, workers=workers)
     seed_everything(seed)
     original = original.eval()
     if method == "rml":

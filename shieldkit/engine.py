@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .data.arrays import Dataset, ImageArray, iterate_batches
+from .data.loader import LOADERS, LoaderBatches
 from .distributed import all_reduce_sum, check_global_batch, init_distributed, shard, wrap
 from .errors import InputError, TrainingError
 from .methods.base import Method
@@ -43,6 +44,8 @@ class TrainConfig:
     channels_last: bool = True
     eval_batch_size: int = 512
     compile: bool = False  # torch.compile the training forward (measure first: benchmarks/throughput.py)
+    loader: str = "device"  # device: slice the in-memory dataset on the device | dataloader: DataLoader workers
+    workers: int = 2
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -51,6 +54,8 @@ class TrainConfig:
             raise InputError(f"batch size must be >= 1, got {self.batch_size}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise InputError(f"learning rate must be a positive number, got {self.lr}")
+        if self.loader not in LOADERS:
+            raise InputError(f"loader must be one of {LOADERS}, got {self.loader!r}")
         if self.schedule not in SCHEDULES:
             raise InputError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
 
@@ -129,7 +134,11 @@ def fit(model: nn.Module, method: Method, data: Dataset, cfg: TrainConfig, *, re
     if cfg.compile:
         train_model = torch.compile(train_model)
     progress = progress and ctx.is_main
-    if batches is None:
+    if batches is None and cfg.loader == "dataloader":
+        batches = LoaderBatches(data.train, cfg.batch_size, augment=data.augment, seed=cfg.seed, device=dev,
+                                workers=cfg.workers)
+        steps_per_epoch = len(batches)
+    elif batches is None:
         def batches(epoch: int):
             return iterate_batches(data.train, cfg.batch_size, shuffle=True, augment=data.augment,
                                    seed=cfg.seed * 1000 + epoch, device=dev, drop_last=True)
@@ -221,6 +230,8 @@ def _comparable(settings: dict) -> dict:
     s = json.loads(json.dumps(settings, default=str))
     s.get("train", {}).pop("epochs", None)
     s.get("train", {}).pop("device", None)
+    for k in ("loader", "workers", "compile"):  # how batches are fed / compiled does not change the run
+        s.get("train", {}).pop(k, None)
     return s
 
 

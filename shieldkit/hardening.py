@@ -91,7 +91,7 @@ def harden(teacher: str | Path | nn.Module | None, data: str | Dataset = "digits
            seed: int = 0, device: str = "auto", data_dir: str | Path | None = None, download: bool = False,
            resume: bool = False, progress: bool = True, student_kwargs: dict | None = None,
            arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False,
-           compile: bool = False) -> RunResult:
+           compile: bool = False, loader: str = "device", workers: int = 2) -> RunResult:
     """Train a fresh ``student`` to be robust, distilled from a robust ``teacher`` with ``method``; save to ``out``.
 
     ``levels``/``lambdas``/``gamma`` configure ARD's ranking terms (cat, sample, disc); ``inner``
@@ -122,7 +122,7 @@ def harden(teacher: str | Path | nn.Module | None, data: str | Dataset = "digits
         raise InputError(f"student {student!r} is not a shieldkit model")
     train_ds = data_fraction_subset(ds, data_fraction, seed)
     cfg = TrainConfig(epochs=epochs, batch_size=min(batch_size, len(train_ds.train)), lr=lr,
-                      weight_decay=weight_decay, schedule=schedule, seed=seed, device=device, compile=compile)
+                      weight_decay=weight_decay, schedule=schedule, seed=seed, device=device, compile=compile, loader=loader, workers=workers)
     teacher_acc = evaluate(teacher_model.to(dev), ds.test, device=dev)["accuracy"] if teacher_model is not None \
         else None
     settings = {"command": "harden", "shieldkit_version": _version(), "teacher": info.source if info else None,

@@ -90,3 +90,14 @@ def test_nan_loss_stops_with_training_error(digits16):
 
     with pytest.raises(TrainingError, match="learning rate"):
         fit(model, NaNStep(), digits16, TrainConfig(epochs=1), progress=False)
+
+
+def test_dataloader_path_trains_like_the_device_path(digits16):
+    kw = dict(epochs=3, lr=0.05, progress=False, model_kwargs={"width": 8})
+    dev_path = shieldkit.train("cnn3", digits16, **kw)
+    loader = shieldkit.train("cnn3", digits16, loader="dataloader", workers=0, **kw)
+    assert len(loader.history) == 3
+    assert loader.figures["test_accuracy"] == pytest.approx(dev_path.figures["test_accuracy"], abs=15)
+    assert loader.settings["train"]["loader"] == "dataloader"
+    with pytest.raises(InputError, match="loader must be one of"):
+        shieldkit.train("cnn3", digits16, loader="magic", **kw)
