@@ -1,7 +1,7 @@
 """ARD, Adversarial Ranking Distillation (docs/ard.md): RSLAD's KL terms plus multi-level ranking consistency.
 
-Per step: T(x) (no grad) → x' = PGD on the student (KL to T(x) by default, or CE) → S(x'), S(x) →
-T(x') (no grad, the one forward RSLAD does not need) → ``ard_ranking_loss``.
+Per step: RSLAD's views (T(x), x', S(x'), S(x)), then T(x') under no_grad (the one forward RSLAD does
+not need), then ``ard_ranking_loss``.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from torch import nn
 
 from ..attacks import PGD
 from ..losses.adversarial import ARD_LEVELS, ard_ranking_loss
-from .base import METHODS, Method, frozen, move_frozen, total
+from .base import METHODS, total
+from .rslad import RSLAD
 
 
 @METHODS.register("ard")
-class ARD(Method):
+class ARD(RSLAD):
     name = "ard"
 
     def __init__(self, teacher: nn.Module, levels=ARD_LEVELS, lambdas=(1.0, 1.0, 1.0), gamma: float = 1.0,
@@ -26,21 +27,12 @@ class ARD(Method):
             raise ValueError(f"unknown ARD level(s) {sorted(unknown)}; valid: {', '.join(ARD_LEVELS)}")
         if len(tuple(lambdas)) != 3:
             raise ValueError(f"ARD needs three lambdas (cat, sample, disc), got {tuple(lambdas)}")
-        self.teacher = frozen(teacher)
+        super().__init__(teacher, attack)
         self.levels, self.lambdas = levels, tuple(float(v) for v in lambdas)
         self.gamma, self.base, self.max_pairs = float(gamma), base, max_pairs
-        self.attack = attack or PGD(loss="kl")
-
-    def to(self, device, channels_last=False):
-        self.teacher = move_frozen(self.teacher, device, channels_last)
-        return self
 
     def step(self, model, x, y, *extras):
-        with torch.no_grad():
-            teacher_clean = self.teacher(x)
-        x_adv = self.attack(model, x, y, reference=teacher_clean)
-        student_adv = model(x_adv)
-        student_clean = model(x)
+        teacher_clean, x_adv, student_adv, student_clean = self.views(model, x, y)
         with torch.no_grad():
             teacher_adv = self.teacher(x_adv)
         terms = ard_ranking_loss(student_adv, student_clean, teacher_adv, teacher_clean, y, levels=self.levels,

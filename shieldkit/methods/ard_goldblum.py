@@ -10,21 +10,17 @@ from torch import nn
 
 from ..attacks import PGD
 from ..losses.adversarial import ard_goldblum_loss
-from .base import METHODS, Method, frozen, move_frozen, total
+from .base import METHODS, TeacherMethod, total
 
 
 @METHODS.register("ard-goldblum")
-class ARDGoldblum(Method):
+class ARDGoldblum(TeacherMethod):
     name = "ard-goldblum"
 
     def __init__(self, teacher: nn.Module, alpha: float = 1.0, tau: float = 30.0, attack: PGD | None = None) -> None:
-        self.teacher = frozen(teacher)
+        super().__init__(teacher)
         self.alpha, self.tau = float(alpha), float(tau)
         self.attack = attack or PGD(loss="ce")
-
-    def to(self, device, channels_last=False):
-        self.teacher = move_frozen(self.teacher, device, channels_last)
-        return self
 
     def step(self, model, x, y, *extras):
         x_adv = self.attack(model, x, y)

@@ -55,3 +55,14 @@ def move_frozen(model: nn.Module, device: torch.device, channels_last: bool) -> 
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     return frozen(model)
+
+
+class TeacherMethod(Method):
+    """A method that distils a frozen ``teacher`` (moved with the student, never trained)."""
+
+    def __init__(self, teacher: nn.Module) -> None:
+        self.teacher = frozen(teacher)
+
+    def to(self, device: torch.device, channels_last: bool = False) -> "TeacherMethod":
+        self.teacher = move_frozen(self.teacher, device, channels_last)
+        return self

@@ -10,27 +10,26 @@ from torch import nn
 
 from ..attacks import PGD
 from ..losses.adversarial import rslad_loss
-from .base import METHODS, Method, frozen, move_frozen, total
+from .base import METHODS, TeacherMethod, total
 
 
 @METHODS.register("rslad")
-class RSLAD(Method):
+class RSLAD(TeacherMethod):
     name = "rslad"
 
     def __init__(self, teacher: nn.Module, attack: PGD | None = None) -> None:
-        self.teacher = frozen(teacher)
+        super().__init__(teacher)
         self.attack = attack or PGD(loss="kl")
 
-    def to(self, device, channels_last=False):
-        self.teacher = move_frozen(self.teacher, device, channels_last)
-        return self
-
-    def step(self, model, x, y, *extras):
+    def views(self, model, x, y) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(T(x), x', S(x'), S(x)): the teacher's clean logits (no grad), the adversarial images, the student's logits."""
         with torch.no_grad():
             teacher_clean = self.teacher(x)
         x_adv = self.attack(model, x, y, reference=teacher_clean)
-        student_adv = model(x_adv)
-        student_clean = model(x)
+        return teacher_clean, x_adv, model(x_adv), model(x)
+
+    def step(self, model, x, y, *extras):
+        teacher_clean, _, student_adv, student_clean = self.views(model, x, y)
         return total(rslad_loss(student_adv, student_clean, teacher_clean), student_adv)
 
     def settings(self):
