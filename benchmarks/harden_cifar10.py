@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -117,10 +118,14 @@ def main() -> None:
                        out=path, data_fraction=frac, epochs=args.epochs, attack_steps=args.attack_steps,
                        attack_step_size=step, eps=eps, gamma=args.gamma, lambdas=args.lambdas, device=args.device,
                        **spec)
-            figures = json.loads(path.with_suffix(".json").read_text())["figures"]
+            side = json.loads(path.with_suffix(".json").read_text())
+            figures = side["figures"]
+            # seconds per epoch from the median epoch's images/s: robust to another process sharing the CPU
+            ips = statistics.median(h["images_per_s"] for h in side["history"])
+            figures["median_seconds_per_epoch"] = side["settings"]["train_images"] / ips
             ev = evaluation(key, path, with_aa=frac == 1.0)
             results[key] = {"figures": figures, "eval": ev}
-            add_row(name, frac, ev, figures["seconds_per_epoch"])
+            add_row(name, frac, ev, figures["median_seconds_per_epoch"])
     for name in [m for m in args.protect.split(",") if m]:
         key = f"{name}_f1"
         src = work / f"{key}.pt"
