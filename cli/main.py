@@ -202,8 +202,9 @@ def harden_cmd(
                epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed, device=device,
                data_dir=data_dir, download=download, resume=resume, arch=arch, num_classes=num_classes,
                trust_pickle=trust_pickle, compile=compile, loader=loader, workers=workers)
-    out_console.print(f"student clean test accuracy {r.figures['test_accuracy']:.2f}%  ->  {r.path}  "
-                      f"(robustness: shieldkit evaluate {r.path} --data {data})")
+    out_console.print(f"student test accuracy: clean {r.figures['test_accuracy']:.2f}%, PGD-20 "
+                      f"{r.figures.get('pgd20_accuracy', float('nan')):.2f}% (n={r.figures.get('pgd20_n', 0)})  ->  "
+                      f"{r.path}  (full evaluation: shieldkit evaluate {r.path} --data {data})")
 
 
 @app.command("evaluate")

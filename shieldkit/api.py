@@ -16,14 +16,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from .attacks import PGD
 from .checkpoint import ModelInfo, load_model, save_checkpoint
 from .data import Dataset, load_dataset
 from .distributed import is_main_process
 from .engine import FitResult, TrainConfig, evaluate, fit
 from .errors import InputError
-from .attacks import PGD
 from .methods import PGDAT, TRADES, Nasty, Plain, RML
 from .models import NormalizedClassifier, create_model
+from .robustness import pgd20_figures
 from .utils import resolve_device, seed_everything, sidecar_json, write_json
 
 PROTECT_METHODS = ("rml", "nasty")
@@ -139,6 +140,8 @@ def train(arch: str, data: str | Dataset = "digits", *, out: str | Path | None =
                  description=f"train {arch}" + (f" ({adversarial})" if adversarial else ""),
                  run_settings={"arch": arch, "data": ds.name})
     figures = {"test_accuracy": result.test_accuracy, "train_seconds": result.seconds}
+    if adversarial:
+        figures.update(pgd20_figures(model, ds, 1000, eps, attack_step_size))
     return _finish(out, model, ds, settings, figures, result, resume_path)
 
 

@@ -22,6 +22,7 @@ from .errors import InputError
 from .losses.adversarial import ARD_LEVELS
 from .methods import ARD, PGDAT, RSLAD, ARDGoldblum, Method
 from .models import NormalizedClassifier, create_model
+from .robustness import pgd20_figures
 from .utils import resolve_device, seed_everything
 
 HARDEN_METHODS = ("ard", "rslad", "ard-goldblum", "at")
@@ -91,12 +92,13 @@ def harden(teacher: str | Path | nn.Module | None, data: str | Dataset = "digits
            seed: int = 0, device: str = "auto", data_dir: str | Path | None = None, download: bool = False,
            resume: bool = False, progress: bool = True, student_kwargs: dict | None = None,
            arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False,
-           compile: bool = False, loader: str = "device", workers: int = 2) -> RunResult:
+           compile: bool = False, loader: str = "device", workers: int = 2, eval_n: int = 1000) -> RunResult:
     """Train a fresh ``student`` to be robust, distilled from a robust ``teacher`` with ``method``; save to ``out``.
 
     ``levels``/``lambdas``/``gamma`` configure ARD's ranking terms (cat, sample, disc); ``inner``
     picks ARD's attack objective (KL to the teacher, or CE); ``data_fraction`` < 1 trains on a
-    stratified part of the training split. Teacher and student clean accuracy are stored as figures.
+    stratified part of the training split. Teacher and student clean accuracy, and the student's PGD-20
+    accuracy on ``eval_n`` test images (0: skip), are stored as figures.
     """
     if method not in HARDEN_METHODS:
         raise InputError(f"unknown harden method {method!r}; valid: {', '.join(HARDEN_METHODS)}")
@@ -138,5 +140,5 @@ def harden(teacher: str | Path | nn.Module | None, data: str | Dataset = "digits
     seconds = time.perf_counter() - t0
     epochs_run = max(1, epochs - result.resumed_from_epoch)
     figures = {"test_accuracy": result.test_accuracy, "teacher_test_accuracy": teacher_acc, "harden_seconds": seconds,
-               "seconds_per_epoch": seconds / epochs_run}
+               "seconds_per_epoch": seconds / epochs_run, **pgd20_figures(model, ds, eval_n, eps, attack_step_size)}
     return _finish(out, model, ds, settings, figures, result, resume_path)

@@ -150,3 +150,13 @@ def evaluate_robustness(model: nn.Module | None, data: ImageArray, cfg: Robustne
     if len([a for a in cfg.attacks if a != "clean"]) > 1:
         out["accuracy"]["worst_case"] = 100.0 * correct_all.float().mean().item()
     return out
+
+
+def pgd20_figures(model: nn.Module, ds, n: int, eps: float, step_size: float) -> dict:
+    """A quick robustness read-out stored with a robust model: PGD-20 accuracy on ``n`` test images."""
+    if n <= 0:
+        return {}
+    dev = next(model.parameters()).device
+    res = evaluate_robustness(model, ds.test, RobustnessConfig(attacks=("pgd20",), n=n, eps=eps, step_size=step_size,
+                                                               device=str(dev)))
+    return {"pgd20_accuracy": res["accuracy"]["pgd20"], "pgd20_n": res["n"], "pgd20_eps": eps}
