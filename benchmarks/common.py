@@ -24,6 +24,21 @@ def require_cifar10() -> Path:
     return p
 
 
+def setup_cifar10(work: str | Path | None = None):
+    """Threads set for this machine, CIFAR-10 loaded from ``cifar10_path()``, and ``work`` created: the
+    opening of every CIFAR-10 benchmark. Returns ``(dataset, work path or None)``."""
+    from shieldkit.data import load_dataset
+    from shieldkit.utils import configure_threads
+
+    configure_threads()
+    data = load_dataset(str(require_cifar10()))
+    data.name = "cifar10"
+    if work is not None:
+        work = Path(work)
+        work.mkdir(parents=True, exist_ok=True)
+    return data, work
+
+
 def environment() -> dict:
     import torch
 

@@ -38,7 +38,6 @@ def main() -> None:
     ap.add_argument("--json", default="benchmarks/results/export_runtime.json")
     args = ap.parse_args()
 
-    import numpy as np
     import torch
 
     from shieldkit.data import load_dataset

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import environment, markdown_table, require_cifar10  # noqa: E402
+from common import environment, markdown_table, setup_cifar10  # noqa: E402
 
 VARIANTS = {
     "at": dict(method="at"),
@@ -61,16 +61,11 @@ def main() -> None:
 
     import shieldkit
     from shieldkit.checkpoint import load_model
-    from shieldkit.data import load_dataset
     from shieldkit.hardening import data_fraction_subset, harden
     from shieldkit.robustness import RobustnessConfig, evaluate_robustness
-    from shieldkit.utils import configure_threads, write_json
+    from shieldkit.utils import write_json
 
-    configure_threads()
-    data = load_dataset(str(require_cifar10()))
-    data.name = "cifar10"
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
+    data, work = setup_cifar10(args.work)
     t_start = time.perf_counter()
     eps, step = 8 / 255, 2 / 255
 

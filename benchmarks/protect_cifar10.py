@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import environment, markdown_table, require_cifar10  # noqa: E402
+from common import environment, markdown_table, setup_cifar10  # noqa: E402
 
 
 def main() -> None:
@@ -42,18 +42,12 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
 
-    import torch
 
     import shieldkit
-    from shieldkit.data import load_dataset
-    from shieldkit.utils import configure_threads, write_json
+    from shieldkit.utils import write_json
     from shieldkit.verify import KDProbeConfig, format_probe_table, kd_probe, train_baselines
 
-    configure_threads()
-    data = load_dataset(str(require_cifar10()))
-    data.name = "cifar10"
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
+    data, work = setup_cifar10(args.work)
     t_start = time.perf_counter()
 
     def stage(path: Path, make):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import environment, markdown_table, require_cifar10  # noqa: E402
+from common import environment, markdown_table, setup_cifar10  # noqa: E402
 
 
 def main() -> None:
@@ -33,14 +33,11 @@ def main() -> None:
     ap.add_argument("--json", default="benchmarks/results/verify_cifar10.json")
     args = ap.parse_args()
 
-    from shieldkit.data import load_dataset
     from shieldkit.exporters import export
-    from shieldkit.utils import configure_threads, write_json
+    from shieldkit.utils import write_json
     from shieldkit.verify import verify
 
-    configure_threads()
-    data = load_dataset(str(require_cifar10()))
-    data.name = "cifar10"
+    data, _ = setup_cifar10()
     runs, work = Path(args.runs), Path(args.work)
     seeds = [int(s) for s in args.seeds.split(",")]
     results, rows = {}, []

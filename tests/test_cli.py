@@ -1,6 +1,5 @@
 """CLI behaviour: exit codes and one clear line on bad input."""
 
-import pickle
 
 import pytest
 import torch

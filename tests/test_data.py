@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from shieldkit.data import Augment, ImageArray, augment_batch, iterate_batches, load_dataset, stratified_split
+from shieldkit.data import Augment, augment_batch, iterate_batches, load_dataset, stratified_split
 from shieldkit.errors import DatasetNotFoundError, InputError
 
 from conftest import cifar10_path

@@ -1,9 +1,7 @@
 """End to end on digits: RML keeps the teacher's accuracy and removes what KD students learn from it."""
 
 import pytest
-import torch
 
-import shieldkit
 from shieldkit.engine import predict_logits
 from shieldkit.losses import non_target_logits
 from shieldkit.verify import KDProbeConfig, kd_probe, train_baselines
