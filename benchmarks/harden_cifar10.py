@@ -9,7 +9,9 @@ What runs (each stage cached in --work; an interrupted run picks up where it sto
    AT (PGD-AT of the student alone), ARD (Goldblum), RSLAD, ARD (full) and ARD with each level removed;
 3. evaluation on a fixed stratified subset of the test split: clean, FGSM, PGD-20, CW∞-20
    (``--eval-n`` images) and AutoAttack standard (``--aa-n`` images, 100% rows and protected rows only);
-4. ``protect`` (RML, 3 epochs, lr 0.01) of the AT, RSLAD and ARD students, evaluated again.
+4. ``protect`` (RML, 3 epochs, lr 0.01) of the AT, RSLAD and ARD students, plain and robust
+   (``adversarial_steps`` = ``--attack-steps``: CE on PGD examples added), evaluated again; with ``--kd``
+   the KD probe (verify's quick budget) against ARD before and after each protection.
 
     python benchmarks/harden_cifar10.py --json benchmarks/results/harden_cifar10.json
 """
@@ -56,6 +58,7 @@ def main() -> None:
     ap.add_argument("--eval-n", type=int, default=1000)
     ap.add_argument("--aa-n", type=int, default=200)
     ap.add_argument("--protect", default="at,rslad,ard")
+    ap.add_argument("--kd", action="store_true", help="also run verify's quick KD probe on ARD before/after protect")
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
 
@@ -121,20 +124,46 @@ def main() -> None:
             ev = evaluation(key, path, with_aa=frac == 1.0)
             results[key] = {"figures": figures, "eval": ev}
             add_row(name, frac, ev, figures["median_seconds_per_epoch"])
-    for name in [m for m in args.protect.split(",") if m]:
-        key = f"{name}_f1"
-        src = work / f"{key}.pt"
-        if not src.is_file():
-            continue
-        path = work / f"{key}_rml.pt"
-        if not path.is_file():
-            shieldkit.protect(src, pool, out=path, method="rml", epochs=3, lr=0.01, device=args.device)
-        ev = evaluation(f"{key}_rml", path, with_aa=True)
-        results[f"{key}_rml"] = {"figures": json.loads(path.with_suffix(".json").read_text())["figures"], "eval": ev}
-        add_row(f"{name} + RML protect", 1.0, ev, None)
+    for suffix, label, steps in (("rml", "RML protect", 0), ("rml_adv", "robust RML protect", args.attack_steps)):
+        for name in [m for m in args.protect.split(",") if m]:
+            key = f"{name}_f1"
+            src = work / f"{key}.pt"
+            if not src.is_file():
+                continue
+            path = work / f"{key}_{suffix}.pt"
+            if not path.is_file():
+                shieldkit.protect(src, pool, out=path, method="rml", epochs=3, lr=0.01, device=args.device,
+                                  adversarial_steps=steps, attack_step_size=step, eps=eps)
+            ev = evaluation(f"{key}_{suffix}", path, with_aa=True)
+            results[f"{key}_{suffix}"] = {"figures": json.loads(path.with_suffix(".json").read_text())["figures"],
+                                          "eval": ev}
+            add_row(f"{name} + {label}", 1.0, ev, None)
+    kd_rows = []
+    if args.kd:
+        from shieldkit.verify import kd_probe, train_baselines
+        from shieldkit.verify.budgets import budget_configs
+
+        kd_cfg = budget_configs("quick")[0]
+        cache = work / "kd_probe.json"
+        kd = json.loads(cache.read_text()) if cache.is_file() else {}
+        baselines = None
+        for key in ("ard_f1", "ard_f1_rml", "ard_f1_rml_adv"):
+            if key not in kd and (work / f"{key}.pt").is_file():
+                baselines = baselines or train_baselines(pool, kd_cfg)
+                model, _ = load_model(work / f"{key}.pt")
+                probe = kd_probe(model, pool, kd_cfg, baselines=baselines)
+                kd[key] = {"kd_gain": probe["kd_gain"], "best_kd": probe["best_kd"],
+                           "hard_label_accuracy": probe["hard_label_accuracy"]}
+                write_json(kd, cache)
+            if key in kd:
+                kd_rows.append([key, f"{kd[key]['hard_label_accuracy']:.2f}", f"{kd[key]['kd_gain']:+.2f} ({kd[key]['best_kd']})"])
+        results["kd_probe"] = {"settings": "verify quick budget on the 10k pool", **kd}
 
     head = ["method", "data", "clean", "FGSM", "PGD-20", "CW∞", f"AA (n={args.aa_n})", "s/epoch"]
     table = markdown_table(head, rows)
+    if kd_rows:
+        table += "\n\nKD probe (verify's quick budget, CNN3-16 students on the pool's attacker split):\n\n" + \
+            markdown_table(["model", "hard-label student", "KD gain (best)"], kd_rows)
     print(table)
     write_json({"settings": vars(args), "pool_images": len(pool.train), "environment": environment(),
                 "results": results, "table": table, "seconds": time.perf_counter() - t_start}, args.json)

@@ -138,6 +138,10 @@ def protect_cmd(
     compile: bool = CompileOpt,
     loader: str = LoaderOpt,
     workers: int = WorkersOpt,
+    adversarial_steps: int = typer.Option(0, "--adversarial-steps", help="RML: >0 adds CE on PGD examples (keeps a hardened model robust)"),
+    eps: float = EpsOpt,
+    attack_step_size: float = typer.Option(2 / 255, "--attack-step-size"),
+    adv_weight: float = typer.Option(1.0, "--adv-weight", help="RML: weight of the adversarial CE term"),
 ) -> None:
     """Protect a trained classifier against knowledge distillation (RML)."""
     from shieldkit import protect
@@ -145,7 +149,8 @@ def protect_cmd(
     r = protect(model, data, out=out, method=method.value, alpha=alpha, beta=beta, tau=tau, reverse=reverse.value,
                 use_labels=not no_labels, omega=omega, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
                 device=device, data_dir=data_dir, download=download, resume=resume, arch=arch,
-                num_classes=num_classes, trust_pickle=trust_pickle, compile=compile, loader=loader, workers=workers)
+                num_classes=num_classes, trust_pickle=trust_pickle, compile=compile, loader=loader, workers=workers,
+                adversarial_steps=adversarial_steps, eps=eps, attack_step_size=attack_step_size, adv_weight=adv_weight)
     f = r.figures
     out_console.print(f"test accuracy: original {f['original_test_accuracy']:.2f}%  protected "
                       f"{f['protected_test_accuracy']:.2f}%  (drop {f['accuracy_drop']:+.2f})  ->  {r.path}")

@@ -151,12 +151,15 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
             batch_size: int = 128, weight_decay: float = 5e-4, seed: int = 0, device: str = "auto",
             data_dir: str | Path | None = None, download: bool = False, resume: bool = False, progress: bool = True,
             arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False,
-            compile: bool = False, loader: str = "device", workers: int = 2) -> RunResult:
+            compile: bool = False, loader: str = "device", workers: int = 2, adversarial_steps: int = 0,
+            eps: float = 8 / 255, attack_step_size: float = 2 / 255, adv_weight: float = 1.0) -> RunResult:
     """Protect a trained classifier against distillation; save the protected model to ``out``.
 
     ``method="rml"`` fine-tunes a copy of the model with the RML loss (defaults: 5 epochs, lr 0.01);
     ``method="nasty"`` trains a Nasty Teacher of the same architecture from scratch against the
     model (defaults: 30 epochs, lr 0.1). Test accuracy of original and protected is measured and stored.
+    ``adversarial_steps`` > 0 (robust RML, for a hardened model) adds ``adv_weight``·CE on PGD examples
+    (``eps``, ``attack_step_size``) so that protection does not erode robustness; PGD-20 is then stored too.
     """
     if method not in PROTECT_METHODS:
         raise InputError(f"unknown protection method {method!r}; valid: {', '.join(PROTECT_METHODS)}")
@@ -174,7 +177,9 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
     original = original.eval()
     if method == "rml":
         protected = copy.deepcopy(original)
-        step = RML(original, alpha=alpha, beta=beta, tau=tau, reverse=reverse, use_labels=use_labels)
+        attack = make_pgd(eps, attack_step_size, adversarial_steps) if adversarial_steps > 0 else None
+        step = RML(original, alpha=alpha, beta=beta, tau=tau, reverse=reverse, use_labels=use_labels, attack=attack,
+                   adv_weight=adv_weight)
     else:
         protected = create_model(original.arch, original.num_classes, mean=original.spec()["mean"],
                                  std=original.spec()["std"], **original.model_kwargs)
@@ -190,4 +195,6 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
                                                                   "original": info.source})
     figures = {"original_test_accuracy": acc_original, "protected_test_accuracy": result.test_accuracy,
                "accuracy_drop": acc_original - result.test_accuracy, "protect_seconds": time.perf_counter() - t0}
+    if adversarial_steps > 0:
+        figures.update(pgd20_figures(protected, ds, 1000, eps, attack_step_size))
     return _finish(out, protected, ds, settings, figures, result, resume_path)
