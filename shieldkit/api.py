@@ -176,7 +176,7 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
     seed_everything(seed)
     original = original.eval()
     if method == "rml":
-        protected = copy.deepcopy(original)
+        protected = copy.deepcopy(original).requires_grad_(True)  # the original may arrive frozen (e.g. a teacher)
         attack = make_pgd(eps, attack_step_size, adversarial_steps) if adversarial_steps > 0 else None
         step = RML(original, alpha=alpha, beta=beta, tau=tau, reverse=reverse, use_labels=use_labels, attack=attack,
                    adv_weight=adv_weight)

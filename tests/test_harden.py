@@ -212,3 +212,16 @@ def test_verify_gates_on_robustness(teacher_ckpt, digits16_npz, tmp_path):
     assert res.exit_code == 0, res.output
     ok = json.loads((tmp_path / "ok.json").read_text())
     assert ok["figures"]["pgd20_accuracy"] >= 5.0 and ok["attacks"]["robustness"]["settings"]["n"] == 100
+
+
+def test_robust_rml_keeps_more_robustness_than_plain_rml(robust16, digits16):
+    kw = dict(method="rml", epochs=6, lr=0.02, progress=False)
+    plain = shieldkit.protect(robust16, digits16, **kw)
+    robust = shieldkit.protect(robust16, digits16, adversarial_steps=5, attack_step_size=2.5 / 255, **kw)
+    assert robust.settings["method"]["attack"]["steps"] == 5 and plain.settings["method"]["attack"] is None
+    acc_plain = evaluate_robustness(plain.model, digits16.test, EVAL)["accuracy"]
+    acc_robust = evaluate_robustness(robust.model, digits16.test, EVAL)["accuracy"]
+    acc_original = evaluate_robustness(robust16, digits16.test, EVAL)["accuracy"]
+    assert acc_robust["pgd20"] > acc_plain["pgd20"] + 3, (acc_original, acc_plain, acc_robust)
+    assert acc_original["pgd20"] - acc_robust["pgd20"] < acc_original["pgd20"] - acc_plain["pgd20"]
+    assert "pgd20_accuracy" in robust.figures
