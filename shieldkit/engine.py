@@ -134,7 +134,7 @@ def fit(model: nn.Module, method: Method, data: Dataset, cfg: TrainConfig, *, re
     if cfg.compile:
         train_model = torch.compile(train_model)
     progress = progress and ctx.is_main
-    if batches is None and cfg.loader == "dataloader":
+    if batches is None and (cfg.loader == "dataloader" or data.train.lazy):  # lazy files: decode in workers
         batches = LoaderBatches(data.train, cfg.batch_size, augment=data.augment, seed=cfg.seed, device=dev,
                                 workers=cfg.workers)
         steps_per_epoch = len(batches)

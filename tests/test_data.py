@@ -164,3 +164,31 @@ def test_real_cifar10_npz():
     assert len(d.train) == 50000 and len(d.test) == 10000 and d.input_shape == (3, 32, 32)
     assert torch.bincount(d.test.y).tolist() == [1000] * 10
     assert d.mean == pytest.approx((0.4913, 0.4821, 0.4465), abs=0.003)
+
+
+def test_large_image_folders_are_read_lazily_through_dataloader_workers(tmp_path, digits16, monkeypatch):
+    import numpy as np
+    from PIL import Image
+
+    import shieldkit
+    from shieldkit.data.sources import load_image_folder
+
+    for split, arr, per_class in (("train", digits16.train, 12), ("val", digits16.test, 4)):
+        for c in range(10):
+            idx = (arr.y == c).nonzero().flatten()[:per_class]
+            (tmp_path / split / str(c)).mkdir(parents=True)
+            for i in idx.tolist():
+                Image.fromarray(arr.x[i].numpy()).save(tmp_path / split / str(c) / f"{i}.png")
+    eager = load_image_folder(tmp_path, lazy=False)
+    lazy = load_image_folder(tmp_path, lazy=True)
+    assert lazy.train.lazy and not eager.train.lazy
+    assert lazy.train.x.shape == eager.train.x.shape and len(lazy.test) == 40
+    assert torch.equal(lazy.train.x[torch.tensor([0, 5, 7])], eager.train.x[[0, 5, 7]])  # PNG is lossless
+    assert lazy.mean == eager.mean
+    sub = lazy.train.subset(torch.tensor([1, 2, 3]))
+    assert sub.lazy and torch.equal(sub.x[0], eager.train.x[1])
+    monkeypatch.setenv("SHIELDKIT_IN_MEMORY_GIB", "0")
+    assert load_image_folder(tmp_path).train.lazy  # over the memory limit -> lazy without being asked
+    r = shieldkit.train("cnn3", lazy, epochs=2, batch_size=32, workers=2, progress=False, model_kwargs={"width": 8})
+    assert r.settings["train"]["loader"] == "device" and len(r.history) == 2  # switched to workers for lazy data
+    assert np.isfinite(r.figures["test_accuracy"])

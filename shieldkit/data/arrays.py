@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from .lazy import LazyImages
 
 
 @dataclass
@@ -34,7 +35,13 @@ class ImageArray:
         return len(self.y)
 
     def subset(self, index: torch.Tensor) -> "ImageArray":
-        return ImageArray(self.x[index], self.y[index])
+        x = self.x.select(index) if self.lazy else self.x[index]  # lazy files stay lazy
+        return ImageArray(x, self.y[index])
+
+    @property
+    def lazy(self) -> bool:
+        """True when the images are files decoded on access (see data/lazy.py)."""
+        return isinstance(self.x, LazyImages)
 
     def to(self, device: torch.device | str) -> "ImageArray":
         return ImageArray(self.x.to(device), self.y.to(device))

@@ -17,6 +17,7 @@ import torch
 
 from ..errors import DatasetNotFoundError, InputError
 from .arrays import Augment, Dataset, ImageArray, stratified_split
+from .lazy import LazyImages
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -195,9 +196,16 @@ def _list_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
 
 
-def load_image_folder(path: str | Path, image_size: int | None = None) -> Dataset:
-    """``PATH/train/<class>/*.jpg`` and ``PATH/val/<class>/*`` (or ``test/``), read into memory,
-    resized to ``image_size`` (default: the size of the first training image)."""
+IN_MEMORY_LIMIT_GIB = 8.0  # image folders larger than this (uint8, decoded) are read lazily
+
+
+def load_image_folder(path: str | Path, image_size: int | None = None, lazy: bool | None = None) -> Dataset:
+    """``PATH/train/<class>/*.jpg`` and ``PATH/val/<class>/*`` (or ``test/``), resized to ``image_size``
+    (default: the size of the first training image).
+
+    Read into memory, unless ``lazy`` (or, with ``lazy=None``, when the decoded uint8 images would take
+    more than ``$SHIELDKIT_IN_MEMORY_GIB``, default 8 GiB): then the files are decoded on access and
+    training reads them through DataLoader workers."""
     root = Path(path)
     train_dir = root / "train"
     test_dir = next((root / d for d in ("val", "test") if (root / d).is_dir()), None)
@@ -219,8 +227,17 @@ def load_image_folder(path: str | Path, image_size: int | None = None) -> Datase
     train_paths, y_train = split(train_dir)
     if not train_paths:
         raise InputError(f"no images found under {train_dir}")
-    x_train = _read_images(train_paths, size)
     test_paths, y_test = split(test_dir)
+    if lazy is None:
+        first = size or _read_image(train_paths[0], None).shape[:2]
+        gib = (len(train_paths) + len(test_paths)) * first[0] * first[1] * 3 / 2**30
+        lazy = gib > float(os.environ.get("SHIELDKIT_IN_MEMORY_GIB", IN_MEMORY_LIMIT_GIB))
+    if lazy:
+        size = size or _read_image(train_paths[0], None).shape[:2]
+        train = ImageArray(LazyImages(train_paths, size, _read_image), torch.from_numpy(y_train))
+        test = ImageArray(LazyImages(test_paths, size, _read_image), torch.from_numpy(y_test))
+        return Dataset(root.name, train, test, list(classes), Augment(max(1, size[0] // 8), True))
+    x_train = _read_images(train_paths, size)
     x_test = _read_images(test_paths, x_train.shape[1:3])
     h = x_train.shape[1]
     return _dataset(root.name, x_train, y_train, x_test, y_test, classes, Augment(max(1, h // 8), True))
