@@ -31,12 +31,9 @@ def handle_errors(fn):
 
         try:
             return fn(*args, **kwargs)
-        except ShieldkitError as e:
+        except (ShieldkitError, OSError) as e:
             err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(e.exit_code) from None
-        except OSError as e:
-            err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+            raise typer.Exit(e.exit_code if isinstance(e, ShieldkitError) else 2) from None
 
     return wrapper
 

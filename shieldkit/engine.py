@@ -161,7 +161,7 @@ def fit(model: nn.Module, method: Method, data: Dataset, cfg: TrainConfig, *, re
         result.resumed_from_epoch = start_epoch
     total_steps = cfg.epochs * steps_per_epoch
     t0 = time.perf_counter()
-    with _progress(progress) as bar:
+    with progress_bar(progress) as bar:
         task = bar.add_task(description, total=total_steps, completed=start_epoch * steps_per_epoch, stats="")
         for epoch in range(start_epoch, cfg.epochs):
             model.train()
@@ -228,9 +228,7 @@ def _comparable(settings: dict) -> dict:
     import json
 
     s = json.loads(json.dumps(settings, default=str))
-    s.get("train", {}).pop("epochs", None)
-    s.get("train", {}).pop("device", None)
-    for k in ("loader", "workers", "compile"):  # how batches are fed / compiled does not change the run
+    for k in ("epochs", "device", "loader", "workers", "compile"):  # may differ between the run and its resume
         s.get("train", {}).pop(k, None)
     return s
 
@@ -251,7 +249,8 @@ def _load_resume(path, model, optimizer, settings) -> tuple[int, list]:
     return int(state["epoch"]), list(state.get("history", []))
 
 
-def _progress(enabled: bool):
+def progress_bar(enabled: bool):
+    """The rich progress bar (on stderr) every long shieldkit loop shows."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 

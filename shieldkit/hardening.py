@@ -15,12 +15,13 @@ from typing import Sequence
 
 from torch import nn
 
-from .api import RunResult, _finish, _resume_path, _version, as_dataset, as_model, check_compatible, make_pgd
+from .api import (RunResult, _finish, _resume_path, _version, adversarial_method, as_dataset, as_model,
+                  check_compatible, make_pgd)
 from .data import Dataset, stratified_split
 from .engine import TrainConfig, evaluate, fit
 from .errors import InputError
 from .losses.adversarial import ARD_LEVELS
-from .methods import ARD, PGDAT, RSLAD, ARDGoldblum, Method
+from .methods import ARD, RSLAD, ARDGoldblum, Method
 from .models import NormalizedClassifier, create_model
 from .robustness import pgd20_figures
 from .utils import resolve_device, seed_everything
@@ -62,7 +63,7 @@ def harden_method(method: str, teacher: nn.Module | None, *, eps: float, step_si
                   base: str = "rslad", goldblum_alpha: float = 1.0, goldblum_tau: float = 30.0) -> Method:
     """The training step of one ``harden`` method, all with the same PGD budget."""
     if method == "at":
-        return PGDAT(make_pgd(eps, step_size, steps, "ce"))
+        return adversarial_method("pgd", eps, steps, step_size)
     if teacher is None:
         raise InputError(f"--method {method} needs a --teacher")
     if method == "rslad":

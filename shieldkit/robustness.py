@@ -24,6 +24,7 @@ from torch import nn
 
 from .attacks import CWInf, FGSM, PGD, Attack, AutoAttack, ScoreModule, Square
 from .data import ImageArray, iterate_batches, stratified_split
+from .engine import progress_bar
 from .errors import InputError
 from .utils import resolve_device
 
@@ -127,14 +128,13 @@ def evaluate_robustness(model: nn.Module | None, data: ImageArray, cfg: Robustne
 
     indices = evaluation_indices(data.y, cfg.n, cfg.seed)
     accuracy, seconds, correct_all = {}, {}, None
-    from .engine import _progress
-
     n_batches = (len(indices) + cfg.batch_size - 1) // cfg.batch_size
-    with _progress(progress) as bar:
+    with progress_bar(progress) as bar:
         task = bar.add_task("robustness", total=n_batches * len(cfg.attacks), stats="")
         for name in cfg.attacks:
             attack = build_attack(name, cfg, int(num_classes or 0))
-            craft_on = {"square": ScoreModule(scorer).to(dev), "transfer": transfer_source}.get(name, model)
+            craft_on = ScoreModule(scorer).to(dev) if name == "square" else \
+                transfer_source if name == "transfer" else model
             torch.manual_seed(cfg.seed)
             t0 = time.perf_counter()
             hits = []

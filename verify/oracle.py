@@ -185,3 +185,23 @@ def oracle_accuracy(oracle: Oracle, data, batch_size: int = 512, device: str | t
     finally:
         oracle.queries, oracle.budget = saved_q, saved_b
     return 100.0 * correct / max(1, len(data))
+
+
+def describe_oracle(oracle: Oracle, source) -> dict:
+    """The oracle's description for a report, with the path the user gave (or an in-memory marker)."""
+    d = oracle.describe()
+    d["path"] = "<in-memory module>" if isinstance(source, nn.Module) else str(source)
+    return d
+
+
+def check_oracle_data(oracle: Oracle, data, what: str) -> None:
+    """``data`` must have one class per oracle output and, for an exported graph, its image shape."""
+    if oracle.num_classes != data.num_classes:
+        raise InputError(f"{what} outputs {oracle.num_classes} classes but {data.name} has {data.num_classes}")
+    spec = getattr(oracle, "spec", None)
+    if spec is not None:
+        c, h, w = data.input_shape
+        want = [h, w, c] if spec.layout == "NHWC" else [c, h, w]
+        if list(spec.shape[1:]) != want:
+            raise InputError(f"{what} takes images {spec.shape[1:]} ({spec.layout}) but {data.name} images are "
+                             f"{list(data.input_shape)} (C,H,W)")

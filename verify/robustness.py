@@ -21,7 +21,7 @@ from shieldkit.data import Dataset
 from shieldkit.errors import InputError
 from shieldkit.robustness import RobustnessConfig, evaluate_robustness
 
-from .oracle import OnnxOracle, TorchOracle, as_oracle
+from .oracle import OnnxOracle, TorchOracle, as_oracle, check_oracle_data, describe_oracle
 
 ROBUSTNESS_SCHEMA_VERSION = 1
 
@@ -52,23 +52,19 @@ def evaluate_robustness_of(model, ds: Dataset, cfg: RobustnessConfig, *, transfe
                            variant: str = "fp32", trust_pickle: bool = False, progress: bool = True) -> dict:
     """The robustness figures of any model reference on ``ds`` (see :func:`evaluate`), as a report dict."""
     grad_model, oracle = robustness_target(model, providers=providers, variant=variant, trust_pickle=trust_pickle)
-    if oracle.num_classes != ds.num_classes:
-        raise InputError(f"the model outputs {oracle.num_classes} classes but {ds.name} has {ds.num_classes}")
+    check_oracle_data(oracle, ds, "the model")
     source = None
     if transfer_from is not None:
         source_oracle = as_oracle(transfer_from, trust_pickle=trust_pickle)
         if not isinstance(source_oracle, TorchOracle):
             raise InputError("--transfer-from must be a checkpoint (adversarial examples are crafted with its gradients)")
         source = source_oracle.module
-    elif "transfer" in cfg.attacks:
-        raise InputError("the transfer attack needs a source model: pass --transfer-from")
     if grad_model is not None:
         for p in grad_model.parameters():
             p.requires_grad_(False)
     figures = evaluate_robustness(grad_model, ds.test, cfg, scorer=oracle, transfer_source=source,
                                   num_classes=ds.num_classes, progress=progress)
-    target = oracle.describe()
-    target["path"] = "<in-memory module>" if isinstance(model, nn.Module) else str(model)
+    target = describe_oracle(oracle, model)
     target["crafted_on"] = ("the artefact's model.safetensors (parity-checked twin)"
                             if isinstance(oracle, OnnxOracle) and grad_model is not None else
                             "the scored model itself" if grad_model is not None else "score-based / transfer only")

@@ -24,7 +24,7 @@ from shieldkit.errors import InputError
 from .budgets import budget_configs, with_seeds
 from .datafree import DataFreeConfig, datafree_attack
 from .kd import KDProbeConfig, kd_probe, train_baselines
-from .oracle import Oracle, as_oracle, oracle_accuracy
+from .oracle import Oracle, as_oracle, check_oracle_data, describe_oracle, oracle_accuracy
 from .policy import ATTACKS, Policy, apply_sections, load_policy, robustness_config, with_overrides
 from .report import REPORT_SCHEMA_VERSION, evaluate_checks
 from .robustness import evaluate_robustness_of
@@ -39,12 +39,6 @@ class VerifyResult:
         return self.report["verdict"] == "PASS"
 
 
-def _describe(oracle: Oracle, source) -> dict:
-    d = oracle.describe()
-    d["path"] = str(source) if not hasattr(source, "forward") else "<in-memory module>"
-    return d
-
-
 def _parity_agreement(oracle: Oracle) -> float | None:
     manifest = getattr(oracle, "manifest", None)
     if not manifest:
@@ -54,20 +48,6 @@ def _parity_agreement(oracle: Oracle) -> float | None:
         return parity.get("int8", {}).get("top1_agreement")
     values = [f["top1_agreement"] for f in parity.get("fp32", {}).values()]
     return min(values) if values else None
-
-
-def _check_data(oracle: Oracle, data: Dataset, what: str) -> None:
-    if len(data.test) == 0 or len(data.train) == 0:
-        raise InputError(f"{data.name} has no images in its train or test split; verify needs both")
-    if oracle.num_classes != data.num_classes:
-        raise InputError(f"{what} outputs {oracle.num_classes} classes but {data.name} has {data.num_classes}")
-    spec = getattr(oracle, "spec", None)
-    if spec is not None:
-        c, h, w = data.input_shape
-        want = [h, w, c] if spec.layout == "NHWC" else [c, h, w]
-        if list(spec.shape[1:]) != want:
-            raise InputError(f"{what} takes images {spec.shape[1:]} ({spec.layout}) but {data.name} images are "
-                             f"{list(data.input_shape)} (C,H,W)")
 
 
 def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path | Policy | None = None,
@@ -108,11 +88,11 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
 
     oracle = as_oracle(artefact, providers=providers, budget=query_budget, variant=variant, trust_pickle=trust_pickle)
     ds = as_dataset(data, data_dir)
-    _check_data(oracle, ds, "the artefact")
+    check_oracle_data(oracle, ds, "the artefact")
     ref = None
     if reference is not None:
         ref = as_oracle(reference, providers=providers, trust_pickle=trust_pickle)
-        _check_data(ref, ds, "the reference")
+        check_oracle_data(ref, ds, "the reference")
 
     figures: dict[str, Any] = {"accuracy": oracle_accuracy(oracle, ds.test)}
     ref_figures: dict[str, Any] = {}
@@ -164,8 +144,8 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
         "schema_version": REPORT_SCHEMA_VERSION,
         "shieldkit_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "artefact": _describe(oracle, artefact),
-        "reference": _describe(ref, reference) if ref is not None else None,
+        "artefact": describe_oracle(oracle, artefact),
+        "reference": describe_oracle(ref, reference) if ref is not None else None,
         "dataset": ds.describe(),
         "budget": budget if not (kd_config or datafree_config) else f"{budget} (custom settings)",
         "policy": pol.source,
