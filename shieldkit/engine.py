@@ -56,6 +56,8 @@ class TrainConfig:
             raise InputError(f"learning rate must be a positive number, got {self.lr}")
         if self.loader not in LOADERS:
             raise InputError(f"loader must be one of {LOADERS}, got {self.loader!r}")
+        if self.workers < 0:
+            raise InputError(f"workers must be >= 0, got {self.workers}")
         if self.schedule not in SCHEDULES:
             raise InputError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
 

@@ -167,9 +167,6 @@ def test_real_cifar10_npz():
 
 
 def test_large_image_folders_are_read_lazily_through_dataloader_workers(tmp_path, digits16, monkeypatch):
-    import numpy as np
-    from PIL import Image
-
     import shieldkit
     from shieldkit.data.sources import load_image_folder
 
@@ -192,3 +189,24 @@ def test_large_image_folders_are_read_lazily_through_dataloader_workers(tmp_path
     r = shieldkit.train("cnn3", lazy, epochs=2, batch_size=32, workers=2, progress=False, model_kwargs={"width": 8})
     assert r.settings["train"]["loader"] == "device" and len(r.history) == 2  # switched to workers for lazy data
     assert np.isfinite(r.figures["test_accuracy"])
+
+
+def test_unreadable_file_in_a_dataloader_worker_is_one_line(tmp_path):
+    from shieldkit.data.arrays import ImageArray
+    from shieldkit.data.lazy import LazyImages
+    from shieldkit.data.loader import LoaderBatches
+    from shieldkit.data.sources import _read_image
+
+    paths = []
+    for i in range(6):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(paths[-1])
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    paths.append(tmp_path / "bad.png")
+    arr = ImageArray(LazyImages(paths, (8, 8), _read_image), torch.zeros(len(paths), dtype=torch.long))
+    batches = LoaderBatches(arr, 7, augment=None, seed=0, device=torch.device("cpu"), workers=1)
+    with pytest.raises(InputError) as err:
+        list(batches(0))
+    message = str(err.value)
+    assert "\n" not in message and "Traceback" not in message
+    assert message.startswith(str(tmp_path / "bad.png")) and "not a readable image" in message

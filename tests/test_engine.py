@@ -101,3 +101,5 @@ def test_dataloader_path_trains_like_the_device_path(digits16):
     assert loader.settings["train"]["loader"] == "dataloader"
     with pytest.raises(InputError, match="loader must be one of"):
         shieldkit.train("cnn3", digits16, loader="magic", **kw)
+    with pytest.raises(InputError, match="workers must be >= 0"):
+        shieldkit.train("cnn3", digits16, loader="dataloader", workers=-1, **kw)

@@ -14,6 +14,7 @@ from typing import Iterator
 import torch
 from torch.utils.data import DataLoader
 
+from ..errors import InputError
 from .arrays import Augment, ImageArray, augment_batch, to_float
 
 LOADERS = ("device", "dataloader")
@@ -49,7 +50,11 @@ class LoaderBatches:
     def __call__(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         self.generator.manual_seed(self.seed * 1000 + epoch)
         aug_gen = torch.Generator().manual_seed(self.seed * 1000 + epoch + 7919)
-        for xb, yb in self.loader:
-            if self.augment is not None:
-                xb = augment_batch(xb, self.augment, aug_gen)
-            yield to_float(xb.to(self.device, non_blocking=True)), yb.to(self.device, non_blocking=True)
+        try:
+            for xb, yb in self.loader:
+                if self.augment is not None:
+                    xb = augment_batch(xb, self.augment, aug_gen)
+                yield to_float(xb.to(self.device, non_blocking=True)), yb.to(self.device, non_blocking=True)
+        except InputError as e:  # raised in a worker (e.g. an unreadable file): torch re-raises it with the
+            # worker's traceback inside the message; keep the one line the user needs
+            raise InputError(str(e).strip().splitlines()[-1].split("InputError: ", 1)[-1]) from None
