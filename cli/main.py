@@ -38,9 +38,16 @@ def handle_errors(fn):
     return wrapper
 
 
-class Reverse(str, Enum):
+class Negatives(str, Enum):
     mirror = "mirror"
     negate = "negate"
+    uniform = "uniform"
+
+
+class Recipe(str, Enum):
+    flat = "flat"
+    uniform = "uniform"
+    rml_paper = "rml-paper"
 
 
 class ProtectMethod(str, Enum):
@@ -115,10 +122,20 @@ def protect_cmd(
     data: str = DataOpt,
     out: Path = typer.Option(..., "--out", help="protected checkpoint to write"),
     method: ProtectMethod = typer.Option(ProtectMethod.rml, "--method", help="rml | nasty (baseline, from scratch)"),
-    alpha: float = typer.Option(1.0, "--alpha", help="RML: weight of the binary (target vs rest) term"),
-    beta: float = typer.Option(1.0, "--beta", help="RML: weight of the reverse-ranking term"),
-    tau: float = typer.Option(4.0, "--tau", help="temperature"),
-    reverse: Reverse = typer.Option(Reverse.mirror, "--reverse", help="RML: how negatives are reversed"),
+    recipe: Recipe = typer.Option(Recipe.flat, "--recipe", help="RML settings to start from: flat (default: uniform "
+                                  "negatives, fixed confidence) | uniform | rml-paper (the paper's reading); the "
+                                  "options below override it"),
+    alpha: Optional[float] = typer.Option(None, "--alpha", help="RML: weight of the binary (target vs rest) term"),
+    beta: Optional[float] = typer.Option(None, "--beta", help="RML: weight of the negatives term"),
+    tau: Optional[float] = typer.Option(None, "--tau", help="temperature of the RML terms (Nasty: default 4)"),
+    negatives: Optional[Negatives] = typer.Option(None, "--negatives", "--reverse",
+                                                  help="RML: target of the negatives: mirror | negate (inverted "
+                                                       "ranking) | uniform (no ranking)"),
+    confidence: Optional[str] = typer.Option(None, "--confidence", help="RML: target confidence of the binary term: "
+                                             "original | equalized | fixed:C (0<C<1)"),
+    ce_weight: Optional[float] = typer.Option(None, "--ce-weight", help="RML: weight of the cross-entropy term"),
+    flatness: Optional[float] = typer.Option(None, "--flatness", help="RML: weight of the logit-variance term that "
+                                             "flattens the negatives at every temperature"),
     no_labels: bool = typer.Option(False, "--no-labels", help="RML: use the original's argmax as target"),
     omega: float = typer.Option(0.04, "--omega", help="Nasty: weight of the adversarial KL term"),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="default 5 (rml) / 30 (nasty)"),
@@ -143,7 +160,9 @@ def protect_cmd(
     """Protect a trained classifier against knowledge distillation (RML)."""
     from shieldkit import protect
 
-    r = protect(model, data, out=out, method=method.value, alpha=alpha, beta=beta, tau=tau, reverse=reverse.value,
+    r = protect(model, data, out=out, method=method.value, recipe=recipe.value, alpha=alpha, beta=beta, tau=tau,
+                negatives=negatives.value if negatives else None, confidence=confidence, ce_weight=ce_weight,
+                flatness=flatness,
                 use_labels=not no_labels, omega=omega, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
                 device=device, data_dir=data_dir, download=download, resume=resume, arch=arch,
                 num_classes=num_classes, trust_pickle=trust_pickle, compile=compile, loader=loader, workers=workers,
@@ -326,6 +345,7 @@ def inspect_cmd(
 
 
 class Budget(str, Enum):
+    smoke = "smoke"
     quick = "quick"
     standard = "standard"
     full = "full"
@@ -336,16 +356,22 @@ class Budget(str, Enum):
 def verify_cmd(
     artefact: Path = typer.Argument(..., help="artefact directory or .onnx (attacked through ONNX Runtime), or a checkpoint (torch)"),
     data: str = typer.Option(..., "--data", help="dataset: attacker split of train, students scored on test"),
-    reference: Optional[Path] = typer.Option(None, "--reference", help="the unprotected model, for relative thresholds"),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="the unprotected model, for relative thresholds; "
+                                             "its own KD gain must clear the margin, else the verdict is INCONCLUSIVE"),
+    matched_reference: Optional[Path] = typer.Option(None, "--matched-reference",
+                                                     help="a clean model of the protected model's accuracy (trained "
+                                                          "from scratch): a second baseline, checked like --reference"),
     policy: Optional[Path] = typer.Option(None, "--policy", help="TOML release policy (thresholds, budget, seeds, attacks)"),
-    budget: Optional[Budget] = typer.Option(None, "--budget", help="quick (CPU, ~10 min on CIFAR-10) | standard | full (GPU)"),
+    budget: Optional[Budget] = typer.Option(None, "--budget", help="smoke (seconds: wiring only) | quick (CPU, ~10 min "
+                                            "per model on CIFAR-10) | standard | full (GPU)"),
     attacks: Optional[str] = typer.Option(None, "--attacks", help="comma-separated: kd,datafree,robustness"),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated student seeds, e.g. 0,1,2"),
     report: Optional[Path] = typer.Option(None, "--report", help="write the JSON report here"),
     providers: str = typer.Option("cpu", "--providers", help="ONNX Runtime providers, e.g. cpu or cuda"),
     variant: Variant = typer.Option(Variant.fp32, "--variant", help="which graph of the artefact: fp32 | int8"),
     query_budget: Optional[int] = typer.Option(None, "--query-budget", help="max oracle queries (images) over all attacks"),
-    max_kd_gain: Optional[float] = typer.Option(None, "--max-kd-gain", help="points (default 0.5)"),
+    max_kd_gain: Optional[float] = typer.Option(None, "--max-kd-gain", help="points (default 0.5): bound on the "
+                                                "95% upper bound of the worst attacker's paired KD gain"),
     max_datafree_accuracy: Optional[float] = typer.Option(None, "--max-datafree-accuracy", help="%"),
     max_datafree_ratio: Optional[float] = typer.Option(None, "--max-datafree-ratio", help="vs --reference"),
     max_accuracy_drop: Optional[float] = typer.Option(None, "--max-accuracy-drop", help="points vs --reference"),
@@ -356,8 +382,8 @@ def verify_cmd(
     data_dir: Optional[Path] = DataDirOpt,
     trust_pickle: bool = TrustPickleOpt,
 ) -> None:
-    """Attack the released artefact with KD; exit 0 if every threshold holds, 1 if one fails, 2 on bad input."""
-    from shieldkit.errors import InputError, VerificationFailed
+    """Attack the released artefact with a panel of KD attackers; exit 0 PASS, 1 FAIL, 2 bad input, 3 INCONCLUSIVE."""
+    from shieldkit.errors import InputError, VerificationFailed, VerificationInconclusive
     from shieldkit.utils import write_json
     from shieldkit.verify import verify
     from shieldkit.verify.report import failed_lines, verdict_table
@@ -368,7 +394,7 @@ def verify_cmd(
         except ValueError:
             raise InputError(f"--seeds must be comma-separated integers, got {text!r}") from None
 
-    r = verify(artefact, data, reference=reference, policy=policy, budget=budget.value if budget else None,
+    r = verify(artefact, data, reference=reference, matched_reference=matched_reference, policy=policy, budget=budget.value if budget else None,
                attacks=attacks.split(",") if attacks else None, seeds=ints(seeds), providers=providers,
                variant=variant.value, query_budget=query_budget, data_dir=data_dir, trust_pickle=trust_pickle,
                thresholds={"max_kd_gain": max_kd_gain, "max_datafree_accuracy": max_datafree_accuracy,
@@ -380,8 +406,10 @@ def verify_cmd(
     if report is not None:
         write_json(r.report, report)
         out_console.print(f"report  ->  {report}")
-    if not r.passed:
+    if r.verdict == "FAIL":
         raise VerificationFailed("verification FAILED: " + "; ".join(failed_lines(r.report)))
+    if r.verdict == "INCONCLUSIVE":
+        raise VerificationInconclusive("verification INCONCLUSIVE: " + "; ".join(r.report["inconclusive"]))
 
 
 @app.command("models")

@@ -23,6 +23,7 @@ from .distributed import is_main_process
 from .engine import FitResult, TrainConfig, evaluate, fit
 from .errors import InputError
 from .methods import PGDAT, TRADES, Nasty, Plain, RML
+from .methods.rml import DEFAULT_RECIPE, recipe_settings
 from .models import NormalizedClassifier, create_model
 from .robustness import pgd20_figures
 from .utils import resolve_device, seed_everything, sidecar_json, write_json
@@ -146,7 +147,9 @@ def train(arch: str, data: str | Dataset = "digits", *, out: str | Path | None =
 
 
 def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, out: str | Path | None = None,
-            method: str = "rml", alpha: float = 1.0, beta: float = 1.0, tau: float = 4.0, reverse: str = "mirror",
+            method: str = "rml", recipe: str = DEFAULT_RECIPE, alpha: float | None = None,
+            beta: float | None = None, tau: float | None = None, negatives: str | None = None,
+            confidence: str | float | None = None, ce_weight: float | None = None, flatness: float | None = None,
             use_labels: bool = True, omega: float = 0.04, epochs: int | None = None, lr: float | None = None,
             batch_size: int = 128, weight_decay: float = 5e-4, seed: int = 0, device: str = "auto",
             data_dir: str | Path | None = None, download: bool = False, resume: bool = False, progress: bool = True,
@@ -155,7 +158,10 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
             eps: float = 8 / 255, attack_step_size: float = 2 / 255, adv_weight: float = 1.0) -> RunResult:
     """Protect a trained classifier against distillation; save the protected model to ``out``.
 
-    ``method="rml"`` fine-tunes a copy of the model with the RML loss (defaults: 5 epochs, lr 0.01);
+    ``method="rml"`` fine-tunes a copy of the model with the RML loss (defaults: 5 epochs, lr 0.01), with the
+    settings of ``recipe`` (:data:`shieldkit.methods.rml.RECIPES`; ``"flat"`` by default, ``"rml-paper"`` for
+    the paper's reading) and any of ``alpha, beta, tau, negatives, confidence, ce_weight, flatness`` that is
+    given replacing the recipe's value;
     ``method="nasty"`` trains a Nasty Teacher of the same architecture from scratch against the
     model (defaults: 30 epochs, lr 0.1). Test accuracy of original and protected is measured and stored.
     ``adversarial_steps`` > 0 (robust RML, for a hardened model) adds ``adv_weight``·CE on PGD examples
@@ -163,6 +169,17 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
     """
     if method not in PROTECT_METHODS:
         raise InputError(f"unknown protection method {method!r}; valid: {', '.join(PROTECT_METHODS)}")
+    try:
+        rml = recipe_settings(recipe, alpha=alpha, beta=beta, tau=tau, negatives=negatives, confidence=confidence,
+                              ce_weight=ce_weight, flatness=flatness)
+        if method == "rml":  # validate every setting before any data or model is loaded
+            RML(nn.Identity(), use_labels=use_labels, **rml)
+    except ValueError as e:
+        raise InputError(str(e)) from None
+    if not (omega >= 0):
+        raise InputError(f"omega must be >= 0, got {omega}")
+    if tau is not None and not (0 < tau < float("inf")):
+        raise InputError(f"tau must be a positive number, got {tau}")
     ds = as_dataset(data, data_dir, download)
     original, info = as_model(model, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle)
     if not isinstance(original, NormalizedClassifier):
@@ -178,16 +195,16 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
     if method == "rml":
         protected = copy.deepcopy(original).requires_grad_(True)  # the original may arrive frozen (e.g. a teacher)
         attack = make_pgd(eps, attack_step_size, adversarial_steps) if adversarial_steps > 0 else None
-        step = RML(original, alpha=alpha, beta=beta, tau=tau, reverse=reverse, use_labels=use_labels, attack=attack,
-                   adv_weight=adv_weight)
+        step = RML(original, use_labels=use_labels, attack=attack, adv_weight=adv_weight, **rml)
     else:
         protected = create_model(original.arch, original.num_classes, mean=original.spec()["mean"],
                                  std=original.spec()["std"], **original.model_kwargs)
-        step = Nasty(original, tau=tau, omega=omega)
+        step = Nasty(original, tau=tau if tau is not None else 4.0, omega=omega)
     dev = resolve_device(device)
     acc_original = evaluate(original.to(dev), ds.test, device=dev)["accuracy"]
     settings = {"command": "protect", "shieldkit_version": _version(), "original": info.source, "arch": original.arch,
-                "data": ds.describe(), "train": asdict(cfg), "method": step.settings()}
+                "data": ds.describe(), "train": asdict(cfg),
+                "method": {**step.settings(), **({"recipe": recipe} if method == "rml" else {})}}
     resume_path = _resume_path(out)
     t0 = time.perf_counter()
     result = fit(protected, step, ds, cfg, resume_path=resume_path, resume=resume, progress=progress,

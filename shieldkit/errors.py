@@ -1,6 +1,7 @@
 """Typed errors. The library raises these; the CLI maps them to one line on stderr and an exit code.
 
-Exit codes: 0 ok, 1 a verification threshold failed, 2 bad input or could not run.
+Exit codes: 0 ok, 1 a verification threshold failed, 2 bad input or could not run, 3 a verification
+was inconclusive (every threshold held, but the run could not show that its attacks detect distillation).
 """
 
 from __future__ import annotations
@@ -36,3 +37,9 @@ class VerificationFailed(ShieldkitError):
     """A verification threshold did not hold."""
 
     exit_code = 1
+
+
+class VerificationInconclusive(ShieldkitError):
+    """Every threshold held, but the run did not show that its probe can detect distillation."""
+
+    exit_code = 3

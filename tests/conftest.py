@@ -34,9 +34,9 @@ def digits16():
 
 @pytest.fixture(scope="session")
 def digits_models(digits):
-    """A ResNet-8 trained on digits and its RML-protected copy (shared by the e2e and verify tests)."""
+    """A ResNet-8 trained on digits and its RML-protected copy (default recipe; shared by the e2e and verify tests)."""
     import shieldkit
 
     original = shieldkit.train("resnet8", digits, epochs=15, lr=0.05, progress=False)
-    protected = shieldkit.protect(original.model, digits, method="rml", beta=1.0, epochs=5, progress=False)
+    protected = shieldkit.protect(original.model, digits, method="rml", epochs=5, progress=False)
     return original, protected

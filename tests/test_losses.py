@@ -138,3 +138,89 @@ def test_nasty_adversarial_term_is_negative_and_pushes_away(logits):
     t = nasty_loss(z, z_adv, y, tau=4.0, omega=0.04)
     assert t["loss_adv"].item() < 0
     assert nasty_loss(z, z, y, 4.0, 0.04)["loss_adv"].abs().item() < 1e-6
+
+
+# ---- RML variants: negatives' target, confidence target, flatness (losses/rml.py) ----
+
+from shieldkit.losses.rml import (confidence_target, flatness_loss, negatives_target,  # noqa: E402
+                                  parse_confidence)
+
+
+def test_uniform_negatives_target_is_uniform_and_ignores_the_original(logits):
+    z, y = logits
+    neg = non_target_logits(z, y)
+    u = negatives_target(neg, 4.0, "uniform")
+    assert torch.allclose(u, torch.full_like(u, 1 / 9))
+    assert torch.equal(u, negatives_target(neg * 7 - 3, 4.0, "uniform"))
+
+
+def test_uniform_negatives_term_has_zero_gradient_across_negatives_at_the_optimum(logits):
+    """At flat negatives (any level, any target logit) the uniform term is 0 and pushes no negative logit."""
+    z_o, y = logits
+    z_p = torch.full_like(z_o, -1.5)
+    z_p[torch.arange(6), y] = 3.0
+    z_p.requires_grad_(True)
+    loss = reverse_loss(z_p, z_o, y, 4.0, "uniform")
+    assert loss.abs().item() < 1e-6
+    (g,) = torch.autograd.grad(loss, z_p)
+    assert g.abs().max().item() < 1e-6
+    # away from the optimum it pulls the negatives together: the largest negative gets a positive gradient
+    z_q = z_p.detach().clone()
+    z_q[0, (y[0] + 1) % 10] += 2.0
+    z_q.requires_grad_(True)
+    (g,) = torch.autograd.grad(reverse_loss(z_q, z_o, y, 4.0, "uniform"), z_q)
+    assert g[0, (y[0] + 1) % 10].item() > 0
+
+
+def test_flatness_is_zero_iff_negatives_equal_and_temperature_free(logits):
+    z, y = logits
+    flat = torch.zeros_like(z)
+    flat[torch.arange(6), y] = 5.0
+    assert flatness_loss(flat, y).item() == 0.0
+    assert flatness_loss(z, y).item() > 0
+    # golden value: population variance of the 3 negatives [1, 0, -1] = 2/3
+    assert flatness_loss(torch.tensor([[4.0, 1.0, 0.0, -1.0]]), torch.tensor([0])).item() == pytest.approx(2 / 3)
+
+
+def test_equalized_confidence_is_image_independent(logits):
+    z, y = logits
+    c = confidence_target(z, y, 4.0, "equalized")
+    assert torch.allclose(c, c[0].expand_as(c))
+    p_t = F.softmax(z / 4, 1)[torch.arange(6), y]
+    assert torch.allclose(c[0], p_t.mean())
+    assert torch.allclose(confidence_target(z, y, 4.0, "original"), p_t)
+    assert torch.equal(confidence_target(z, y, 4.0, 0.9), torch.full((6,), 0.9))
+    assert torch.equal(confidence_target(z, y, 4.0, "fixed:0.9"), torch.full((6,), 0.9))
+
+
+@pytest.mark.parametrize("bad", ["fixed:1.5", "fixed:0", "sometimes", "fixed:nan", 1.0])
+def test_bad_confidence_is_refused(bad):
+    with pytest.raises(ValueError):
+        parse_confidence(bad)
+
+
+def test_fixed_confidence_binary_term_golden_value():
+    """L_bin = τ²·KL([c, 1−c] || [p_t, 1−p_t]) with c fixed, computed by hand."""
+    z_p = torch.tensor([[2.0, 0.0, 0.0]])
+    y = torch.tensor([0])
+    p = math.exp(2.0) / (math.exp(2.0) + 2)  # τ = 1
+    expected = 0.9 * math.log(0.9 / p) + 0.1 * math.log(0.1 / (1 - p))
+    assert binary_loss(z_p, torch.zeros_like(z_p), y, 1.0, 0.9).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_flat_recipe_optimum_is_a_fixed_margin_over_flat_negatives():
+    """uniform negatives + fixed confidence C at τ = 1 (no CE): the loss is 0 exactly when the target logit
+    leads every (equal) negative by log(C·(C_classes − 1)/(1 − C))."""
+    c, n = 0.9, 10
+    margin = math.log(c * (n - 1) / (1 - c))
+    z = torch.zeros(3, n)
+    y = torch.tensor([0, 4, 9])
+    z[torch.arange(3), y] = margin
+    t = rml_loss(z, torch.randn(3, n), y, alpha=1.0, beta=1.0, tau=1.0, reverse="uniform", confidence=c,
+                 ce_weight=0.0, flatness=0.1)
+    assert set(t) == {"loss_bin", "loss_rev", "loss_flat"}
+    assert sum(t.values()).abs().item() < 1e-5
+    z2 = z.clone()
+    z2[torch.arange(3), y] += 1.0  # a larger margin is penalised
+    t2 = rml_loss(z2, torch.randn(3, n), y, 1.0, 1.0, 1.0, "uniform", confidence=c, ce_weight=0.0)
+    assert sum(t2.values()).item() > 1e-3

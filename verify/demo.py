@@ -16,6 +16,8 @@ from shieldkit.api import protect, train
 from shieldkit.data import Dataset, load_dataset
 from shieldkit.utils import write_json
 
+from shieldkit.methods.rml import DEFAULT_RECIPE
+
 from .kd import KDProbeConfig
 from .policy import Policy, Thresholds
 from .run import verify
@@ -27,13 +29,11 @@ class DemoConfig:
     teacher_epochs: int = 15
     teacher_lr: float = 0.05
     protect_epochs: int = 5
-    alpha: float = 1.0
-    beta: float = 1.0
-    tau: float = 4.0
-    reverse: str = "mirror"
+    recipe: str = DEFAULT_RECIPE
     max_kd_gain: float = 0.5
-    probe: KDProbeConfig = field(default_factory=lambda: KDProbeConfig(epochs=30, batch_size=64, attacker_fraction=0.2,
-                                                                        seeds=(0, 1)))
+    probe: KDProbeConfig = field(default_factory=lambda: KDProbeConfig(
+        families=("cnn3-8", "cnn3-16"), epochs=30, batch_size=64, attacker_fraction=0.2, taus=(1.0, 4.0),
+        unmirror=True, recalibrate=True, seeds=(0, 1, 2)))
 
 
 def run_demo(cfg: DemoConfig | None = None, *, data: Dataset | None = None, out_dir: str | Path | None = None,
@@ -50,9 +50,9 @@ def run_demo(cfg: DemoConfig | None = None, *, data: Dataset | None = None, out_
         say(f"1/4 train {cfg.arch} on {ds.name}")
         original = train(cfg.arch, ds, epochs=cfg.teacher_epochs, lr=cfg.teacher_lr, seed=seed, progress=progress,
                          out=out / "original.pt")
-        say(f"2/4 protect it with RML (β={cfg.beta}, τ={cfg.tau}, {cfg.reverse})")
-        protect(out / "original.pt", ds, method="rml", alpha=cfg.alpha, beta=cfg.beta, tau=cfg.tau,
-                reverse=cfg.reverse, epochs=cfg.protect_epochs, seed=seed, progress=progress, out=out / "protected.pt")
+        say(f"2/4 protect it with RML (recipe {cfg.recipe})")
+        protect(out / "original.pt", ds, method="rml", recipe=cfg.recipe, epochs=cfg.protect_epochs, seed=seed,
+                progress=progress, out=out / "protected.pt")
         say("3/4 export both to ONNX (+ safetensors, manifest, parity)")
         for name in ("original", "protected"):
             export(out / f"{name}.pt", out / f"{name}.artefact", data=ds, overwrite=True, parity_n=len(ds.test))
@@ -75,19 +75,21 @@ def run_demo(cfg: DemoConfig | None = None, *, data: Dataset | None = None, out_
 
 
 def demo_table(result: dict[str, Any]):
-    """A rich table: accuracy, hard-label student, best KD student, KD gain and verdict per artefact."""
+    """A rich table: accuracy, baseline student, the deciding attacker, its KD gain (and 95 % upper bound) and
+    the verdict per artefact."""
     from rich.table import Table
 
     any_row = next(iter(result["rows"].values()))
-    t = Table(title=f"shieldkit verify on {result['dataset']['name']} through ONNX Runtime "
-                    f"(student {any_row['attacks']['kd']['settings']['student']}, max KD gain "
-                    f"{any_row['thresholds']['max_kd_gain']:+.1f})")
-    for col in ("artefact", "accuracy", "hard-label student", "best KD student", "KD gain", "verdict"):
+    settings = any_row["attacks"]["kd"]["settings"]
+    t = Table(title=f"shieldkit verify on {result['dataset']['name']} through ONNX Runtime (students "
+                    f"{', '.join(settings['families'])}, {len(settings['seeds'])} seeds; max KD gain "
+                    f"{any_row['thresholds']['max_kd_gain']:+.1f} on the 95% upper bound)")
+    for col in ("artefact", "accuracy", "baseline student", "deciding attacker", "KD gain (upper)", "verdict"):
         t.add_column(col, justify="right")
     for name, report in result["rows"].items():
         kd = report["attacks"]["kd"]["figures"]
-        colour = "green" if report["verdict"] == "PASS" else "red"
+        colour = {"PASS": "green", "FAIL": "red"}.get(report["verdict"], "yellow")
         t.add_row(name, f"{report['figures']['accuracy']:.2f}", f"{kd['hard_label_accuracy']:.2f}",
-                  f"{kd['best_kd_accuracy']:.2f} ({kd['best_kd']})", f"{kd['kd_gain']:+.2f}",
+                  f"{kd['best_kd_accuracy']:.2f} ({kd['best_kd']})", f"{kd['kd_gain']:+.2f} ({kd['kd_gain_upper']:+.2f})",
                   f"[{colour}]{report['verdict']}[/]")
     return t

@@ -1,45 +1,67 @@
-"""The data-driven KD probe: how much does a student learn from a teacher's soft outputs?
+"""The data-driven KD probe: how much does a student learn from a teacher's outputs? A panel of attackers.
 
-Students of one architecture are trained on the attacker's split of the training data (never the
-test split that scores them):
+Students of one or more families (architectures, :data:`FAMILIES`) are trained on the attacker's
+split of the training data (never the test split that scores them). Per family:
 
-- ``hard``: labels only (cross-entropy) -- "nothing learned from the teacher";
-- ``ls``: labels with label smoothing 0.1;
-- ``kd_tau{τ}``: Hinton KD, L = (1 − α)·CE + α·τ²·KL(σ(t/τ) || σ(s/τ)), α = 0.9, τ ∈ {1, 4, 10, 20};
+- baselines (no teacher): ``hard`` (labels only) and ``ls`` (labels with label smoothing 0.1);
+- ``kd_tau{τ}``: Hinton KD, L = (1 − α)·CE + α·τ²·KL(σ(t/τ) || σ(s/τ)), α = 0.9, at each τ of ``taus``
+  (τ < 1 is a temperature-sharpened student);
 - ``soft_tau{τ}``: α = 1, soft labels only (an attacker with unlabelled data);
-- ``top1``: cross-entropy on the teacher's argmax only (hard pseudo-labels, no true labels), the
-  attacker that ignores whatever a defence does to the soft outputs.
+- ``top1``: cross-entropy on the teacher's argmax only (hard pseudo-labels);
+- ``top{k}_tau{τ}``: KD on the teacher's top-k outputs only (the rest masked, :func:`~.adaptive.topk_logits`);
+- ``unmirror_tau{τ}``: KD on the teacher's output with the negatives mirrored back (an attacker who knows
+  RML's mirror defence, :func:`~.adaptive.unmirror_logits`);
+- ``recal_tau{τ}``: KD on z/T with T fitted on the attacker's labelled images (:func:`~.adaptive.fit_temperature`).
 
-The teacher is any callable ``images -> logits``: a torch module, or an oracle
-(:mod:`shieldkit.verify.oracle`) -- a torch module (white-box) or the exported ONNX artefact
-(black-box), whose queries are counted and checked against its budget before the probe starts.
+Noise and selection (docs/verification.md): every student runs once per seed; a gain is paired per
+seed, ``acc(student, s) − acc(baseline, s)``, the baseline being whichever of ``hard``/``ls`` scores
+higher on a held-out ``selection_fraction`` of the attacker's pool. Within an attack kind (the τ of
+KD, the k of top-k, ...) the attacker picks the setting that scores best on that held-out slice, as a
+real attacker would, never on the test split. The probe's ``kd_gain`` is the worst case over
+(family, kind): the largest one-sided 95 % upper bound of the paired gain (Student t over seeds).
 
-KD gain = accuracy of the best KD student − accuracy of the hard-label student (means over seeds).
-The teacher is queried once per epoch's augmented batches; every temperature reuses those logits.
+The teacher is any callable ``images -> logits``: a torch module, or an oracle (:mod:`.oracle`),
+whose queries are counted and checked against its budget before the probe starts. The teacher is
+queried once per seed on every epoch's augmented batches; every student of that seed reuses them.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 import torch
 
 from shieldkit.data import Dataset, iterate_batches, stratified_split
-from shieldkit.engine import TrainConfig, autocast, evaluate, fit
+from shieldkit.engine import TrainConfig, autocast, fit, predict_logits
+from shieldkit.errors import InputError
 from shieldkit.methods import HintonKD, Plain, PseudoLabel
 from shieldkit.models import create_model
 from shieldkit.utils import resolve_device, seed_everything
 
+from .adaptive import fit_temperature, topk_logits, unmirror_logits
+from .oracle import QueryBudgetExceeded
+
 Teacher = Callable[[torch.Tensor], torch.Tensor]
+
+# family name -> (architecture, keyword arguments); any other registered model name is a family of its own
+FAMILIES: dict[str, tuple[str, dict]] = {
+    "cnn3-8": ("cnn3", {"width": 8}),
+    "cnn3-16": ("cnn3", {"width": 16}),
+    "cnn3-32": ("cnn3", {"width": 32}),
+}
+BASELINES = ("hard", "ls")
+# one-sided 95 % quantiles of Student's t, by degrees of freedom (1.645 beyond 30)
+_T95 = {1: 6.314, 2: 2.920, 3: 2.353, 4: 2.132, 5: 2.015, 6: 1.943, 7: 1.895, 8: 1.860, 9: 1.833, 10: 1.812,
+        12: 1.782, 15: 1.753, 20: 1.725, 25: 1.708, 30: 1.697}
 
 
 @dataclass
 class KDProbeConfig:
-    student: str = "cnn3"
-    student_kwargs: dict = field(default_factory=lambda: {"width": 16})
+    families: tuple[str, ...] = ("cnn3-16",)
     epochs: int = 10
     batch_size: int = 128
     lr: float = 0.05
@@ -48,36 +70,112 @@ class KDProbeConfig:
     alpha: float = 0.9
     soft_only_taus: tuple[float, ...] = (4.0,)
     pseudo_label: bool = True
+    top_k: tuple[int, ...] = ()
+    unmirror: bool = False
+    recalibrate: bool = False
+    adaptive_tau: float = 4.0  # the temperature of the top-k, un-mirror and recalibrated students
     label_smoothing: float = 0.1
     attacker_fraction: float = 0.2
-    seeds: tuple[int, ...] = (0,)
+    selection_fraction: float = 0.1  # of the attacker's pool, held out to choose τ, k and the baseline
+    seeds: tuple[int, ...] = (0, 1, 2)
     split_seed: int = 1234
     device: str = "auto"
 
+    def __post_init__(self) -> None:
+        if not self.families:
+            raise InputError("the KD probe needs at least one student family")
+        for f in self.families:
+            family_model(f)
+        if not self.seeds:
+            raise InputError("the KD probe needs at least one seed")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise InputError(f"KD probe epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
+        if not 0.0 < self.attacker_fraction <= 1.0:
+            raise InputError(f"attacker_fraction must be in (0, 1], got {self.attacker_fraction}")
+        if not 0.0 <= self.selection_fraction < 1.0:
+            raise InputError(f"selection_fraction must be in [0, 1), got {self.selection_fraction}")
+        if any(not (t > 0 and math.isfinite(t)) for t in (*self.taus, *self.soft_only_taus, self.adaptive_tau)):
+            raise InputError("every KD temperature must be a positive number")
+        if any(k < 1 for k in self.top_k):
+            raise InputError(f"top_k values must be >= 1, got {list(self.top_k)}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise InputError(f"KD probe lr must be a positive number, got {self.lr}")
+
+
+def family_model(family: str) -> tuple[str, dict]:
+    """(architecture, kwargs) of a student family: a :data:`FAMILIES` name or any registered model name."""
+    if family in FAMILIES:
+        arch, kwargs = FAMILIES[family]
+        return arch, dict(kwargs)
+    from shieldkit.models import list_models
+
+    if family not in list_models():
+        raise InputError(f"unknown student family {family!r}; valid: {', '.join(FAMILIES)} or a model name")
+    return family, {}
+
 
 def student_configs(cfg: KDProbeConfig) -> dict[str, dict]:
-    """Name -> how that student is trained (``teacher`` False for the label-only baselines)."""
-    configs: dict[str, dict] = {"hard": {"teacher": False, "label_smoothing": 0.0},
-                                "ls": {"teacher": False, "label_smoothing": cfg.label_smoothing}}
+    """Student name -> how it is trained; ``kind`` groups the settings an attacker chooses between."""
+    configs: dict[str, dict] = {"hard": {"kind": "baseline", "teacher": False, "label_smoothing": 0.0},
+                                "ls": {"kind": "baseline", "teacher": False, "label_smoothing": cfg.label_smoothing}}
     for tau in cfg.taus:
-        configs[f"kd_tau{tau:g}"] = {"teacher": True, "alpha": cfg.alpha, "tau": tau}
+        configs[f"kd_tau{tau:g}"] = {"kind": "kd", "teacher": True, "alpha": cfg.alpha, "tau": tau}
     for tau in cfg.soft_only_taus:
-        configs[f"soft_tau{tau:g}"] = {"teacher": True, "alpha": 1.0, "tau": tau}
+        configs[f"soft_tau{tau:g}"] = {"kind": "soft", "teacher": True, "alpha": 1.0, "tau": tau}
     if cfg.pseudo_label:
-        configs["top1"] = {"teacher": True, "pseudo_label": True}
+        configs["top1"] = {"kind": "top1", "teacher": True, "pseudo_label": True}
+    tau = cfg.adaptive_tau
+    for k in cfg.top_k:
+        configs[f"top{k}_tau{tau:g}"] = {"kind": "topk", "teacher": True, "alpha": cfg.alpha, "tau": tau,
+                                         "transform": f"top{k}"}
+    if cfg.unmirror:
+        configs[f"unmirror_tau{tau:g}"] = {"kind": "unmirror", "teacher": True, "alpha": cfg.alpha, "tau": tau,
+                                           "transform": "unmirror"}
+    if cfg.recalibrate:
+        configs[f"recal_tau{tau:g}"] = {"kind": "recal", "teacher": True, "alpha": cfg.alpha, "tau": tau,
+                                        "transform": "recal"}
     return configs
+
+
+def attacker_split(data: Dataset, cfg: KDProbeConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """The attacker's images (a stratified ``attacker_fraction`` of the training split, fixed seed), as
+    ``(train, selection)`` indices: ``selection`` is the held-out slice that chooses settings."""
+    idx, _ = stratified_split(data.train.y, cfg.attacker_fraction, cfg.split_seed)
+    if cfg.selection_fraction <= 0:
+        return idx, idx[:0]
+    sel_pos, train_pos = stratified_split(data.train.y[idx], cfg.selection_fraction, cfg.split_seed + 1)
+    return idx[train_pos], idx[sel_pos]
+
+
+def attacker_indices(data: Dataset, cfg: KDProbeConfig) -> torch.Tensor:
+    """Every image the attacker holds (its training images and its held-out selection slice)."""
+    train, sel = attacker_split(data, cfg)
+    return torch.cat([train, sel]).sort().values
 
 
 def queries_needed(data: Dataset, cfg: KDProbeConfig) -> int:
     """Oracle queries (images) one probe makes: every augmented attacker batch of every epoch, per seed."""
-    steps = len(attacker_indices(data, cfg)) // cfg.batch_size
+    steps = len(attacker_split(data, cfg)[0]) // cfg.batch_size
     return steps * cfg.batch_size * cfg.epochs * len(cfg.seeds)
 
 
-def attacker_indices(data: Dataset, cfg: KDProbeConfig) -> torch.Tensor:
-    """The attacker's images: a stratified ``attacker_fraction`` of the training split (fixed seed)."""
-    idx, _ = stratified_split(data.train.y, cfg.attacker_fraction, cfg.split_seed)
-    return idx
+def t95(df: int) -> float:
+    """One-sided 95 % quantile of Student's t with ``df`` degrees of freedom."""
+    if df < 1:
+        return math.inf
+    keys = [k for k in _T95 if k <= df]
+    return _T95[max(keys)] if df <= 30 else 1.645
+
+
+def paired_gain(runs: list[float], baseline_runs: list[float]) -> dict[str, Any]:
+    """Per-seed gains acc_s − base_s: mean, std, and the one-sided 95 % upper bound mean + t·std/√n
+    (infinite with one seed: one run bounds nothing)."""
+    diffs = [a - b for a, b in zip(runs, baseline_runs)]
+    n = len(diffs)
+    mean = statistics.fmean(diffs)
+    std = statistics.stdev(diffs) if n > 1 else 0.0
+    upper = mean + t95(n - 1) * std / math.sqrt(n) if n > 1 else math.inf
+    return {"mean": mean, "std": std, "upper95": upper, "runs": diffs}
 
 
 def _mean_std(values: list[float]) -> dict[str, Any]:
@@ -86,54 +184,107 @@ def _mean_std(values: list[float]) -> dict[str, Any]:
 
 
 def train_baselines(data: Dataset, cfg: KDProbeConfig, *, progress: bool = False) -> dict[str, dict]:
-    """Label-only students (``hard``, ``ls``); they do not depend on the teacher, so compute once and reuse."""
+    """Label-only students (``hard``, ``ls``) of every family; they do not depend on the teacher, so compute
+    once and reuse across teachers."""
     return _run(None, data, cfg, only_baselines=True, progress=progress)
 
 
 def kd_probe(teacher: Teacher | None, data: Dataset, cfg: KDProbeConfig | None = None, *,
              baselines: dict[str, dict] | None = None, progress: bool = True) -> dict[str, Any]:
-    """Train every student of :func:`student_configs` against ``teacher`` and return figures:
+    """Train every student of :func:`student_configs` in every family against ``teacher``; return figures:
 
-    ``{"students": {name: {"mean", "std", "runs"}}, "hard": ..., "best_kd": name, "kd_gain": float,
-    "kd_gain_per_student": {...}, "settings": {...}}``. Pass ``baselines`` from :func:`train_baselines`
-    to reuse the label-only students across teachers.
+    ``students`` (``"family/name"`` -> test accuracy mean/std/runs and held-out ``selection`` accuracy),
+    ``attackers`` (per family and kind: the chosen student and its paired gain with upper bound),
+    ``kd_gain`` / ``kd_gain_upper`` / ``best_kd`` (the deciding attacker: the largest upper bound),
+    ``hard_label_accuracy`` (its family's baseline), ``kd_gain_per_student`` and ``settings``.
+    Pass ``baselines`` from :func:`train_baselines` to reuse the label-only students across teachers.
     """
     cfg = cfg or KDProbeConfig()
     t0 = time.perf_counter()
     remaining = getattr(teacher, "remaining", None)
     if remaining is not None and queries_needed(data, cfg) > remaining:
-        from .oracle import QueryBudgetExceeded
-
         raise QueryBudgetExceeded(f"the KD probe needs {queries_needed(data, cfg)} oracle queries but only "
                                   f"{remaining} remain in the budget; lower epochs/seeds/attacker fraction")
     q0 = getattr(teacher, "queries", 0)
     students = dict(baselines if baselines is not None else train_baselines(data, cfg, progress=progress))
     students.update(_run(teacher, data, cfg, only_baselines=False, skip=set(students), progress=progress))
-    hard = students["hard"]["mean"]
-    kd_names = [n for n, c in student_configs(cfg).items() if c["teacher"]]
-    gains = {n: students[n]["mean"] - hard for n in kd_names}
-    best = max(gains, key=gains.get)
-    return {"students": students, "hard_label_accuracy": hard, "best_kd": best, "best_kd_accuracy": students[best]["mean"],
-            "kd_gain": gains[best], "kd_gain_per_student": gains, "seconds": time.perf_counter() - t0,
+    figures = decide(students, cfg)
+    train_idx, sel_idx = attacker_split(data, cfg)
+    return {"students": students, **figures, "seconds": time.perf_counter() - t0,
             "queries": getattr(teacher, "queries", 0) - q0,
-            "settings": {**asdict(cfg), "attacker_images": int(len(attacker_indices(data, cfg))),
+            "settings": {**asdict(cfg), "attacker_images": int(len(train_idx)), "selection_images": int(len(sel_idx)),
                          "test_images": len(data.test)}}
 
 
+def _score(s: dict) -> float:
+    """What the attacker sees of a student: its held-out accuracy (its test accuracy without a held-out slice)."""
+    return s["selection"]["mean"] if s.get("selection") else s["mean"]
+
+
+def decide(students: dict[str, dict], cfg: KDProbeConfig) -> dict[str, Any]:
+    """The panel's figures from trained students: per (family, kind) the attacker's choice and its paired gain;
+    the deciding attacker is the one with the largest upper bound."""
+    configs = student_configs(cfg)
+    attackers: dict[str, dict] = {}
+    per_student: dict[str, float] = {}
+    for family in cfg.families:
+        base = max(BASELINES, key=lambda b: _score(students[f"{family}/{b}"]))
+        base_runs = students[f"{family}/{base}"]["runs"]
+        kinds: dict[str, list[str]] = {}
+        for name, c in configs.items():
+            if c["teacher"]:
+                kinds.setdefault(c["kind"], []).append(name)
+                per_student[f"{family}/{name}"] = paired_gain(students[f"{family}/{name}"]["runs"], base_runs)["mean"]
+        for kind, names in kinds.items():
+            chosen = max(names, key=lambda n: _score(students[f"{family}/{n}"]))
+            gain = paired_gain(students[f"{family}/{chosen}"]["runs"], base_runs)
+            attackers[f"{family}/{kind}"] = {"student": f"{family}/{chosen}", "baseline": f"{family}/{base}",
+                                             "gain": gain}
+    deciding = max(attackers, key=lambda a: (attackers[a]["gain"]["upper95"], attackers[a]["gain"]["mean"]))
+    d = attackers[deciding]
+    return {"attackers": attackers, "deciding_attacker": d["student"], "best_kd": d["student"],
+            "best_kd_accuracy": students[d["student"]]["mean"], "baseline": d["baseline"],
+            "hard_label_accuracy": students[d["baseline"]]["mean"], "kd_gain": d["gain"]["mean"],
+            "kd_gain_std": d["gain"]["std"], "kd_gain_upper": d["gain"]["upper95"], "kd_gain_runs": d["gain"]["runs"],
+            "kd_gain_per_student": per_student}
+
+
 def _teacher_logits(teacher: Teacher, data: Dataset, idx: torch.Tensor, cfg: KDProbeConfig, seed: int,
-                    dev: torch.device) -> list[list[torch.Tensor]]:
-    """Teacher logits for every batch of every epoch, in the exact order the students will see them."""
+                    dev: torch.device) -> tuple[list[list[torch.Tensor]], torch.Tensor]:
+    """Teacher logits for every batch of every epoch, in the exact order the students will see them, and the
+    labels of the first epoch's batches (for an attacker that recalibrates on its labelled images)."""
     if isinstance(teacher, torch.nn.Module):
         teacher.eval()
-    out = []
+    out, labels = [], []
     with torch.no_grad():
         for epoch in range(cfg.epochs):
             per_epoch = []
-            for x, _ in _batches(data, idx, cfg, seed, epoch, dev):
+            for x, y in _batches(data, idx, cfg, seed, epoch, dev):
                 with autocast(dev, True):
                     per_epoch.append(teacher(x).float())
+                if epoch == 0:
+                    labels.append(y)
             out.append(per_epoch)
-    return out
+    return out, torch.cat(labels) if labels else torch.zeros(0, dtype=torch.long)
+
+
+def transform_logits(cached: list[list[torch.Tensor]], labels: torch.Tensor, transform: str | None
+                     ) -> tuple[list[list[torch.Tensor]], dict]:
+    """The attacker's view of the cached teacher logits under ``transform`` (None, ``top{k}``, ``unmirror``,
+    ``recal``), and what it fitted (the recalibration temperature)."""
+    if transform is None:
+        return cached, {}
+    if transform == "unmirror":
+        fn, info = unmirror_logits, {}
+    elif transform == "recal":
+        t = fit_temperature(torch.cat(cached[0]), labels.to(cached[0][0].device))
+        fn, info = (lambda z: z / t), {"temperature": t}
+    elif transform.startswith("top"):
+        k = int(transform[3:])
+        fn, info = (lambda z: topk_logits(z, k)), {}
+    else:
+        raise ValueError(f"unknown logit transform {transform!r}")
+    return [[fn(z) for z in epoch] for epoch in cached], info
 
 
 def _batches(data, idx, cfg, seed, epoch, dev):
@@ -141,33 +292,50 @@ def _batches(data, idx, cfg, seed, epoch, dev):
                            device=dev, drop_last=True, indices=idx)
 
 
+def _accuracy(model, data, idx, dev) -> float:
+    logits = predict_logits(model, data, device=dev, indices=idx)
+    y = data.y if idx is None else data.y[idx.to(data.y.device)]
+    return 100.0 * (logits.argmax(1) == y.cpu()).float().mean().item()
+
+
 def _run(teacher, data, cfg, *, only_baselines, skip=frozenset(), progress=False) -> dict[str, dict]:
-    from rich.console import Console
-    from rich.progress import Progress
+    from shieldkit.engine import progress_bar
 
     dev = resolve_device(cfg.device)
-    idx = attacker_indices(data, cfg)
+    idx, sel_idx = attacker_split(data, cfg)
     steps = max(1, len(idx) // cfg.batch_size)
-    configs = {n: c for n, c in student_configs(cfg).items() if n not in skip and (not c["teacher"]) == only_baselines}
+    configs = {f"{fam}/{n}": (fam, c) for fam in cfg.families for n, c in student_configs(cfg).items()
+               if f"{fam}/{n}" not in skip and (not c["teacher"]) == only_baselines}
     runs: dict[str, list[float]] = {n: [] for n in configs}
+    sel: dict[str, list[float]] = {n: [] for n in configs}
+    fitted: dict[str, list] = {}
     if isinstance(teacher, torch.nn.Module):
         teacher = teacher.to(dev)
-    with Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar:
-        task = bar.add_task("KD probe", total=len(configs) * len(cfg.seeds))
+    with progress_bar(progress) as bar:
+        task = bar.add_task("KD probe" if teacher is not None else "KD probe baselines",
+                            total=len(configs) * len(cfg.seeds), stats="")
         for seed in cfg.seeds:
-            cached = None
-            if teacher is not None and any(c["teacher"] for c in configs.values()):
-                cached = _teacher_logits(teacher, data, idx, cfg, seed, dev)
-            for name, c in configs.items():
+            cached = labels = None
+            if teacher is not None and configs:
+                cached, labels = _teacher_logits(teacher, data, idx, cfg, seed, dev)
+            views: dict[str | None, list] = {}
+            for name, (family, c) in configs.items():
+                arch, kwargs = family_model(family)
                 seed_everything(10_000 + seed)
-                student = create_model(cfg.student, data.num_classes, mean=data.mean, std=data.std, **cfg.student_kwargs)
+                student = create_model(arch, data.num_classes, mean=data.mean, std=data.std, **kwargs)
                 tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                                    weight_decay=cfg.weight_decay, seed=seed, device=str(dev))
                 if c["teacher"]:
+                    transform = c.get("transform")
+                    if transform not in views:
+                        views[transform] = transform_logits(cached, labels, transform)
+                    view, info = views[transform]
+                    if info:
+                        fitted.setdefault(name, []).append(info)
                     method = PseudoLabel() if c.get("pseudo_label") else HintonKD(alpha=c["alpha"], tau=c["tau"])
 
-                    def batches(epoch, _seed=seed, _cached=cached):
-                        for (x, y), t in zip(_batches(data, idx, cfg, _seed, epoch, dev), _cached[epoch]):
+                    def batches(epoch, _seed=seed, _view=view):
+                        for (x, y), t in zip(_batches(data, idx, cfg, _seed, epoch, dev), _view[epoch]):
                             yield x, y, t
                 else:
                     method = Plain(c["label_smoothing"])
@@ -176,15 +344,24 @@ def _run(teacher, data, cfg, *, only_baselines, skip=frozenset(), progress=False
                         return _batches(data, idx, cfg, _seed, epoch, dev)
                 fit(student, method, data, tcfg, batches=batches, steps_per_epoch=steps, progress=False,
                     evaluate_each_epoch=False)
-                runs[name].append(evaluate(student, data.test, device=dev)["accuracy"])
-                bar.advance(task)
-    return {n: _mean_std(v) for n, v in runs.items()}
+                runs[name].append(_accuracy(student, data.test, None, dev))
+                if len(sel_idx):
+                    sel[name].append(_accuracy(student, data.train, sel_idx, dev))
+                bar.update(task, advance=1, stats=f"seed {seed} {name}: {runs[name][-1]:.2f}%")
+    out = {}
+    for n, v in runs.items():
+        out[n] = _mean_std(v)
+        if sel[n]:
+            out[n]["selection"] = _mean_std(sel[n])
+        if n in fitted:
+            out[n]["fitted"] = fitted[n]
+    return out
 
 
 def format_probe_table(results: dict[str, dict[str, Any]], teacher_accuracy: dict[str, float] | None = None) -> str:
-    """A plain-text table: one row per teacher, one column per student, then KD gain."""
+    """A plain-text table: one row per teacher, one column per student, then the deciding attacker and KD gain."""
     names = list(next(iter(results.values()))["students"])
-    head = ["teacher", "teacher acc"] + names + ["best KD", "KD gain"]
+    head = ["teacher", "teacher acc"] + names + ["deciding attacker", "KD gain (95% upper)"]
     rows = []
     for teacher, r in results.items():
         acc = (teacher_accuracy or {}).get(teacher)
@@ -192,7 +369,7 @@ def format_probe_table(results: dict[str, dict[str, Any]], teacher_accuracy: dic
         for n in names:
             s = r["students"][n]
             cells.append(f"{s['mean']:.2f}±{s['std']:.2f}" if len(s["runs"]) > 1 else f"{s['mean']:.2f}")
-        cells += [r["best_kd"], f"{r['kd_gain']:+.2f}"]
+        cells += [r["best_kd"], f"{r['kd_gain']:+.2f} ({r['kd_gain_upper']:+.2f})"]
         rows.append(cells)
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))  # noqa: E731

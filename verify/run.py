@@ -4,9 +4,14 @@
 
 The artefact is an oracle (:mod:`.oracle`): an exported directory or ``.onnx`` file is attacked
 through ONNX Runtime (black-box), a checkpoint or module through torch (white-box). Attacks:
-the data-driven KD probe (:mod:`.kd`) and data-free KD (:mod:`.datafree`). The attacker's data is
-a stratified split of the training set; every student is scored on the test split, which no
-attack ever sees. The verdict is PASS when every threshold holds.
+the data-driven KD probe (:mod:`.kd`, a panel of attackers whose worst case decides) and data-free
+KD (:mod:`.datafree`). The attacker's data is a stratified split of the training set; every student
+is scored on the test split, which no attack ever sees.
+
+Verdicts: FAIL (exit 1) when a threshold fails; INCONCLUSIVE (exit 3) when every threshold holds but
+the run could not show that its KD probe detects distillation (the ``reference`` or the
+``matched_reference``, a clean model of the protected model's accuracy, gained no more than the
+margin: a model that merely lost accuracy, or a probe too weak to see KD, must not PASS); PASS otherwise.
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ from .report import REPORT_SCHEMA_VERSION, evaluate_checks
 from .robustness import evaluate_robustness_of
 
 
+VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
+
+
 @dataclass
 class VerifyResult:
     report: dict[str, Any]
@@ -37,6 +45,31 @@ class VerifyResult:
     @property
     def passed(self) -> bool:
         return self.report["verdict"] == "PASS"
+
+    @property
+    def verdict(self) -> str:
+        return self.report["verdict"]
+
+
+def _probe_figures(probe: dict) -> dict:
+    """The figures of a KD probe that a report keeps beside the model's accuracy."""
+    return {"kd_gain": probe["kd_gain"], "kd_gain_upper": probe["kd_gain_upper"], "kd_attacker": probe["best_kd"],
+            "kd_students": {n: s["mean"] for n, s in probe["students"].items()}}
+
+
+def inconclusive_reasons(figures: dict, thresholds: dict) -> list[str]:
+    """Why a run whose checks all hold still cannot PASS: a reference it was given did not show a KD gain above
+    the margin, so the probe is not shown to detect distillation."""
+    margin = thresholds.get("max_kd_gain")
+    if margin is None:
+        return []
+    out = []
+    for key in ("reference", "matched_reference"):
+        ref = figures.get(key) or {}
+        if "kd_gain" in ref and not ref["kd_gain"] > margin:
+            out.append(f"the {key.replace('_', ' ')}'s own KD gain {ref['kd_gain']:+.2f} does not clear the margin "
+                       f"{margin:g}: this probe is not shown to detect distillation")
+    return out
 
 
 def _parity_agreement(oracle: Oracle) -> float | None:
@@ -51,12 +84,14 @@ def _parity_agreement(oracle: Oracle) -> float | None:
 
 
 def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path | Policy | None = None,
-           budget: str | None = None, attacks: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
+           matched_reference=None, budget: str | None = None, attacks: Sequence[str] | None = None,
+           seeds: Sequence[int] | None = None,
            providers: str | Sequence[str] | None = None, variant: str = "fp32", query_budget: int | None = None,
            kd_config: KDProbeConfig | None = None, datafree_config: DataFreeConfig | None = None,
            data_dir: str | Path | None = None, thresholds: dict[str, float | None] | None = None,
            trust_pickle: bool = False, progress: bool = True, log=None) -> VerifyResult:
-    """Attack ``artefact`` (and ``reference``, when given) and return the report with its verdict.
+    """Attack ``artefact`` (and ``reference`` / ``matched_reference``, when given) and return the report with
+    its verdict (PASS, FAIL or INCONCLUSIVE).
 
     ``budget`` picks the attack settings (quick | standard | full, default quick); ``kd_config`` /
     ``datafree_config`` replace them outright. ``thresholds`` override the policy's.
@@ -82,6 +117,8 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
     rob_cfg = robustness_config(pol) if "robustness" in attacks else None
     if pol.thresholds.max_kd_gain is not None and "kd" not in attacks:
         raise InputError("max_kd_gain is set but the kd attack is not among --attacks")
+    if not any(v is not None for v in pol.thresholds.to_dict().values()):
+        raise InputError("no threshold is set, so nothing would be checked; set at least one (e.g. --max-kd-gain)")
     if pol.thresholds.needs_reference() and reference is None:
         raise InputError(f"threshold(s) {', '.join(pol.thresholds.needs_reference())} compare with a reference model: "
                          f"pass --reference")
@@ -93,6 +130,10 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
     if reference is not None:
         ref = as_oracle(reference, providers=providers, trust_pickle=trust_pickle)
         check_oracle_data(ref, ds, "the reference")
+    matched = None
+    if matched_reference is not None:
+        matched = as_oracle(matched_reference, providers=providers, trust_pickle=trust_pickle)
+        check_oracle_data(matched, ds, "the matched reference")
 
     figures: dict[str, Any] = {"accuracy": oracle_accuracy(oracle, ds.test)}
     ref_figures: dict[str, Any] = {}
@@ -104,16 +145,20 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
 
     report_attacks: dict[str, Any] = {}
     if "kd" in attacks:
-        say(f"KD probe: {kd_cfg.student} students, {kd_cfg.epochs} epochs, seeds {list(kd_cfg.seeds)}")
+        say(f"KD probe: {', '.join(kd_cfg.families)} students, {kd_cfg.epochs} epochs, seeds {list(kd_cfg.seeds)}")
         baselines = train_baselines(ds, kd_cfg, progress=progress)
         probe = kd_probe(oracle, ds, kd_cfg, baselines=baselines, progress=progress)
-        figures["kd_gain"] = probe["kd_gain"]
+        figures.update({k: v for k, v in _probe_figures(probe).items() if k != "kd_students"})
         report_attacks["kd"] = {"settings": probe.pop("settings"), "queries": probe.pop("queries"),
                                 "seconds": probe["seconds"], "figures": probe}
+        say(f"KD probe: worst attacker {probe['best_kd']}, gain {probe['kd_gain']:+.2f} "
+            f"(95% upper bound {probe['kd_gain_upper']:+.2f})")
         if ref is not None:
-            ref_probe = kd_probe(ref, ds, kd_cfg, baselines=baselines, progress=progress)
-            ref_figures["kd_gain"] = ref_probe["kd_gain"]
-            ref_figures["kd_students"] = {n: s["mean"] for n, s in ref_probe["students"].items()}
+            ref_figures.update(_probe_figures(kd_probe(ref, ds, kd_cfg, baselines=baselines, progress=progress)))
+        if matched is not None:
+            figures["matched_reference"] = {"accuracy": oracle_accuracy(matched, ds.test),
+                                            **_probe_figures(kd_probe(matched, ds, kd_cfg, baselines=baselines,
+                                                                      progress=progress))}
     if "datafree" in attacks:
         say(f"data-free KD: {df_cfg.iterations} iterations, batch {df_cfg.batch_size}")
         df = datafree_attack(oracle, ds, df_cfg, progress=progress)
@@ -139,6 +184,8 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
 
     thresholds = pol.thresholds.to_dict()
     checks = evaluate_checks(figures, thresholds)
+    reasons = inconclusive_reasons(figures, thresholds)
+    verdict = "FAIL" if not all(c["passed"] for c in checks) else ("INCONCLUSIVE" if reasons else "PASS")
     report = {
         "schema": "shieldkit-verify-report",
         "schema_version": REPORT_SCHEMA_VERSION,
@@ -146,6 +193,7 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "artefact": describe_oracle(oracle, artefact),
         "reference": describe_oracle(ref, reference) if ref is not None else None,
+        "matched_reference": describe_oracle(matched, matched_reference) if matched is not None else None,
         "dataset": ds.describe(),
         "budget": budget if not (kd_config or datafree_config) else f"{budget} (custom settings)",
         "policy": pol.source,
@@ -153,7 +201,8 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
         "figures": figures,
         "thresholds": thresholds,
         "checks": checks,
-        "verdict": "PASS" if all(c["passed"] for c in checks) else "FAIL",
+        "verdict": verdict,
+        "inconclusive": reasons,
         "seconds": time.perf_counter() - t0,
     }
     return VerifyResult(report)
