@@ -41,6 +41,7 @@ VARIANTS: dict[str, dict] = {
     "flat": {"recipe": "flat"},
     "flat-f0": {"recipe": "flat", "flatness": 0.0},
     "flat-f1": {"recipe": "flat", "flatness": 1.0},
+    "flat-f10": {"recipe": "flat", "flatness": 10.0},
     "plain-ft": {"recipe": "uniform", "beta": 0.0},  # the control: the same fine-tune with no protection term
 }
 

@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from shieldkit.errors import InputError
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="shieldkit: protect image classifiers before release.")
 out_console = Console()
@@ -265,11 +267,16 @@ def evaluate_cmd(
 @app.command("demo")
 @handle_errors
 def demo_cmd(out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="keep models and demo.json here"),
-             seed: int = typer.Option(0, "--seed")) -> None:
+             seed: int = typer.Option(0, "--seed"),
+             smoke: bool = typer.Option(False, "--smoke", help="1 epoch everywhere: seconds, checks the wiring only")
+             ) -> None:
     """Train -> protect -> export -> verify, original vs protected, on the bundled digits (a few minutes on CPU)."""
-    from shieldkit.verify.demo import demo_table, run_demo
+    from shieldkit.verify.demo import demo_table, run_demo, smoke_config
 
-    out_console.print(demo_table(run_demo(out_dir=out_dir, seed=seed, log=_say)))
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out-dir {out_dir} is a file, not a directory")
+    cfg = smoke_config() if smoke else None
+    out_console.print(demo_table(run_demo(cfg, out_dir=out_dir, seed=seed, log=_say)))
 
 
 class InputFormat(str, Enum):

@@ -112,3 +112,17 @@ def test_bad_settings_are_refused():
         RobustnessConfig(attacks="clean,pgd7")
     with pytest.raises(InputError, match="need gradients"):
         evaluate_robustness(None, None, RobustnessConfig(attacks=("pgd20",)), scorer=lambda x: x)
+
+
+def test_standard_autoattack_uses_the_standard_settings():
+    """100 iterations per gradient attack and 9 target classes on a 100-class problem (not torchattacks' 10 / 99)."""
+    from shieldkit.attacks.autoattack import standard_attacks
+    from shieldkit.attacks.third_party import torchattacks
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 100))
+    apgd, apgdt, fab, square = standard_attacks(torchattacks(), model, 8 / 255, 100, 0)
+    assert apgd.steps == apgdt.steps == fab.steps == 100
+    assert apgdt.n_target_classes == 9 and fab.n_target_classes == 9 and fab.multi_targeted
+    assert square.n_queries == 5000
+    small = standard_attacks(torchattacks(), model, 8 / 255, 5, 0)
+    assert small[1].n_target_classes == 4  # fewer classes than 10: every other class is a target

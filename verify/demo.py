@@ -36,6 +36,12 @@ class DemoConfig:
         unmirror=True, recalibrate=True, seeds=(0, 1, 2)))
 
 
+def smoke_config() -> DemoConfig:
+    """The demo in seconds (1 epoch everywhere, 2 seeds, one small student family): checks the wiring only."""
+    return DemoConfig(teacher_epochs=1, protect_epochs=1,
+                      probe=KDProbeConfig(families=("cnn3-8",), epochs=1, batch_size=64, taus=(4.0,), seeds=(0, 1)))
+
+
 def run_demo(cfg: DemoConfig | None = None, *, data: Dataset | None = None, out_dir: str | Path | None = None,
              progress: bool = True, seed: int = 0, log=None) -> dict[str, Any]:
     """Train a teacher, protect it with RML, export both, verify both artefacts; return the figures
