@@ -42,6 +42,7 @@ VARIANTS: dict[str, dict] = {
     "flat-f0": {"recipe": "flat", "flatness": 0.0},
     "flat-f1": {"recipe": "flat", "flatness": 1.0},
     "flat-f10": {"recipe": "flat", "flatness": 10.0},
+    "uniform-f1": {"recipe": "uniform", "flatness": 1.0},
     "plain-ft": {"recipe": "uniform", "beta": 0.0},  # the control: the same fine-tune with no protection term
 }
 
@@ -127,14 +128,17 @@ def main() -> None:
                 probe = cached_json(work / f"probe_{args.panel}_{key}.json",
                                     lambda o=oracle, s=s: _strip(kd_probe(o(), data, probe_cfg(s),
                                                                           baselines=baselines[s])))
+                # the panel's decision is recomputed from the students, so cached probes follow the current rules
+                probe["students"].update(baselines[s])
+                probe.update(decide(probe["students"], base_cfg))
                 per_seed[s] = {"accuracy": acc, "probe": probe}
                 print(f"[{arch}/{name}/s{s}] acc {acc:.2f}  worst {probe['best_kd']} {probe['kd_gain']:+.2f}",
                       file=sys.stderr, flush=True)
-            results[f"{arch}/{name}"] = summarise(per_seed, teacher_acc, base_cfg, paired_gain, decide)
+            results[f"{arch}/{name}"] = summarise(per_seed, teacher_acc, paired_gain)
             r = results[f"{arch}/{name}"]
             rows.append([arch, name, f"{r['accuracy']['mean']:.2f} ± {r['accuracy']['std']:.2f}",
                          f"{r['accuracy_drop']:+.2f}",
-                         *[f"{r['kinds'][k]['mean']:+.2f}" for k in KIND_COLUMNS],
+                         *[f"{r['kinds'][k]['mean']:+.2f}" if k in r["kinds"] else "-" for k in KIND_COLUMNS],
                          f"{r['worst']['gain']['mean']:+.2f} ± {r['worst']['gain']['std']:.2f} "
                          f"(≤ {r['worst']['gain']['upper95']:+.2f})", r["worst"]["attacker"]])
     head = ["arch", "variant", "test acc", "drop", *[f"{k} gain" for k in KIND_COLUMNS],
@@ -149,25 +153,26 @@ def main() -> None:
     print(f"\nwrote {args.json} and {args.plot}")
 
 
-KIND_COLUMNS = ("kd", "soft", "top1", "unmirror", "recal")
+KIND_COLUMNS = ("kd", "soft", "top1", "topk", "unmirror", "recal")
 
 
-def summarise(per_seed: dict, teacher_acc: float, cfg, paired_gain, decide) -> dict:
+def summarise(per_seed: dict, teacher_acc: float, paired_gain) -> dict:
     """Over seeds: accuracy, and per (family, kind) the paired gain of the attacker's per-seed choice."""
     accs = [v["accuracy"] for v in per_seed.values()]
     gains: dict[str, dict] = {}
     for fam_kind in next(iter(per_seed.values()))["probe"]["attackers"]:
-        runs, base, chosen = [], [], []
+        runs, chosen = [], []
         for v in per_seed.values():
             a = v["probe"]["attackers"][fam_kind]
             runs += a["gain"]["runs"]
             chosen.append(a["student"])
         gains[fam_kind] = {**paired_gain(runs, [0.0] * len(runs)), "chosen": chosen}
     worst = max(gains, key=lambda k: (gains[k]["upper95"], gains[k]["mean"]))
-    kinds = {}
+    kinds = {}  # per kind, the family where it gains most
     for kind in KIND_COLUMNS:
         cands = [g for k, g in gains.items() if k.endswith("/" + kind)]
-        kinds[kind] = max(cands, key=lambda g: g["mean"]) if cands else {"mean": float("nan")}
+        if cands:
+            kinds[kind] = max(cands, key=lambda g: g["mean"])
     return {"accuracy": {"mean": statistics.fmean(accs), "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
                          "runs": accs},
             "accuracy_drop": teacher_acc - statistics.fmean(accs), "teacher_accuracy": teacher_acc,

@@ -149,3 +149,13 @@ def test_policy_parsing(tmp_path):
             load_policy(p)
     with pytest.raises(InputError, match="not found"):
         load_policy(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize("overrides, message", [({"max_kd_gain": float("nan")}, "finite"),
+                                                ({"min_accuracy": 200.0}, r"\[0, 100\]"),
+                                                ({"min_parity_agreement": 1.5}, r"\[0, 1\]")])
+def test_impossible_thresholds_are_refused_at_once(overrides, message):
+    from shieldkit.verify.policy import Policy, Thresholds, with_overrides
+
+    with pytest.raises(InputError, match=message):
+        with_overrides(Policy(Thresholds()), **overrides)

@@ -71,6 +71,23 @@ class Thresholds:
     def needs_reference(self) -> list[str]:
         return [n for n in ("max_datafree_ratio", "max_accuracy_drop") if getattr(self, n) is not None]
 
+    def validate(self, source: str | None = None) -> "Thresholds":
+        """Refuse thresholds no run could meet or that mean nothing (NaN, an accuracy above 100 %)."""
+        import math
+
+        where = f"{source}: " if source else ""
+        for name, value in asdict(self).items():
+            if value is None:
+                continue
+            if not math.isfinite(value):
+                raise InputError(f"{where}threshold {name} must be a finite number, got {value}")
+            if name == "min_parity_agreement" and not 0.0 <= value <= 1.0:
+                raise InputError(f"{where}min_parity_agreement is a fraction in [0, 1], got {value}")
+            if (name.startswith("min_") and name != "min_parity_agreement" or name == "max_datafree_accuracy") \
+                    and not 0.0 <= value <= 100.0:
+                raise InputError(f"{where}threshold {name} is an accuracy in [0, 100] %, got {value}")
+        return self
+
     def needs_datafree(self) -> bool:
         return self.max_datafree_accuracy is not None or self.max_datafree_ratio is not None
 
@@ -121,6 +138,7 @@ def load_policy(path: str | Path | None) -> Policy:
     thresholds = Thresholds(**{k: None for k in THRESHOLD_KEYS})  # a file states every threshold it wants
     for k, v in table.items():
         setattr(thresholds, k, float(v))
+    thresholds.validate(str(path))
     attacks = raw.get("attacks")
     if attacks is not None:
         bad = [a for a in attacks if a not in ATTACKS]
@@ -195,4 +213,5 @@ def with_overrides(policy: Policy, **overrides: float | None) -> Policy:
             raise InputError(f"unknown threshold {k!r}; valid: {', '.join(THRESHOLD_KEYS)}")
         if v is not None:
             setattr(policy.thresholds, k, float(v))
+    policy.thresholds.validate()
     return policy

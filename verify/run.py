@@ -163,11 +163,24 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
         say(f"data-free KD: {df_cfg.iterations} iterations, batch {df_cfg.batch_size}")
         df = datafree_attack(oracle, ds, df_cfg, progress=progress)
         df.pop("student")
+        if df["stopped"] != "completed":
+            raise InputError(f"the data-free attack stopped early ({df['stopped']}, {df['iterations']} of "
+                             f"{df_cfg.iterations} iterations): a truncated run is not a figure; raise --query-budget "
+                             f"or lower [datafree] iterations")
         figures["datafree_accuracy"] = df["student_accuracy"]
         report_attacks["datafree"] = {"settings": df.pop("settings"), "queries": df["queries"],
                                       "seconds": df["seconds"], "figures": df}
         if ref is not None:
-            ref_df = datafree_attack(ref, ds, replace(df_cfg, query_budget=None), progress=progress)
+            # the same attack on both: the artefact's mode (white- or black-box), iterations and query budget
+            same = replace(df_cfg, mode="white" if df["mode"] == "white-box" else "black",
+                           query_budget=df_cfg.query_budget if df_cfg.query_budget is not None else query_budget)
+            if same.mode == "white" and not ref.white_box:
+                raise InputError("the artefact was attacked white-box but the reference gives no gradients: pass the "
+                                 "reference as a checkpoint, or both as exported artefacts")
+            ref_df = datafree_attack(ref, ds, same, progress=progress)
+            if ref_df["stopped"] != "completed":
+                raise InputError(f"the data-free attack on the reference stopped early ({ref_df['stopped']}): a "
+                                 f"truncated run is not a figure")
             ref_figures["datafree_accuracy"] = ref_df["student_accuracy"]
             figures["datafree_ratio"] = df["student_accuracy"] / max(ref_df["student_accuracy"], 1e-9)
     if rob_cfg is not None:
