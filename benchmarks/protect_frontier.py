@@ -57,6 +57,8 @@ def main() -> None:
     ap.add_argument("--protect-epochs", type=int, default=3)
     ap.add_argument("--variants", default="rml-paper,uniform,flat")
     ap.add_argument("--stingy", default="", help="comma-separated k of Stingy Teacher baselines, e.g. 3")
+    ap.add_argument("--decision-only", action="store_true",
+                    help="add the ideal output: a fixed margin on the original's decision, nothing else")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--panel", default="quick", help="verify budget whose KD panel attacks (quick | standard)")
     ap.add_argument("--device", default="auto")
@@ -108,6 +110,8 @@ def main() -> None:
             models[name] = VARIANTS[name]
         for k in [int(k) for k in args.stingy.split(",") if k]:
             models[f"stingy-{k}"] = {"stingy": k}
+        if args.decision_only:
+            models["argmax-only"] = {"decision_only": True}
         for name, kw in models.items():
             per_seed = {}
             for s in seeds:
@@ -115,6 +119,9 @@ def main() -> None:
                 if name == "original":
                     ckpt, acc = teacher, teacher_acc
                     oracle = lambda: OnnxOracle(artefact_of(teacher))  # noqa: E731
+                elif "decision_only" in kw:
+                    ckpt, acc = teacher, teacher_acc
+                    oracle = lambda: TorchOracle(DecisionOnly(teacher_model), num_classes=10)  # noqa: E731
                 elif "stingy" in kw:
                     ckpt, acc = teacher, teacher_acc
                     oracle = lambda k=kw["stingy"]: TorchOracle(StingyTeacher(teacher_model, k), num_classes=10)  # noqa: E731
@@ -200,6 +207,26 @@ def StingyTeacher(model, k: int):
             return topk_logits(self.model(x), k)
 
     return Stingy()
+
+
+def DecisionOnly(model, confidence: float = 0.9):
+    """The ideal the ``flat`` recipe aims at: logits m·onehot(argmax z) with m = log(C·(K − 1)/(1 − C)), i.e. the
+    model's decision at a fixed confidence C and nothing else (a reference point, attacked through torch)."""
+    import math
+
+    import torch
+
+    class Decision(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model, self.num_classes = model, model.num_classes
+            self.margin = math.log(confidence * (model.num_classes - 1) / (1 - confidence))
+
+        def forward(self, x):
+            z = self.model(x)
+            return self.margin * torch.nn.functional.one_hot(z.argmax(1), z.shape[1]).float()
+
+    return Decision()
 
 
 def plot(results: dict, path: str) -> None:

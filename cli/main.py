@@ -47,8 +47,8 @@ class Negatives(str, Enum):
 
 
 class Recipe(str, Enum):
-    flat = "flat"
     uniform = "uniform"
+    flat = "flat"
     rml_paper = "rml-paper"
 
 
@@ -124,9 +124,9 @@ def protect_cmd(
     data: str = DataOpt,
     out: Path = typer.Option(..., "--out", help="protected checkpoint to write"),
     method: ProtectMethod = typer.Option(ProtectMethod.rml, "--method", help="rml | nasty (baseline, from scratch)"),
-    recipe: Recipe = typer.Option(Recipe.flat, "--recipe", help="RML settings to start from: flat (default: uniform "
-                                  "negatives, fixed confidence) | uniform | rml-paper (the paper's reading); the "
-                                  "options below override it"),
+    recipe: Recipe = typer.Option(Recipe.uniform, "--recipe", help="RML settings to start from: uniform (default: CE + "
+                                  "uniform negatives) | flat (uniform negatives, fixed confidence, logit flatness) | "
+                                  "rml-paper (the paper's reading); the options below override it"),
     alpha: Optional[float] = typer.Option(None, "--alpha", help="RML: weight of the binary (target vs rest) term"),
     beta: Optional[float] = typer.Option(None, "--beta", help="RML: weight of the negatives term"),
     tau: Optional[float] = typer.Option(None, "--tau", help="temperature of the RML terms (Nasty: default 4)"),

@@ -159,7 +159,7 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
     """Protect a trained classifier against distillation; save the protected model to ``out``.
 
     ``method="rml"`` fine-tunes a copy of the model with the RML loss (defaults: 5 epochs, lr 0.01), with the
-    settings of ``recipe`` (:data:`shieldkit.methods.rml.RECIPES`; ``"flat"`` by default, ``"rml-paper"`` for
+    settings of ``recipe`` (:data:`shieldkit.methods.rml.RECIPES`; ``"uniform"`` by default, ``"rml-paper"`` for
     the paper's reading) and any of ``alpha, beta, tau, negatives, confidence, ce_weight, flatness`` that is
     given replacing the recipe's value;
     ``method="nasty"`` trains a Nasty Teacher of the same architecture from scratch against the

@@ -195,7 +195,7 @@ def test_transfer_attack_from_another_model(teacher_ckpt, plain16, digits16, tmp
 
 def test_verify_gates_on_robustness(teacher_ckpt, digits16_npz, tmp_path):
     policy = tmp_path / "robust.toml"
-    policy.write_text('attacks = ["robustness"]\n[thresholds]\nmin_pgd20 = 101.0\n[robustness]\nn = 100\n')
+    policy.write_text('attacks = ["robustness"]\n[thresholds]\nmin_pgd20 = 100.0\n[robustness]\nn = 100\n')
     res = run("verify", teacher_ckpt, "--data", digits16_npz, "--policy", policy, "--report", tmp_path / "r.json")
     assert res.exit_code == 1, res.output
     assert "min_pgd20" in one_error_line(res)

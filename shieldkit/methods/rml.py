@@ -19,7 +19,8 @@ from ..losses.rml import NEGATIVE_TARGETS, parse_confidence, rml_loss
 from .base import METHODS, Method, frozen, move_frozen, total
 
 # name -> settings of RML. "rml-paper" is the reading of the paper (reverse the negatives, keep each image's
-# confidence); "flat" removes the negatives' ranking and the per-image confidence (docs/rml.md: the frontier).
+# confidence); "uniform" (the default: the frontier's best point measured, README) removes the negatives'
+# ranking; "flat" also fixes the confidence and flattens the negative logits (docs/rml.md).
 RECIPES: dict[str, dict] = {
     "rml-paper": {"alpha": 1.0, "beta": 0.5, "tau": 4.0, "negatives": "mirror", "confidence": "original",
                   "ce_weight": 1.0, "flatness": 0.0},
@@ -28,7 +29,7 @@ RECIPES: dict[str, dict] = {
     "flat": {"alpha": 1.0, "beta": 1.0, "tau": 1.0, "negatives": "uniform", "confidence": 0.9,
              "ce_weight": 0.0, "flatness": 0.1},
 }
-DEFAULT_RECIPE = "flat"
+DEFAULT_RECIPE = "uniform"
 
 
 def recipe_settings(recipe: str, **overrides) -> dict:
