@@ -1,7 +1,8 @@
 """The ``shieldkit`` command line: each command's signature is its CLI, its body one library call.
 
 Errors: the library raises typed errors; :func:`handle_errors` is the one place that turns them
-into one line on stderr and an exit code (1 a verification threshold failed, 2 bad input).
+into one line on stderr and an exit code (1 a verification threshold failed, 2 bad input, 3 inconclusive,
+130 interrupted by Ctrl-C).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ out_console = Console()
 err_console = Console(stderr=True)
 
 
+INTERRUPTED = 130  # 128 + SIGINT, the shell's convention
+
+
 def handle_errors(fn):
     """Map shieldkit's typed errors (and OS errors on user paths) to one line on stderr and an exit code."""
 
@@ -36,6 +40,14 @@ def handle_errors(fn):
         except (ShieldkitError, OSError) as e:
             err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(e.exit_code if isinstance(e, ShieldkitError) else 2) from None
+        except KeyboardInterrupt:
+            out = kwargs.get("out")
+            resume = Path(str(out) + ".resume") if out is not None else None
+            hint = (f"; {resume} holds the last finished epoch: rerun with --resume to continue"
+                    if resume is not None and resume.is_file() else "")
+            err_console.print(f"[bold red]error:[/] interrupted: no output was written{escape(hint)}",
+                              highlight=False, soft_wrap=True)
+            raise typer.Exit(INTERRUPTED) from None
 
     return wrapper
 
@@ -252,15 +264,14 @@ def evaluate_cmd(
     trust_pickle: bool = TrustPickleOpt,
 ) -> None:
     """Clean and robust accuracy under l_inf attacks (FGSM, PGD-20, CW, AutoAttack, Square, transfer)."""
-    from shieldkit.utils import write_json
     from shieldkit.verify import evaluate, robustness_table
 
     r = evaluate(model, data, attacks=attacks, n=n, eps=eps, step_size=step_size, square_queries=square_queries,
                  transfer_from=transfer_from, seed=seed, batch_size=batch_size, providers=providers,
-                 variant=variant.value, device=device, data_dir=data_dir, download=download, trust_pickle=trust_pickle)
+                 variant=variant.value, device=device, data_dir=data_dir, download=download, trust_pickle=trust_pickle,
+                 report=report)
     out_console.print(robustness_table(r.report))
     if report is not None:
-        write_json(r.report, report)
         out_console.print(f"report  ->  {report}")
 
 
@@ -273,8 +284,6 @@ def demo_cmd(out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="kee
     """Train -> protect -> export -> verify, original vs protected, on the bundled digits (a few minutes on CPU)."""
     from shieldkit.verify.demo import demo_table, run_demo, smoke_config
 
-    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"--out-dir {out_dir} is a file, not a directory")
     cfg = smoke_config() if smoke else None
     out_console.print(demo_table(run_demo(cfg, out_dir=out_dir, seed=seed, log=_say)))
 
@@ -337,10 +346,13 @@ def inspect_cmd(
     num_classes: Optional[int] = NumClassesOpt,
     trust_pickle: bool = TrustPickleOpt,
 ) -> None:
-    """Show an artefact's manifest (and whether its files are intact) or a checkpoint's metadata."""
+    """Show an artefact's manifest (and whether its files are intact) or a checkpoint's metadata.
+
+    Exit 2 when an artefact's files do not match its manifest (after printing what was found)."""
     import json
 
     from shieldkit.exporters import inspect_path
+    from shieldkit.exporters.manifest import ArtefactError
     from shieldkit.exporters.report import inspect_table
     from shieldkit.utils import to_jsonable
 
@@ -349,6 +361,8 @@ def inspect_cmd(
         print(json.dumps(to_jsonable(info), indent=2))
     else:
         out_console.print(inspect_table(info))
+    if info.get("kind") == "artefact" and not str(info["integrity"]).startswith("ok"):
+        raise ArtefactError(f"{path}: integrity {info['integrity']}")
 
 
 class Budget(str, Enum):
@@ -391,7 +405,6 @@ def verify_cmd(
 ) -> None:
     """Attack the released artefact with a panel of KD attackers; exit 0 PASS, 1 FAIL, 2 bad input, 3 INCONCLUSIVE."""
     from shieldkit.errors import InputError, VerificationFailed, VerificationInconclusive
-    from shieldkit.utils import write_json
     from shieldkit.verify import verify
     from shieldkit.verify.report import failed_lines, verdict_table
 
@@ -408,10 +421,9 @@ def verify_cmd(
                            "max_datafree_ratio": max_datafree_ratio, "max_accuracy_drop": max_accuracy_drop,
                            "min_accuracy": min_accuracy, "min_parity_agreement": min_parity_agreement,
                            "min_pgd20": min_pgd20, "min_autoattack": min_autoattack},
-               log=_say)
+               report=report, log=_say)
     out_console.print(verdict_table(r.report))
     if report is not None:
-        write_json(r.report, report)
         out_console.print(f"report  ->  {report}")
     if r.verdict == "FAIL":
         raise VerificationFailed("verification FAILED: " + "; ".join(failed_lines(r.report)))

@@ -24,6 +24,7 @@ from shieldkit.api import as_dataset, as_model, check_compatible
 from shieldkit.data import Dataset
 from shieldkit.errors import InputError, VerificationFailed
 from shieldkit.models import NormalizedClassifier
+from shieldkit.outputs import check_output_dir
 from shieldkit.utils import write_json
 
 from .manifest import MANIFEST, SCHEMA, SCHEMA_VERSION, seal, sha256_file
@@ -176,8 +177,7 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
                        providers=providers, max_abs_diff=max_abs_diff, min_agreement=min_agreement,
                        seed=seed)
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} exists and is not a directory")
+    check_output_dir(out, "--out")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise InputError(f"--out {out} exists and is not empty; pass --overwrite to replace it")
 

@@ -14,6 +14,9 @@ def inspect_path(path: str | Path, *, arch: str | None = None, num_classes: int 
     """An artefact directory -> its manifest plus ``integrity`` ("ok" or what changed);
     a model file -> its metadata (arch, classes, settings, figures, parameters, sha256)."""
     path = Path(path)
+    if path.is_dir() and (arch or num_classes):
+        raise InputError(f"{path} is an artefact: its manifest states the architecture and classes, so --arch / "
+                         f"--num-classes do not apply (they describe a bare state_dict)")
     if path.is_dir():
         manifest = read_manifest(path)
         try:

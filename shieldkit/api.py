@@ -26,6 +26,7 @@ from .methods import PGDAT, TRADES, Nasty, Plain, RML
 from .methods.rml import DEFAULT_RECIPE, recipe_settings
 from .models import NormalizedClassifier, create_model
 from .robustness import pgd20_figures
+from .outputs import check_output_file
 from .utils import resolve_device, seed_everything, sidecar_json, write_json
 
 PROTECT_METHODS = ("rml", "nasty")
@@ -67,6 +68,10 @@ def check_compatible(model: nn.Module, info: ModelInfo, data: Dataset) -> None:
     """The model must produce one logit per class of ``data`` for images of its shape."""
     dev = next((p.device for p in model.parameters()), torch.device("cpu"))
     c, h, w = data.input_shape
+    model_chans = getattr(model, "in_chans", c)
+    if model_chans != c:  # (x - mean) / std would broadcast 1 channel to 3 without a word
+        raise InputError(f"model {info.arch!r} takes {model_chans}-channel images but {data.name} images have {c} "
+                         f"channel{'s' if c != 1 else ''} {(c, h, w)}")
     was_training = model.training
     model.eval()
     try:
@@ -126,6 +131,7 @@ def train(arch: str, data: str | Dataset = "digits", *, out: str | Path | None =
     Plain cross-entropy by default; ``adversarial="pgd"`` (PGD-AT) or ``"trades"`` trains a robust
     model (a teacher for ``harden``) against ℓ∞ PGD with ``eps``, ``attack_steps`` and ``attack_step_size``.
     """
+    check_output_file(out)
     ds = as_dataset(data, data_dir, download)
     method = adversarial_method(adversarial, eps, attack_steps, attack_step_size, trades_beta) if adversarial \
         else Plain(label_smoothing)
@@ -167,6 +173,7 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
     ``adversarial_steps`` > 0 (robust RML, for a hardened model) adds ``adv_weight``·CE on PGD examples
     (``eps``, ``attack_step_size``) so that protection does not erode robustness; PGD-20 is then stored too.
     """
+    check_output_file(out)
     if method not in PROTECT_METHODS:
         raise InputError(f"unknown protection method {method!r}; valid: {', '.join(PROTECT_METHODS)}")
     try:

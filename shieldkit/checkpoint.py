@@ -109,6 +109,50 @@ def load_state_into(model: NormalizedClassifier, state: dict, source: str) -> No
     target.load_state_dict(state)
 
 
+NOT_A_MODEL = ("not a readable model file (expected a shieldkit checkpoint, a state_dict, a .safetensors file or a "
+               "TorchScript archive)")
+
+
+def _reason(e: BaseException) -> str:
+    """The first line of an error, without torch's advice to retry with ``weights_only=False`` (which would
+    unpickle, i.e. run, whatever the file holds)."""
+    lines = [line for line in str(e).splitlines() if line.strip()]
+    first = lines[0] if lines else type(e).__name__
+    if "weights_only" in first or "Weights only load failed" in first:
+        return "its contents are not a plain tensor archive"
+    return first[:200]
+
+
+def _is_onnx(path: Path) -> bool:
+    """An ONNX protobuf starts with field 1 (ir_version, a varint: byte 0x08); torch files are zip or pickle."""
+    with open(path, "rb") as f:
+        head = f.read(2)
+    return len(head) == 2 and head[0] == 0x08 and head[1] < 0x80 and not zipfile.is_zipfile(path)
+
+
+def _safetensors_metadata(meta: dict, source: str) -> dict:
+    """The shieldkit fields of a safetensors header (all strings in the file), parsed and checked."""
+    import json
+
+    out: dict = {"arch": meta.get("arch"), "model_kwargs": {}}
+    try:
+        if "num_classes" in meta:
+            out["num_classes"] = int(meta["num_classes"])
+            if out["num_classes"] < 2:
+                raise ValueError("fewer than 2 classes")
+        if "model_kwargs" in meta:
+            out["model_kwargs"] = json.loads(meta["model_kwargs"])
+            if not isinstance(out["model_kwargs"], dict):
+                raise ValueError("model_kwargs is not a JSON object")
+        if "classes" in meta:
+            out["classes"] = json.loads(meta["classes"])
+            if not (isinstance(out["classes"], list) and all(isinstance(c, str) for c in out["classes"])):
+                raise ValueError("classes is not a JSON list of names")
+    except ValueError as e:  # json.JSONDecodeError is a ValueError
+        raise ModelLoadError(f"{source}: corrupt shieldkit metadata in the safetensors header ({e})") from None
+    return out
+
+
 def _is_torchscript(path: Path) -> bool:
     if not zipfile.is_zipfile(path):
         return False
@@ -140,8 +184,16 @@ def load_model(path: str | Path, *, arch: str | None = None, num_classes: int | 
 
     path = Path(path)
     source = str(path)
+    if path.is_dir():
+        hint = (f"; give its weights, {path / 'model.safetensors'}" if (path / "model.safetensors").is_file() else "")
+        raise ModelLoadError(f"{source} is a directory, not a model file{hint}")
     if not path.is_file():
         raise ModelLoadError(f"model file not found: {path}")
+    if path.stat().st_size == 0:
+        raise ModelLoadError(f"{source} is empty (0 bytes): not a model file")
+    if path.suffix == ".onnx" or _is_onnx(path):
+        raise ModelLoadError(f"{source} is an ONNX graph, which this command cannot train or load as weights; give the "
+                             f"checkpoint it was exported from, or the artefact's model.safetensors")
 
     def build(a: str | None, n: int | None, m=None, s=None, kw=None) -> NormalizedClassifier:
         if not a or not n:
@@ -158,11 +210,14 @@ def load_model(path: str | Path, *, arch: str | None = None, num_classes: int | 
                 state = {k: f.get_tensor(k) for k in f.keys()}
         except (SafetensorError, OSError, ValueError) as e:
             raise ModelLoadError(f"{source}: not a readable safetensors file ({e})") from None
-        a = arch or meta.get("arch")
-        n = num_classes or (int(meta["num_classes"]) if "num_classes" in meta else None)
-        model = build(a, n, kw=json.loads(meta.get("model_kwargs", "{}")))
+        meta = _safetensors_metadata(meta, source)
+        if arch and meta.get("arch") and arch != meta["arch"]:
+            raise ModelLoadError(f"{source} holds a {meta['arch']!r} model, not {arch!r}")
+        if num_classes and meta.get("num_classes") and num_classes != meta["num_classes"]:
+            raise ModelLoadError(f"{source} holds a {meta['num_classes']}-class model, not {num_classes}")
+        model = build(arch or meta.get("arch"), num_classes or meta.get("num_classes"), kw=meta["model_kwargs"])
         load_state_into(model, state, source)
-        classes = json.loads(meta["classes"]) if "classes" in meta else None
+        classes = meta.get("classes")
         return model.eval(), ModelInfo(model.arch, model.num_classes, classes, source=source, format="safetensors")
 
     if _is_torchscript(path):
@@ -178,9 +233,9 @@ def load_model(path: str | Path, *, arch: str | None = None, num_classes: int | 
         if not trust_pickle and ("Unsupported global" in str(e) or _holds_code(path)):
             raise ModelLoadError(f"{source} is a full pickle, and unpickling can run arbitrary code: refusing to load "
                                  f"it; pass --trust-pickle (trust_pickle=True) only if you trust its origin") from None
-        raise ModelLoadError(f"{source}: not a readable model file ({str(e).splitlines()[0]})") from None
-    except (RuntimeError, EOFError, OSError, ValueError, AttributeError, ImportError) as e:
-        raise ModelLoadError(f"{source}: not a readable model file ({str(e).splitlines()[0]})") from None
+        raise ModelLoadError(f"{source}: {NOT_A_MODEL}") from None
+    except (RuntimeError, EOFError, OSError, ValueError, AttributeError, ImportError, IndexError, KeyError) as e:
+        raise ModelLoadError(f"{source}: {NOT_A_MODEL} ({_reason(e)})") from None
 
     if isinstance(obj, nn.Module):
         if isinstance(obj, NormalizedClassifier):

@@ -23,6 +23,7 @@ from .errors import InputError
 from .losses.adversarial import ARD_LEVELS
 from .methods import ARD, RSLAD, ARDGoldblum, Method
 from .models import NormalizedClassifier, create_model
+from .outputs import check_output_file
 from .robustness import pgd20_figures
 from .utils import resolve_device, seed_everything
 
@@ -101,8 +102,11 @@ def harden(teacher: str | Path | nn.Module | None, data: str | Dataset = "digits
     stratified part of the training split. Teacher and student clean accuracy, and the student's PGD-20
     accuracy on ``eval_n`` test images (0: skip), are stored as figures.
     """
+    check_output_file(out)
     if method not in HARDEN_METHODS:
         raise InputError(f"unknown harden method {method!r}; valid: {', '.join(HARDEN_METHODS)}")
+    if teacher is None and method != "at":
+        raise InputError(f"--method {method} needs a --teacher")
     if not 0.0 < data_fraction <= 1.0:
         raise InputError(f"--data-fraction must be in (0, 1], got {data_fraction}")
     levels = parse_levels(levels)

@@ -13,6 +13,8 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
+from .outputs import disk_error
+
 
 def configure_threads(n: int | None = None) -> int:
     """Use one intra-op thread per CPU core this process may run on (or ``n``); under torchrun the cores
@@ -39,15 +41,23 @@ def seed_everything(seed: int) -> None:
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``, on error removed."""
+    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``, on error removed.
+
+    An OS error while writing (a full disk, a directory in the way) becomes one
+    :class:`~shieldkit.errors.InputError` line that names ``path``; ``path`` itself is left as it was."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as e:
+        raise disk_error(e, path) from None
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         os.replace(tmp_path, path)
+    except OSError as e:
+        raise disk_error(e, path) from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

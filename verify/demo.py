@@ -14,6 +14,7 @@ from typing import Any
 
 from shieldkit.api import protect, train
 from shieldkit.data import Dataset, load_dataset
+from shieldkit.outputs import check_output_dir
 from shieldkit.utils import write_json
 
 from shieldkit.methods.rml import DEFAULT_RECIPE
@@ -49,6 +50,7 @@ def run_demo(cfg: DemoConfig | None = None, *, data: Dataset | None = None, out_
     from shieldkit.exporters import export
 
     say = log or (lambda msg: None)
+    check_output_dir(out_dir, "--out-dir")
     cfg = cfg or DemoConfig()
     ds = data or load_dataset("digits")
     with tempfile.TemporaryDirectory() as tmp:

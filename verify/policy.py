@@ -178,11 +178,41 @@ def apply_sections(policy: Policy, kd_cfg, df_cfg):
             raise InputError(f"{policy.source}: unknown [{name}] key(s) {', '.join(unknown)}; valid: "
                              f"{', '.join(sorted(valid))}")
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
+        for k, v in values.items():
+            _check_type(policy.source, name, k, v, getattr(cfg, k))
         try:
             out.append(replace(cfg, **values))
         except (TypeError, ValueError) as e:
             raise InputError(f"{policy.source}: bad [{name}] settings ({e})") from None
     return tuple(out)
+
+
+def _check_type(source, section: str, key: str, value, default) -> None:
+    """A policy value must have the type of the setting it replaces: ``epochs = "ten"`` is refused here, not
+    deep inside a training loop."""
+    def kind(v):
+        if isinstance(v, bool):
+            return "a boolean (true/false)"
+        if isinstance(v, int):
+            return "an integer"
+        if isinstance(v, float):
+            return "a number"
+        if isinstance(v, str):
+            return "a string"
+        if isinstance(v, tuple):
+            return "a list"
+        return None
+
+    want = kind(default)
+    if want is None or value is None:
+        return
+    ok = kind(value) == want or (want == "a number" and kind(value) == "an integer")
+    if isinstance(default, tuple) and isinstance(value, tuple) and default:
+        inner = kind(default[0])
+        ok = ok and all(kind(v) == inner or (inner == "a number" and kind(v) == "an integer") for v in value)
+        want = f"a list of {inner.split(' ', 1)[1]}s"
+    if not ok:
+        raise InputError(f"{source}: [{section}] {key} must be {want}, got {value!r}")
 
 
 def robustness_config(policy: Policy):

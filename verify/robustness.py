@@ -19,6 +19,8 @@ from shieldkit.api import as_dataset
 from shieldkit.checkpoint import load_model
 from shieldkit.data import Dataset
 from shieldkit.errors import InputError
+from shieldkit.outputs import check_output_file
+from shieldkit.utils import write_json
 from shieldkit.robustness import RobustnessConfig, evaluate_robustness
 
 from .oracle import OnnxOracle, TorchOracle, as_oracle, check_oracle_data, describe_oracle
@@ -76,18 +78,22 @@ def evaluate(model: str | Path | nn.Module, data: str | Dataset, *, attacks: str
              square_queries: int = 1000, transfer_from: str | Path | nn.Module | None = None, seed: int = 0,
              batch_size: int = 250, providers=None, variant: str = "fp32", device: str = "auto",
              data_dir: str | Path | None = None, download: bool = False, trust_pickle: bool = False,
-             progress: bool = True) -> RobustnessResult:
-    """Clean and robust accuracy (%) of ``model`` on a fixed stratified subset of ``n`` test images."""
+             progress: bool = True, report: str | Path | None = None) -> RobustnessResult:
+    """Clean and robust accuracy (%) of ``model`` on a fixed stratified subset of ``n`` test images;
+    ``report``: also write the JSON report there (the path is checked before any attack runs)."""
+    check_output_file(report, "--report")
     cfg = RobustnessConfig(attacks=attacks, n=n, eps=eps, step_size=step_size, pgd_steps=pgd_steps,
                            cw_steps=cw_steps, square_queries=square_queries, batch_size=batch_size, seed=seed,
                            device=device)
     ds = as_dataset(data, data_dir, download)
     figures = evaluate_robustness_of(model, ds, cfg, transfer_from=transfer_from, providers=providers,
                                      variant=variant, trust_pickle=trust_pickle, progress=progress)
-    report = {"schema_version": ROBUSTNESS_SCHEMA_VERSION, "created": datetime.now(timezone.utc).isoformat(),
+    out = {"schema_version": ROBUSTNESS_SCHEMA_VERSION, "created": datetime.now(timezone.utc).isoformat(),
               "dataset": ds.describe(), "transfer_from": None if transfer_from is None else str(transfer_from),
               "threat_model": "linf", **figures}
-    return RobustnessResult(report)
+    if report is not None:
+        write_json(out, report)
+    return RobustnessResult(out)
 
 
 def robustness_table(report: dict):

@@ -25,6 +25,8 @@ from typing import Any, Sequence
 from shieldkit.api import as_dataset
 from shieldkit.data import Dataset
 from shieldkit.errors import InputError
+from shieldkit.outputs import check_output_file
+from shieldkit.utils import write_json
 
 from .budgets import budget_configs, with_seeds
 from .datafree import DataFreeConfig, datafree_attack
@@ -89,14 +91,20 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
            providers: str | Sequence[str] | None = None, variant: str = "fp32", query_budget: int | None = None,
            kd_config: KDProbeConfig | None = None, datafree_config: DataFreeConfig | None = None,
            data_dir: str | Path | None = None, thresholds: dict[str, float | None] | None = None,
-           trust_pickle: bool = False, progress: bool = True, log=None) -> VerifyResult:
+           trust_pickle: bool = False, progress: bool = True, report: str | Path | None = None,
+           log=None) -> VerifyResult:
     """Attack ``artefact`` (and ``reference`` / ``matched_reference``, when given) and return the report with
     its verdict (PASS, FAIL or INCONCLUSIVE).
 
     ``budget`` picks the attack settings (quick | standard | full, default quick); ``kd_config`` /
-    ``datafree_config`` replace them outright. ``thresholds`` override the policy's.
+    ``datafree_config`` replace them outright. ``thresholds`` override the policy's. ``report``: also write
+    the JSON report there (the path is checked before any attack runs).
     """
     say = log or (lambda msg: None)
+    report_path, report = report, None
+    check_output_file(report_path, "--report")
+    if query_budget is not None and query_budget <= 0:
+        raise InputError(f"--query-budget must be a positive number of images, got {query_budget}")
     t0 = time.perf_counter()
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     pol = with_overrides(pol, **(thresholds or {}))
@@ -218,4 +226,6 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
         "inconclusive": reasons,
         "seconds": time.perf_counter() - t0,
     }
+    if report_path is not None:
+        write_json(report, report_path)
     return VerifyResult(report)

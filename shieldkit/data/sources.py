@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,8 @@ def load_npz(path: str | Path, name: str | None = None) -> Dataset:
     path = Path(path)
     if not path.is_file():
         raise DatasetNotFoundError(f"dataset file not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{path}: not a .npz archive (save x_train, y_train, x_test, y_test with numpy.savez)")
     try:
         with np.load(path, allow_pickle=False) as d:
             missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in d.files]
@@ -66,8 +69,11 @@ def load_npz(path: str | Path, name: str | None = None) -> Dataset:
                 raise InputError(f"{path}: missing arrays {missing} (need x_train, y_train, x_test, y_test)")
             arrays = {k: d[k] for k in ("x_train", "y_train", "x_test", "y_test")}
             classes = d["classes"].tolist() if "classes" in d.files else None
-    except (OSError, ValueError, EOFError) as e:
-        raise InputError(f"{path}: not a readable .npz file ({e})") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        if "pickle" in str(e):  # numpy's advice would be to allow_pickle, i.e. to run what the file holds
+            raise InputError(f"{path}: holds pickled Python objects, which shieldkit never loads; save plain uint8/"
+                             f"int arrays (x_train, y_train, x_test, y_test) with numpy.savez") from None
+        raise InputError(f"{path}: not a readable .npz file ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
     for k in ("x_train", "x_test"):
         a = arrays[k]
         if a.ndim == 3:
