@@ -24,7 +24,7 @@ from shieldkit.api import as_dataset, as_model, check_compatible
 from shieldkit.data import Dataset
 from shieldkit.errors import InputError, VerificationFailed
 from shieldkit.models import NormalizedClassifier
-from shieldkit.outputs import check_output_dir
+from shieldkit.outputs import check_output_dir, disk_error
 from shieldkit.utils import write_json
 
 from .manifest import MANIFEST, SCHEMA, SCHEMA_VERSION, seal, sha256_file
@@ -248,6 +248,8 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
         manifest = seal(manifest, tmp, files)
         write_json(manifest, tmp / MANIFEST)
         _replace_dir(tmp, out)
+    except OSError as e:  # a full disk, a vanished directory: one line naming where it happened
+        raise disk_error(e, out) from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -132,11 +132,11 @@ def train(arch: str, data: str | Dataset = "digits", *, out: str | Path | None =
     model (a teacher for ``harden``) against ℓ∞ PGD with ``eps``, ``attack_steps`` and ``attack_step_size``.
     """
     check_output_file(out)
-    ds = as_dataset(data, data_dir, download)
     method = adversarial_method(adversarial, eps, attack_steps, attack_step_size, trades_beta) if adversarial \
         else Plain(label_smoothing)
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
                       seed=seed, device=device, compile=compile, loader=loader, workers=workers)
+    ds = as_dataset(data, data_dir, download)
     seed_everything(seed)
     model = create_model(arch, ds.num_classes, mean=ds.mean, std=ds.std, **(model_kwargs or {}))
     check_compatible(model, ModelInfo(arch, ds.num_classes), ds)
@@ -187,6 +187,7 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
         raise InputError(f"omega must be >= 0, got {omega}")
     if tau is not None and not (0 < tau < float("inf")):
         raise InputError(f"tau must be a positive number, got {tau}")
+    resolve_device(device)
     ds = as_dataset(data, data_dir, download)
     original, info = as_model(model, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle)
     if not isinstance(original, NormalizedClassifier):

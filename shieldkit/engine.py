@@ -60,6 +60,7 @@ class TrainConfig:
             raise InputError(f"workers must be >= 0, got {self.workers}")
         if self.schedule not in SCHEDULES:
             raise InputError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        resolve_device(self.device)  # an unknown or unavailable device is reported before any data is loaded
 
 
 @dataclass

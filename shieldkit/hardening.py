@@ -109,6 +109,7 @@ def harden(teacher: str | Path | nn.Module | None, data: str | Dataset = "digits
         raise InputError(f"--method {method} needs a --teacher")
     if not 0.0 < data_fraction <= 1.0:
         raise InputError(f"--data-fraction must be in (0, 1], got {data_fraction}")
+    resolve_device(device)
     levels = parse_levels(levels)
     lambdas = parse_floats(lambdas, 3, "--lambdas (cat, sample, disc)")
     ds = as_dataset(data, data_dir, download)

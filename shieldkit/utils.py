@@ -27,10 +27,25 @@ def configure_threads(n: int | None = None) -> int:
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU."""
+    """``auto`` -> CUDA when available, else CPU; an unknown or unavailable device is an
+    :class:`~shieldkit.errors.InputError`."""
+    from .errors import InputError
+
     if device is None or str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise InputError(f"unknown device {str(device)!r}: use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"device {str(device)!r} asked for, but CUDA is not available here: use --device cpu "
+                             f"(or auto)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise InputError(f"device {str(device)!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type not in ("cpu", "mps"):
+        raise InputError(f"unsupported device {str(device)!r}: use auto, cpu, cuda or cuda:N")
+    return dev
 
 
 def seed_everything(seed: int) -> None:
