@@ -18,7 +18,10 @@ from .outputs import disk_error
 
 def configure_threads(n: int | None = None) -> int:
     """Use one intra-op thread per CPU core this process may run on (or ``n``); under torchrun the cores
-    are shared among the node's processes."""
+    are shared among the node's processes. A user's ``OMP_NUM_THREADS`` (or ``SHIELDKIT_NUM_THREADS``) wins."""
+    for var in ("SHIELDKIT_NUM_THREADS", "OMP_NUM_THREADS"):
+        if n is None and os.environ.get(var, "").strip().isdigit() and int(os.environ[var]) > 0:
+            n = int(os.environ[var])
     if n is None:
         n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         n //= max(1, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))

@@ -6,7 +6,9 @@ import torch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# two threads (the CI machine's cores) unless the caller pins them, e.g. OMP_NUM_THREADS=1 python -m pytest
+_threads = os.environ.get("OMP_NUM_THREADS", "")
+torch.set_num_threads(int(_threads) if _threads.isdigit() and int(_threads) > 0 else max(1, min(2, os.cpu_count() or 1)))
 
 
 def cifar10_path() -> pathlib.Path:

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="torchrun with gloo is tested on Linux")
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="torchrun with gloo is tested on Linux"),
+              pytest.mark.slow]
 
 
 def torchrun(*args, cwd):
@@ -35,7 +36,10 @@ def test_ddp_train_matches_single_process_and_only_rank0_writes(tmp_path):
     # epoch statistics are summed over ranks: every image of the epoch is counted once
     for a, b in zip(h_ddp, h_one):
         assert a["loss"] == pytest.approx(b["loss"], rel=0.1)
-    assert h_ddp[-1]["test_accuracy"] == pytest.approx(h_one[-1]["test_accuracy"], abs=15)
+    # both learn: the third epoch's training loss is below 0.75 of the first's. One process, 5 seeds
+    # (benchmarks/test_margins.py, loss_ratio_3ep): 0.52-0.55. Test accuracy after 3 epochs is no check: it
+    # ranges 45-77 % over the same seeds.
+    assert h_ddp[-1]["loss"] < 0.75 * h_ddp[0]["loss"] and h_one[-1]["loss"] < 0.75 * h_one[0]["loss"]
 
 
 def test_ddp_protect_and_batch_check(tmp_path):

@@ -93,13 +93,53 @@ def test_nan_loss_stops_with_training_error(digits16):
         fit(model, NaNStep(), digits16, TrainConfig(epochs=1), progress=False)
 
 
-def test_dataloader_path_trains_like_the_device_path(digits16):
+def _epoch_images(batches) -> tuple[list[bytes], list[int]]:
+    """The images (as uint8 HWC bytes) and labels of one epoch of ``(float NCHW, label)`` batches."""
+    images, labels = [], []
+    for x, y in batches:
+        u8 = (x * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+        images += [img.numpy().tobytes() for img in u8]
+        labels += y.tolist()
+    return images, labels
+
+
+@pytest.mark.parametrize("path", ["device", "dataloader"])
+def test_both_batch_paths_cover_an_epoch_once_with_the_right_labels(digits16, path):
+    """What makes the two input paths interchangeable, checked exactly: an epoch is a permutation of the training
+    set (less the dropped remainder), every image carries its own label, a (seed, epoch) repeats its order and the
+    next epoch reshuffles."""
+    from shieldkit.data import iterate_batches
+    from shieldkit.data.loader import LoaderBatches
+
+    from collections import Counter
+
+    train = digits16.train
+    own, copies = {}, Counter()
+    for img, label in zip(train.x, train.y.tolist()):
+        key = img.numpy().tobytes()
+        own.setdefault(key, set()).add(label)
+        copies[key] += 1
+    if path == "device":
+        def epoch(e):
+            return iterate_batches(train, 64, shuffle=True, seed=e, drop_last=True)
+    else:
+        epoch = LoaderBatches(train, 64, augment=None, seed=0, device=torch.device("cpu"), workers=0)
+    images, labels = _epoch_images(epoch(0))
+    assert len(images) == len(train) - len(train) % 64
+    assert all(img in own and label in own[img] for img, label in zip(images, labels))
+    assert all(n <= copies[k] for k, n in Counter(images).items())  # no image drawn more often than it exists
+    again, _ = _epoch_images(epoch(0))
+    nxt, _ = _epoch_images(epoch(1))
+    assert again == images and nxt != images
+
+
+def test_dataloader_path_trains(digits16):
+    """Training through DataLoader workers learns: > 50 % on digits (chance 10 %). Measured over 5 seeds
+    (benchmarks/test_margins.py, dataloader_path_accuracy): see its table for min and spread."""
     kw = dict(epochs=3, lr=0.05, progress=False, model_kwargs={"width": 8})
-    dev_path = shieldkit.train("cnn3", digits16, **kw)
     loader = shieldkit.train("cnn3", digits16, loader="dataloader", workers=0, **kw)
-    assert len(loader.history) == 3
-    assert loader.figures["test_accuracy"] == pytest.approx(dev_path.figures["test_accuracy"], abs=15)
-    assert loader.settings["train"]["loader"] == "dataloader"
+    assert len(loader.history) == 3 and loader.settings["train"]["loader"] == "dataloader"
+    assert loader.figures["test_accuracy"] > 50
     with pytest.raises(InputError, match="loader must be one of"):
         shieldkit.train("cnn3", digits16, loader="magic", **kw)
     with pytest.raises(InputError, match="workers must be >= 0"):

@@ -14,6 +14,8 @@ from shieldkit.robustness import RobustnessConfig, evaluate_robustness
 
 from cli_helpers import one_error_line, run
 
+pytestmark = pytest.mark.slow  # end-to-end: trains several models (CI runs it; -m 'not slow' skips)
+
 FAST = dict(attack_steps=5, attack_step_size=2.5 / 255, progress=False)
 EVAL = RobustnessConfig(attacks=("clean", "pgd20"), n=300)
 
@@ -48,6 +50,8 @@ def teacher_ckpt(robust16, digits16, tmp_path_factory):
 
 
 def test_adversarial_training_buys_robustness(plain16, robust16, digits16):
+    """Over 5 seeds (benchmarks/test_margins.py): robust − plain PGD-20 ≥ 48.3 points (std 4.9) on 300 images, robust
+    clean ≥ 95.3. Thresholds 15 points (45 images) and 60 %."""
     plain = evaluate_robustness(plain16, digits16.test, EVAL)["accuracy"]
     robust = evaluate_robustness(robust16, digits16.test, EVAL)["accuracy"]
     assert robust["pgd20"] > plain["pgd20"] + 15, (plain, robust)
@@ -55,6 +59,8 @@ def test_adversarial_training_buys_robustness(plain16, robust16, digits16):
 
 
 def test_ard_student_inherits_robustness(robust16, plain16, digits16):
+    """Over 5 seeds (benchmarks/test_margins.py): ARD student − plain PGD-20 ≥ 36.7 points (std 5.4) on 300 images.
+    Threshold 10 points (30 images)."""
     r = harden(robust16, digits16, student="cnn3", student_kwargs={"width": 8}, method="ard", epochs=6, lr=0.05,
                **FAST)
     student = evaluate_robustness(r.model, digits16.test, EVAL)["accuracy"]
@@ -214,14 +220,26 @@ def test_verify_gates_on_robustness(teacher_ckpt, digits16_npz, tmp_path):
     assert ok["figures"]["pgd20_accuracy"] >= 5.0 and ok["attacks"]["robustness"]["settings"]["n"] == 100
 
 
-def test_robust_rml_keeps_more_robustness_than_plain_rml(robust16, digits16):
-    kw = dict(method="rml", epochs=6, lr=0.02, progress=False)
+def test_robust_rml_trains_on_adversarial_examples(robust16, digits16, monkeypatch):
+    """Robust RML adds CE on PGD examples: the attack runs inside every training step and is recorded.
+
+    Whether it keeps more robustness than plain RML is a benchmark claim, not a test: over 5 seeds
+    (benchmarks/test_margins.py, robust_rml_minus_plain_rml_pgd20) the gain is +0.3 to +4.0 points on 300
+    images (1 to 12 images), too close to zero to assert on every machine."""
+    from shieldkit.attacks import PGD
+
+    calls = {"n": 0}
+    original_call = PGD.__call__
+
+    def counting(self, *a, **k):
+        calls["n"] += 1
+        return original_call(self, *a, **k)
+
+    monkeypatch.setattr(PGD, "__call__", counting)
+    kw = dict(method="rml", epochs=1, lr=0.02, progress=False)
     plain = shieldkit.protect(robust16, digits16, **kw)
+    assert calls["n"] == 0 and plain.settings["method"]["attack"] is None
     robust = shieldkit.protect(robust16, digits16, adversarial_steps=5, attack_step_size=2.5 / 255, **kw)
-    assert robust.settings["method"]["attack"]["steps"] == 5 and plain.settings["method"]["attack"] is None
-    acc_plain = evaluate_robustness(plain.model, digits16.test, EVAL)["accuracy"]
-    acc_robust = evaluate_robustness(robust.model, digits16.test, EVAL)["accuracy"]
-    acc_original = evaluate_robustness(robust16, digits16.test, EVAL)["accuracy"]
-    assert acc_robust["pgd20"] > acc_plain["pgd20"] + 3, (acc_original, acc_plain, acc_robust)
-    assert acc_original["pgd20"] - acc_robust["pgd20"] < acc_original["pgd20"] - acc_plain["pgd20"]
+    steps = len(digits16.train) // 128
+    assert calls["n"] >= steps and robust.settings["method"]["attack"]["steps"] == 5
     assert "pgd20_accuracy" in robust.figures

@@ -12,6 +12,8 @@ from shieldkit.engine import predict_logits
 from shieldkit.losses import non_target_logits
 
 
+pytestmark = pytest.mark.slow  # end-to-end: trains several models (CI runs it; -m 'not slow' skips)
+
 @pytest.fixture(scope="module")
 def models(digits_models):
     return digits_models

@@ -36,6 +36,8 @@ min_parity_agreement = 0.999
 """
 
 
+pytestmark = pytest.mark.slow  # end-to-end: trains several models (CI runs it; -m 'not slow' skips)
+
 @pytest.fixture(scope="module")
 def artefacts(digits_models, digits, tmp_path_factory):
     d = tmp_path_factory.mktemp("verify")
