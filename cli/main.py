@@ -28,6 +28,20 @@ err_console = Console(stderr=True)
 INTERRUPTED = 130  # 128 + SIGINT, the shell's convention
 
 
+def _version_callback(value: bool) -> None:
+    if value:
+        from shieldkit import __version__
+
+        out_console.print(f"shieldkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True,
+                                       help="print the version and exit")) -> None:
+    """shieldkit: protect image classifiers before release."""
+
+
 def handle_errors(fn):
     """Map shieldkit's typed errors (and OS errors on user paths) to one line on stderr and an exit code."""
 
@@ -85,25 +99,30 @@ LoaderOpt = typer.Option("device", "--loader", help="device (in-memory, on-devic
 WorkersOpt = typer.Option(2, "--workers", help="DataLoader workers with --loader dataloader")
 DataOpt = typer.Option("digits", "--data", help="digits | cifar10 | cifar100 | tiny-imagenet | FILE.npz | image folder")
 DataDirOpt = typer.Option(None, "--data-dir", help="where named datasets live (default $SHIELDKIT_DATA_DIR or ./data)")
-ArchOpt = typer.Option(None, "--arch", help="architecture of a bare state_dict")
+ArchOpt = typer.Option(None, "--arch", help="architecture of a bare state_dict: a name (`shieldkit models`), tv:NAME, "
+                       "timm:NAME or package.module:factory (importing it runs that module's code)")
 NumClassesOpt = typer.Option(None, "--num-classes", help="number of classes of a bare state_dict")
 TrustPickleOpt = typer.Option(False, "--trust-pickle", help="allow loading a fully pickled model (runs code!)")
+ImageSizeOpt = typer.Option(None, "--image-size", help="resize every image to N×N pixels (folders as they are decoded, "
+                            "arrays bilinearly); verify/evaluate default to the artefact's size")
 DownloadOpt = typer.Option(False, "--download", help="download CIFAR-10/100 if missing (off by default)")
 
 
 @app.command("train")
 @handle_errors
 def train_cmd(
-    arch: str = typer.Option("resnet8", "--arch", help="architecture name (see `shieldkit models`)"),
+    arch: str = typer.Option("resnet8", "--arch", help="a name (see `shieldkit models`), tv:NAME, timm:NAME, or your "
+                             "own network as package.module:factory (called with num_classes; recorded so later "
+                             "commands rebuild it; importing it runs that module's code)"),
     data: str = DataOpt,
     out: Path = typer.Option(..., "--out", help="checkpoint to write (settings go to the .json beside it)"),
-    epochs: int = typer.Option(30, "--epochs"),
-    batch_size: int = typer.Option(128, "--batch-size"),
-    lr: float = typer.Option(0.1, "--lr"),
-    weight_decay: float = typer.Option(5e-4, "--weight-decay"),
+    epochs: int = typer.Option(30, "--epochs", help="passes over the training split"),
+    batch_size: int = typer.Option(128, "--batch-size", help="images per step (the global batch under torchrun)"),
+    lr: float = typer.Option(0.1, "--lr", help="peak SGD learning rate (Nesterov momentum 0.9)"),
+    weight_decay: float = typer.Option(5e-4, "--weight-decay", help="L2 weight decay on weights (not biases/BN)"),
     schedule: str = typer.Option("cosine", "--schedule", help="cosine | constant | step"),
-    label_smoothing: float = typer.Option(0.0, "--label-smoothing"),
-    seed: int = typer.Option(0, "--seed"),
+    label_smoothing: float = typer.Option(0.0, "--label-smoothing", help="ε of label-smoothed cross-entropy"),
+    seed: int = typer.Option(0, "--seed", help="seeds initialisation, shuffling and augmentation"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
     data_dir: Optional[Path] = DataDirOpt,
     download: bool = DownloadOpt,
@@ -117,6 +136,7 @@ def train_cmd(
     compile: bool = CompileOpt,
     loader: str = LoaderOpt,
     workers: int = WorkersOpt,
+    image_size: Optional[int] = ImageSizeOpt,
 ) -> None:
     """Train a classifier: plain (a model to protect) or adversarially (a robust teacher for harden)."""
     from shieldkit import train
@@ -125,7 +145,7 @@ def train_cmd(
               schedule=schedule, label_smoothing=label_smoothing, seed=seed, device=device, data_dir=data_dir,
               download=download, resume=resume, adversarial=adversarial.value if adversarial else None, eps=eps,
               attack_steps=attack_steps, attack_step_size=attack_step_size, trades_beta=trades_beta,
-              compile=compile, loader=loader, workers=workers)
+              compile=compile, loader=loader, workers=workers, image_size=image_size)
     out_console.print(f"test accuracy {r.figures['test_accuracy']:.2f}%  ->  {r.path}")
 
 
@@ -154,9 +174,9 @@ def protect_cmd(
     omega: float = typer.Option(0.04, "--omega", help="Nasty: weight of the adversarial KL term"),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="default 5 (rml) / 30 (nasty)"),
     lr: Optional[float] = typer.Option(None, "--lr", help="default 0.01 (rml) / 0.1 (nasty)"),
-    batch_size: int = typer.Option(128, "--batch-size"),
-    seed: int = typer.Option(0, "--seed"),
-    device: str = typer.Option("auto", "--device"),
+    batch_size: int = typer.Option(128, "--batch-size", help="images per step"),
+    seed: int = typer.Option(0, "--seed", help="seeds initialisation, shuffling and augmentation"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
     data_dir: Optional[Path] = DataDirOpt,
     download: bool = DownloadOpt,
     resume: bool = typer.Option(False, "--resume", help="continue from OUT.resume"),
@@ -170,6 +190,7 @@ def protect_cmd(
     eps: float = EpsOpt,
     attack_step_size: float = typer.Option(2 / 255, "--attack-step-size"),
     adv_weight: float = typer.Option(1.0, "--adv-weight", help="RML: weight of the adversarial CE term"),
+    image_size: Optional[int] = ImageSizeOpt,
 ) -> None:
     """Protect a trained classifier against knowledge distillation (RML)."""
     from shieldkit import protect
@@ -180,7 +201,8 @@ def protect_cmd(
                 use_labels=not no_labels, omega=omega, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
                 device=device, data_dir=data_dir, download=download, resume=resume, arch=arch,
                 num_classes=num_classes, trust_pickle=trust_pickle, compile=compile, loader=loader, workers=workers,
-                adversarial_steps=adversarial_steps, eps=eps, attack_step_size=attack_step_size, adv_weight=adv_weight)
+                adversarial_steps=adversarial_steps, eps=eps, attack_step_size=attack_step_size, adv_weight=adv_weight,
+                image_size=image_size)
     f = r.figures
     out_console.print(f"test accuracy: original {f['original_test_accuracy']:.2f}%  protected "
                       f"{f['protected_test_accuracy']:.2f}%  (drop {f['accuracy_drop']:+.2f})  ->  {r.path}")
@@ -212,12 +234,12 @@ def harden_cmd(
     attack_steps: int = typer.Option(10, "--attack-steps", help="PGD steps of the training attack"),
     attack_step_size: float = typer.Option(2 / 255, "--attack-step-size"),
     data_fraction: float = typer.Option(1.0, "--data-fraction", help="train on a stratified fraction (limited data)"),
-    epochs: int = typer.Option(30, "--epochs"),
-    batch_size: int = typer.Option(128, "--batch-size"),
-    lr: float = typer.Option(0.1, "--lr"),
-    weight_decay: float = typer.Option(5e-4, "--weight-decay"),
-    seed: int = typer.Option(0, "--seed"),
-    device: str = typer.Option("auto", "--device"),
+    epochs: int = typer.Option(30, "--epochs", help="passes over the training split"),
+    batch_size: int = typer.Option(128, "--batch-size", help="images per step"),
+    lr: float = typer.Option(0.1, "--lr", help="peak SGD learning rate"),
+    weight_decay: float = typer.Option(5e-4, "--weight-decay", help="L2 weight decay"),
+    seed: int = typer.Option(0, "--seed", help="seeds initialisation, shuffling and augmentation"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
     data_dir: Optional[Path] = DataDirOpt,
     download: bool = DownloadOpt,
     resume: bool = typer.Option(False, "--resume", help="continue from OUT.resume"),
@@ -227,6 +249,7 @@ def harden_cmd(
     compile: bool = CompileOpt,
     loader: str = LoaderOpt,
     workers: int = WorkersOpt,
+    image_size: Optional[int] = ImageSizeOpt,
 ) -> None:
     """Distil a robust teacher into a lightweight, adversarially robust student (ARD and baselines)."""
     from shieldkit.hardening import harden
@@ -236,7 +259,7 @@ def harden_cmd(
                attack_steps=attack_steps, attack_step_size=attack_step_size, data_fraction=data_fraction,
                epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed, device=device,
                data_dir=data_dir, download=download, resume=resume, arch=arch, num_classes=num_classes,
-               trust_pickle=trust_pickle, compile=compile, loader=loader, workers=workers)
+               trust_pickle=trust_pickle, compile=compile, loader=loader, workers=workers, image_size=image_size)
     out_console.print(f"student test accuracy: clean {r.figures['test_accuracy']:.2f}%, PGD-20 "
                       f"{r.figures.get('pgd20_accuracy', float('nan')):.2f}% (n={r.figures.get('pgd20_n', 0)})  ->  "
                       f"{r.path}  (full evaluation: shieldkit evaluate {r.path} --data {data})")
@@ -254,14 +277,15 @@ def evaluate_cmd(
     square_queries: int = typer.Option(1000, "--square-queries", help="Square attack queries per image"),
     transfer_from: Optional[Path] = typer.Option(None, "--transfer-from", help="source model for the transfer attack"),
     report: Optional[Path] = typer.Option(None, "--report", help="write the JSON report here"),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="seeds initialisation, shuffling and augmentation"),
     batch_size: int = typer.Option(250, "--batch-size"),
     providers: str = typer.Option("cpu", "--providers", help="ONNX Runtime providers for an artefact"),
     variant: Variant = typer.Option(Variant.fp32, "--variant", help="which graph of an artefact: fp32 | int8"),
-    device: str = typer.Option("auto", "--device"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
     data_dir: Optional[Path] = DataDirOpt,
     download: bool = DownloadOpt,
     trust_pickle: bool = TrustPickleOpt,
+    image_size: Optional[int] = ImageSizeOpt,
 ) -> None:
     """Clean and robust accuracy under l_inf attacks (FGSM, PGD-20, CW, AutoAttack, Square, transfer)."""
     from shieldkit.verify import evaluate, robustness_table
@@ -269,7 +293,7 @@ def evaluate_cmd(
     r = evaluate(model, data, attacks=attacks, n=n, eps=eps, step_size=step_size, square_queries=square_queries,
                  transfer_from=transfer_from, seed=seed, batch_size=batch_size, providers=providers,
                  variant=variant.value, device=device, data_dir=data_dir, download=download, trust_pickle=trust_pickle,
-                 report=report)
+                 report=report, image_size=image_size)
     out_console.print(robustness_table(r.report))
     if report is not None:
         out_console.print(f"report  ->  {report}")
@@ -278,7 +302,7 @@ def evaluate_cmd(
 @app.command("demo")
 @handle_errors
 def demo_cmd(out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="keep models and demo.json here"),
-             seed: int = typer.Option(0, "--seed"),
+             seed: int = typer.Option(0, "--seed", help="seeds initialisation, shuffling and augmentation"),
              smoke: bool = typer.Option(False, "--smoke", help="1 epoch everywhere: seconds, checks the wiring only")
              ) -> None:
     """Train -> protect -> export -> verify, original vs protected, on the bundled digits (a few minutes on CPU)."""
@@ -323,6 +347,7 @@ def export_cmd(
     arch: Optional[str] = ArchOpt,
     num_classes: Optional[int] = NumClassesOpt,
     trust_pickle: bool = TrustPickleOpt,
+    image_size: Optional[int] = ImageSizeOpt,
 ) -> None:
     """Export to ONNX + safetensors with a manifest; check parity on ONNX Runtime (exit 1 if it fails)."""
     from shieldkit.exporters import export
@@ -332,7 +357,7 @@ def export_cmd(
                input_format=input_format.value, quantize=quantize.value if quantize else None, parity_n=parity_n,
                calibration_n=calibration_n, providers=providers, max_abs_diff=max_abs_diff,
                min_agreement=min_agreement, overwrite=overwrite, arch=arch, num_classes=num_classes,
-               trust_pickle=trust_pickle, log=_say)
+               trust_pickle=trust_pickle, image_size=image_size, log=_say)
     out_console.print(parity_table(r.manifest))
     out_console.print(f"artefact  ->  {r.directory}")
 
@@ -402,6 +427,7 @@ def verify_cmd(
     min_autoattack: Optional[float] = typer.Option(None, "--min-autoattack", help="%: robust accuracy under AutoAttack"),
     data_dir: Optional[Path] = DataDirOpt,
     trust_pickle: bool = TrustPickleOpt,
+    image_size: Optional[int] = ImageSizeOpt,
 ) -> None:
     """Attack the released artefact with a panel of KD attackers; exit 0 PASS, 1 FAIL, 2 bad input, 3 INCONCLUSIVE."""
     from shieldkit.errors import InputError, VerificationFailed, VerificationInconclusive
@@ -421,7 +447,7 @@ def verify_cmd(
                            "max_datafree_ratio": max_datafree_ratio, "max_accuracy_drop": max_accuracy_drop,
                            "min_accuracy": min_accuracy, "min_parity_agreement": min_parity_agreement,
                            "min_pgd20": min_pgd20, "min_autoattack": min_autoattack},
-               report=report, log=_say)
+               report=report, image_size=image_size, log=_say)
     out_console.print(verdict_table(r.report))
     if report is not None:
         out_console.print(f"report  ->  {report}")

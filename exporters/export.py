@@ -20,12 +20,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from shieldkit.api import as_dataset, as_model, check_compatible
+from shieldkit.api import as_model, check_compatible, load_with_data
 from shieldkit.data import Dataset
 from shieldkit.errors import InputError, VerificationFailed
 from shieldkit.models import NormalizedClassifier
 from shieldkit.outputs import check_output_dir, disk_error
-from shieldkit.utils import write_json
+from shieldkit.utils import umask_mode, write_json
 
 from .manifest import MANIFEST, SCHEMA, SCHEMA_VERSION, seal, sha256_file
 from .parity import ParityThresholds, compare_logits, parity_failures, torch_logits
@@ -68,6 +68,11 @@ class ExportConfig:
 class ExportResult:
     directory: Path
     manifest: dict
+
+    def __repr__(self) -> str:
+        m = self.manifest
+        return (f"ExportResult({self.directory}: {m['model']['arch']}, input {m['input']['shape']} "
+                f"{m['input']['dtype']}, files {', '.join(m.get('files', {}))})")
 
     @property
     def parity(self) -> dict:
@@ -163,7 +168,7 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
            parity_n: int = 1000, calibration_n: int = 512, providers: str | Sequence[str] | None = None,
            max_abs_diff: float = 1e-3, min_agreement: float = 0.999, overwrite: bool = False, seed: int = 0,
            arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False,
-           log=None) -> ExportResult:
+           image_size: int | None = None, log=None) -> ExportResult:
     """Export ``model`` to the directory ``out`` and check it against ONNX Runtime.
 
     Writes ``model.onnx`` (+ ``model.int8.onnx`` with ``quantize="int8"``), ``model.safetensors`` and
@@ -182,12 +187,17 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
         raise InputError(f"--out {out} exists and is not empty; pass --overwrite to replace it")
 
     t0 = time.perf_counter()
-    module, info = as_model(model, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle)
+    if data is not None:
+        module, info, ds = load_with_data(model, data, data_dir=data_dir, image_size=image_size, arch=arch,
+                                          num_classes=num_classes, trust_pickle=trust_pickle)
+    else:
+        ds = None
+        module, info = as_model(model, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle)
     if not isinstance(module, NormalizedClassifier):
-        raise InputError(f"{info.source}: export needs a model of a known architecture (a shieldkit checkpoint, or a "
-                         f"state_dict/.safetensors file with --arch and --num-classes), not a {info.format} module")
+        raise InputError(f"{info.source}: export needs a model it can rebuild (a shieldkit checkpoint, a "
+                         f"state_dict/.safetensors file with --arch and --num-classes, or an nn.Module in Python), "
+                         f"not a {info.format or type(module).__name__} module")
     module = module.cpu().float().eval()
-    ds = as_dataset(data, data_dir) if data is not None else None
     chw = parse_shape(input_shape)
     if ds is not None:
         if chw is not None and tuple(chw) != tuple(ds.input_shape):
@@ -204,6 +214,7 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    os.chmod(tmp, umask_mode(directory=True))
     try:
         batch_text = "dynamic batch" if spec.fixed_batch is None else f"batch {spec.fixed_batch}"
         say(f"exporting {module.arch} to ONNX (opset {cfg.opset}, {spec.layout} {spec.dtype}, {batch_text})")

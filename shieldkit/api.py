@@ -11,7 +11,7 @@ import copy
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -19,12 +19,13 @@ from torch import nn
 from .attacks import PGD
 from .checkpoint import ModelInfo, load_model, save_checkpoint
 from .data import Dataset, load_dataset
+from .data.arrays import resized
 from .distributed import is_main_process
 from .engine import FitResult, TrainConfig, evaluate, fit
 from .errors import InputError
 from .methods import PGDAT, TRADES, Nasty, Plain, RML
 from .methods.rml import DEFAULT_RECIPE, recipe_settings
-from .models import NormalizedClassifier, create_model
+from .models import NormalizedClassifier, create_model, wrap_module
 from .robustness import pgd20_figures
 from .outputs import check_output_file
 from .utils import resolve_device, seed_everything, sidecar_json, write_json
@@ -44,6 +45,11 @@ class RunResult:
     path: Path | None = None
     history: list[dict] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        figures = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.figures.items())
+        return (f"RunResult({self.settings.get('command', 'run')} {getattr(self.model, 'arch', type(self.model).__name__)}"
+                f", {len(self.history)} epochs, {figures}, path={str(self.path) if self.path else None})")
+
 
 def _version() -> str:
     from . import __version__
@@ -53,15 +59,60 @@ def _version() -> str:
 
 def as_dataset(data: str | Dataset, data_dir: str | Path | None = None, download: bool = False,
                image_size: int | None = None) -> Dataset:
-    return data if isinstance(data, Dataset) else load_dataset(data, data_dir, download=download, image_size=image_size)
+    """A loaded dataset: ``data`` itself, or :func:`~shieldkit.data.load_dataset` of a name/path, with every image
+    resized to ``image_size``×``image_size`` when given."""
+    if isinstance(data, Dataset):
+        return resized(data, image_size) if image_size else data
+    return load_dataset(data, data_dir, download=download, image_size=image_size)
 
 
 def as_model(model: str | Path | nn.Module, *, arch: str | None = None, num_classes: int | None = None,
-             trust_pickle: bool = False) -> tuple[nn.Module, ModelInfo]:
+             trust_pickle: bool = False, data: Dataset | None = None, mean: Sequence[float] | None = None,
+             std: Sequence[float] | None = None) -> tuple[nn.Module, ModelInfo]:
+    """A model and what is known about it, from a file (see :func:`~shieldkit.checkpoint.load_model`) or an
+    in-memory module. A plain ``nn.Module`` (one that takes normalised images) is wrapped with ``mean``/``std``
+    (default: the statistics of ``data``, else ImageNet's) and ``num_classes`` (default: ``data``'s)."""
+    if isinstance(model, NormalizedClassifier):
+        return model, ModelInfo(model.arch, model.num_classes, source="<in-memory module>", format="module")
     if isinstance(model, nn.Module):
-        arch_name = getattr(model, "arch", type(model).__name__)
-        return model, ModelInfo(arch_name, int(getattr(model, "num_classes", 0)), source="<in-memory module>")
+        from .models.registry import IMAGENET_MEAN, IMAGENET_STD
+
+        n = num_classes or (data.num_classes if data is not None else None)
+        if not n:
+            raise InputError(f"an in-memory {type(model).__name__}: pass num_classes (or the data) to wrap it")
+        m = mean or (data.mean if data is not None else IMAGENET_MEAN)
+        s = std or (data.std if data is not None else IMAGENET_STD)
+        wrapped = wrap_module(model, n, m, s)
+        return wrapped, ModelInfo(wrapped.arch, n, source="<in-memory module>", format="module")
     return load_model(model, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle)
+
+
+def recorded_image_size(info: ModelInfo | None) -> int | None:
+    """The square image size a checkpoint was trained at (its recorded input shape), so that later commands load
+    the data at that size without being told; ``None`` when nothing (or a non-square shape) is recorded."""
+    shape = info.input_shape if info is not None else None
+    return int(shape[1]) if shape and len(shape) == 3 and shape[1] == shape[2] else None
+
+
+def load_with_data(model, data, *, data_dir=None, download: bool = False, image_size: int | None = None,
+                   arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False,
+                   mean=None, std=None) -> tuple[nn.Module, ModelInfo, Dataset]:
+    """A model and its data, each informing the other: a file's recorded input size sets the size the data is
+    loaded at (unless ``image_size`` is given), and the data's statistics wrap a plain in-memory ``nn.Module``."""
+    if isinstance(model, nn.Module):
+        ds = as_dataset(data, data_dir, download, image_size)
+        module, info = as_model(model, arch=arch, num_classes=num_classes, data=ds, mean=mean, std=std)
+        return module, info, ds
+    module, info = as_model(model, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle)
+    ds = as_dataset(data, data_dir, download, image_size or recorded_image_size(info))
+    if isinstance(module, NormalizedClassifier) and (info.normalization == "default" or mean or std) \
+            and len(mean or ds.mean) == module.in_chans:
+        # a bare network's weights: it takes images normalised like its data (or as the caller says)
+        with torch.no_grad():
+            module.mean.copy_(torch.tensor(list(mean or ds.mean)).view_as(module.mean))
+            module.std.copy_(torch.tensor(list(std or ds.std)).view_as(module.std))
+        info.normalization = "mean/std given" if (mean or std) else f"{ds.name} statistics"
+    return module, info, ds
 
 
 def check_compatible(model: nn.Module, info: ModelInfo, data: Dataset) -> None:
@@ -125,7 +176,8 @@ def train(arch: str, data: str | Dataset = "digits", *, out: str | Path | None =
           download: bool = False, resume: bool = False, progress: bool = True,
           model_kwargs: dict | None = None, adversarial: str | None = None, eps: float = 8 / 255,
           attack_steps: int = 10, attack_step_size: float = 2 / 255, trades_beta: float = 6.0,
-          compile: bool = False, loader: str = "device", workers: int = 2) -> RunResult:
+          compile: bool = False, loader: str = "device", workers: int = 2,
+          image_size: int | None = None) -> RunResult:
     """Train a classifier ``arch`` on ``data``; save it to ``out``.
 
     Plain cross-entropy by default; ``adversarial="pgd"`` (PGD-AT) or ``"trades"`` trains a robust
@@ -136,7 +188,7 @@ def train(arch: str, data: str | Dataset = "digits", *, out: str | Path | None =
         else Plain(label_smoothing)
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
                       seed=seed, device=device, compile=compile, loader=loader, workers=workers)
-    ds = as_dataset(data, data_dir, download)
+    ds = as_dataset(data, data_dir, download, image_size)
     seed_everything(seed)
     model = create_model(arch, ds.num_classes, mean=ds.mean, std=ds.std, **(model_kwargs or {}))
     check_compatible(model, ModelInfo(arch, ds.num_classes), ds)
@@ -161,7 +213,9 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
             data_dir: str | Path | None = None, download: bool = False, resume: bool = False, progress: bool = True,
             arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False,
             compile: bool = False, loader: str = "device", workers: int = 2, adversarial_steps: int = 0,
-            eps: float = 8 / 255, attack_step_size: float = 2 / 255, adv_weight: float = 1.0) -> RunResult:
+            eps: float = 8 / 255, attack_step_size: float = 2 / 255, adv_weight: float = 1.0,
+            mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
+            image_size: int | None = None) -> RunResult:
     """Protect a trained classifier against distillation; save the protected model to ``out``.
 
     ``method="rml"`` fine-tunes a copy of the model with the RML loss (defaults: 5 epochs, lr 0.01), with the
@@ -172,6 +226,8 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
     model (defaults: 30 epochs, lr 0.1). Test accuracy of original and protected is measured and stored.
     ``adversarial_steps`` > 0 (robust RML, for a hardened model) adds ``adv_weight``·CE on PGD examples
     (``eps``, ``attack_step_size``) so that protection does not erode robustness; PGD-20 is then stored too.
+    ``model`` may be a plain ``nn.Module`` taking normalised images: it is wrapped with ``mean``/``std``
+    (default: the data's statistics), see :func:`as_model`.
     """
     check_output_file(out)
     if method not in PROTECT_METHODS:
@@ -188,11 +244,13 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
     if tau is not None and not (0 < tau < float("inf")):
         raise InputError(f"tau must be a positive number, got {tau}")
     resolve_device(device)
-    ds = as_dataset(data, data_dir, download)
-    original, info = as_model(model, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle)
+    original, info, ds = load_with_data(model, data, data_dir=data_dir, download=download, image_size=image_size,
+                                        arch=arch, num_classes=num_classes, trust_pickle=trust_pickle, mean=mean,
+                                        std=std)
     if not isinstance(original, NormalizedClassifier):
-        raise InputError(f"{info.source}: protect needs a model of a known architecture (a shieldkit checkpoint, or "
-                         f"a state_dict/safetensors file with --arch and --num-classes), not a {info.format} module")
+        raise InputError(f"{info.source}: protect needs a model it can rebuild (a shieldkit checkpoint, a "
+                         f"state_dict/safetensors file with --arch and --num-classes, or an nn.Module in Python), "
+                         f"not a {info.format or type(original).__name__} module")
     check_compatible(original, info, ds)
     epochs = epochs if epochs is not None else (5 if method == "rml" else 30)
     lr = lr if lr is not None else (0.01 if method == "rml" else 0.1)
@@ -211,6 +269,8 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
     dev = resolve_device(device)
     acc_original = evaluate(original.to(dev), ds.test, device=dev)["accuracy"]
     settings = {"command": "protect", "shieldkit_version": _version(), "original": info.source, "arch": original.arch,
+                "normalization": {"source": info.normalization, "mean": original.spec()["mean"],
+                                  "std": original.spec()["std"]},
                 "data": ds.describe(), "train": asdict(cfg),
                 "method": {**step.settings(), **({"recipe": recipe} if method == "rml" else {})}}
     resume_path = _resume_path(out)

@@ -40,6 +40,9 @@ class ModelInfo:
     figures: dict = field(default_factory=dict)
     source: str = ""
     format: str = ""
+    # "file": the input mean/std came with the weights; "default": a bare network's weights, wrapped with
+    # ImageNet statistics (or the mean/std passed in) -- commands that load data replace them with its own
+    normalization: str = "file"
 
 
 def save_checkpoint(path: str | Path, model: NormalizedClassifier, *, classes: list[str] | None = None,
@@ -80,9 +83,10 @@ def _strip_prefixes(state: dict) -> dict:
     return state
 
 
-def load_state_into(model: NormalizedClassifier, state: dict, source: str) -> None:
+def load_state_into(model: NormalizedClassifier, state: dict, source: str) -> bool:
     """Load a state_dict into ``model`` (with or without the normalisation wrapper's keys),
-    listing every missing, unexpected or mis-shaped key on failure."""
+    listing every missing, unexpected or mis-shaped key on failure. Returns whether the file held the
+    wrapper's mean/std (False: a bare network's weights)."""
     state = _strip_prefixes(dict(state))
     _check_finite(state, source)
     target: nn.Module = model
@@ -107,6 +111,7 @@ def load_state_into(model: NormalizedClassifier, state: dict, source: str) -> No
         raise ModelLoadError(f"{source} does not match arch {model.arch!r} with {model.num_classes} classes: "
                              + "; ".join(parts))
     target.load_state_dict(state)
+    return target is model
 
 
 NOT_A_MODEL = ("not a readable model file (expected a shieldkit checkpoint, a state_dict, a .safetensors file or a "
@@ -216,9 +221,10 @@ def load_model(path: str | Path, *, arch: str | None = None, num_classes: int | 
         if num_classes and meta.get("num_classes") and num_classes != meta["num_classes"]:
             raise ModelLoadError(f"{source} holds a {meta['num_classes']}-class model, not {num_classes}")
         model = build(arch or meta.get("arch"), num_classes or meta.get("num_classes"), kw=meta["model_kwargs"])
-        load_state_into(model, state, source)
+        wrapped = load_state_into(model, state, source)
         classes = meta.get("classes")
-        return model.eval(), ModelInfo(model.arch, model.num_classes, classes, source=source, format="safetensors")
+        return model.eval(), ModelInfo(model.arch, model.num_classes, classes, source=source, format="safetensors",
+                                       normalization="file" if wrapped or mean else "default")
 
     if _is_torchscript(path):
         try:
@@ -260,5 +266,6 @@ def load_model(path: str | Path, *, arch: str | None = None, num_classes: int | 
     if not obj or not all(torch.is_tensor(v) for v in obj.values()):
         raise ModelLoadError(f"{source}: a dict, but not a state_dict of tensors nor a shieldkit checkpoint")
     model = build(arch, num_classes)
-    load_state_into(model, obj, source)
-    return model.eval(), ModelInfo(model.arch, model.num_classes, source=source, format="state_dict")
+    wrapped = load_state_into(model, obj, source)
+    return model.eval(), ModelInfo(model.arch, model.num_classes, source=source, format="state_dict",
+                                   normalization="file" if wrapped or mean else "default")

@@ -23,6 +23,7 @@ from .data.loader import LOADERS, LoaderBatches
 from .distributed import all_reduce_sum, check_global_batch, init_distributed, shard, wrap
 from .errors import InputError, TrainingError
 from .methods.base import Method
+from .progress import progress_bar
 from .utils import atomic_torch_save, resolve_device
 
 SCHEDULES = ("cosine", "constant", "step")
@@ -250,13 +251,3 @@ def _load_resume(path, model, optimizer, settings) -> tuple[int, list]:
     if state.get("settings") != _comparable(settings):
         raise InputError(f"{path}: was written by a run with different settings; start a new run or use the same options")
     return int(state["epoch"]), list(state.get("history", []))
-
-
-def progress_bar(enabled: bool):
-    """The rich progress bar (on stderr) every long shieldkit loop shows."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), TextColumn("{task.fields[stats]}"), console=Console(stderr=True),
-                    disable=not enabled, transient=False)

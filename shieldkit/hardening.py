@@ -15,7 +15,7 @@ from typing import Sequence
 
 from torch import nn
 
-from .api import (RunResult, _finish, _resume_path, _version, adversarial_method, as_dataset, as_model,
+from .api import (RunResult, _finish, _resume_path, _version, adversarial_method, as_dataset, load_with_data,
                   check_compatible, make_pgd)
 from .data import Dataset, stratified_split
 from .engine import TrainConfig, evaluate, fit
@@ -94,7 +94,8 @@ def harden(teacher: str | Path | nn.Module | None, data: str | Dataset = "digits
            seed: int = 0, device: str = "auto", data_dir: str | Path | None = None, download: bool = False,
            resume: bool = False, progress: bool = True, student_kwargs: dict | None = None,
            arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False,
-           compile: bool = False, loader: str = "device", workers: int = 2, eval_n: int = 1000) -> RunResult:
+           compile: bool = False, loader: str = "device", workers: int = 2, eval_n: int = 1000,
+           image_size: int | None = None) -> RunResult:
     """Train a fresh ``student`` to be robust, distilled from a robust ``teacher`` with ``method``; save to ``out``.
 
     ``levels``/``lambdas``/``gamma`` configure ARD's ranking terms (cat, sample, disc); ``inner``
@@ -112,15 +113,16 @@ def harden(teacher: str | Path | nn.Module | None, data: str | Dataset = "digits
     resolve_device(device)
     levels = parse_levels(levels)
     lambdas = parse_floats(lambdas, 3, "--lambdas (cat, sample, disc)")
-    ds = as_dataset(data, data_dir, download)
     dev = resolve_device(device)
     teacher_model, info = (None, None)
     if teacher is not None:
-        teacher_model, info = as_model(teacher, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle)
+        teacher_model, info, ds = load_with_data(teacher, data, data_dir=data_dir, download=download,
+                                                 image_size=image_size, arch=arch, num_classes=num_classes,
+                                                 trust_pickle=trust_pickle)
         check_compatible(teacher_model, info, ds)
         teacher_model = teacher_model.eval()
-    elif method != "at":
-        raise InputError(f"--method {method} needs a --teacher")
+    else:
+        ds = as_dataset(data, data_dir, download, image_size)
     seed_everything(seed)
     step = harden_method(method, teacher_model, eps=eps, step_size=attack_step_size, steps=attack_steps,
                          levels=levels, lambdas=lambdas, gamma=gamma, inner=inner, base=base,

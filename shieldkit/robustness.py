@@ -24,7 +24,7 @@ from torch import nn
 
 from .attacks import CWInf, FGSM, PGD, Attack, AutoAttack, ScoreModule, Square
 from .data import ImageArray, iterate_batches, stratified_split
-from .engine import progress_bar
+from .progress import progress_bar
 from .errors import InputError
 from .utils import resolve_device
 

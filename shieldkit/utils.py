@@ -57,6 +57,14 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def umask_mode(directory: bool = False) -> int:
+    """The mode ``open()``/``mkdir()`` would give a new file/directory under this process's umask
+    (``mkstemp``/``mkdtemp`` use 0600/0700, which breaks "build as one user, serve as another")."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return (0o777 if directory else 0o666) & ~mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed onto ``path``, on error removed.
@@ -73,6 +81,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.is_file():
+            os.chmod(tmp_path, umask_mode())
         os.replace(tmp_path, path)
     except OSError as e:
         raise disk_error(e, path) from None

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from shieldkit.data import Dataset
 from shieldkit.engine import evaluate
 from shieldkit.errors import InputError
+from shieldkit.progress import progress_bar
 from shieldkit.models import create_model
 from shieldkit.utils import resolve_device, seed_everything
 
@@ -84,8 +85,7 @@ def datafree_attack(oracle: Oracle | Any, data: Dataset, cfg: DataFreeConfig | N
     ``data`` supplies only the image shape, the number of classes and the test split that scores the
     student; no training image is ever used.
     """
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 
     cfg = cfg or DataFreeConfig()
     oracle = as_oracle(oracle)
@@ -112,7 +112,7 @@ def datafree_attack(oracle: Oracle | Any, data: Dataset, cfg: DataFreeConfig | N
     history, stopped, done = [], "completed", 0
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TextColumn("{task.fields[info]}"), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), disable=not progress, transient=True) as bar:
+    with progress_bar(progress, columns, transient=True) as bar:
         task = bar.add_task(f"data-free KD ({'white' if white else 'black'}-box)", total=cfg.iterations, info="")
         for it in range(cfg.iterations):
             if oracle.remaining is not None and oracle.remaining < per_iteration:

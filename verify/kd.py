@@ -299,7 +299,7 @@ def _accuracy(model, data, idx, dev) -> float:
 
 
 def _run(teacher, data, cfg, *, only_baselines, skip=frozenset(), progress=False) -> dict[str, dict]:
-    from shieldkit.engine import progress_bar
+    from shieldkit.progress import progress_bar
 
     dev = resolve_device(cfg.device)
     idx, sel_idx = attacker_split(data, cfg)

@@ -194,6 +194,16 @@ def describe_oracle(oracle: Oracle, source) -> dict:
     return d
 
 
+def graph_image_size(oracle: Oracle) -> int | None:
+    """The square image size an exported graph takes (``None``: a torch module, or a non-square input), so that
+    ``verify``/``evaluate`` load the user's images at the size the artefact was exported for."""
+    spec = getattr(oracle, "spec", None)
+    if spec is None:
+        return None
+    h, w = (spec.shape[1], spec.shape[2]) if spec.layout == "NHWC" else (spec.shape[2], spec.shape[3])
+    return int(h) if isinstance(h, int) and h == w else None
+
+
 def check_oracle_data(oracle: Oracle, data, what: str) -> None:
     """``data`` must have one class per oracle output and, for an exported graph, its image shape."""
     if oracle.num_classes != data.num_classes:

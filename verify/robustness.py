@@ -23,7 +23,7 @@ from shieldkit.outputs import check_output_file
 from shieldkit.utils import write_json
 from shieldkit.robustness import RobustnessConfig, evaluate_robustness
 
-from .oracle import OnnxOracle, TorchOracle, as_oracle, check_oracle_data, describe_oracle
+from .oracle import OnnxOracle, TorchOracle, as_oracle, check_oracle_data, describe_oracle, graph_image_size
 
 ROBUSTNESS_SCHEMA_VERSION = 1
 
@@ -32,9 +32,20 @@ ROBUSTNESS_SCHEMA_VERSION = 1
 class RobustnessResult:
     report: dict[str, Any]
 
+    def __repr__(self) -> str:
+        acc = ", ".join(f"{k} {v:.2f}" for k, v in self.report.get("accuracy", {}).items())
+        return f"RobustnessResult(n={self.report.get('n')}: {acc})"
+
     @property
     def accuracy(self) -> dict[str, float]:
         return self.report["accuracy"]
+
+
+def _graph_image_size(model, providers, variant: str) -> int | None:
+    """The square size an exported graph takes (see :func:`~shieldkit.verify.oracle.graph_image_size`)."""
+    if isinstance(model, (str, Path)) and (Path(model).is_dir() or Path(model).suffix == ".onnx"):
+        return graph_image_size(as_oracle(model, providers=providers, variant=variant))
+    return None
 
 
 def robustness_target(model, *, providers=None, variant: str = "fp32", trust_pickle: bool = False):
@@ -78,14 +89,15 @@ def evaluate(model: str | Path | nn.Module, data: str | Dataset, *, attacks: str
              square_queries: int = 1000, transfer_from: str | Path | nn.Module | None = None, seed: int = 0,
              batch_size: int = 250, providers=None, variant: str = "fp32", device: str = "auto",
              data_dir: str | Path | None = None, download: bool = False, trust_pickle: bool = False,
-             progress: bool = True, report: str | Path | None = None) -> RobustnessResult:
+             progress: bool = True, report: str | Path | None = None,
+             image_size: int | None = None) -> RobustnessResult:
     """Clean and robust accuracy (%) of ``model`` on a fixed stratified subset of ``n`` test images;
     ``report``: also write the JSON report there (the path is checked before any attack runs)."""
     check_output_file(report, "--report")
     cfg = RobustnessConfig(attacks=attacks, n=n, eps=eps, step_size=step_size, pgd_steps=pgd_steps,
                            cw_steps=cw_steps, square_queries=square_queries, batch_size=batch_size, seed=seed,
                            device=device)
-    ds = as_dataset(data, data_dir, download)
+    ds = as_dataset(data, data_dir, download, image_size or _graph_image_size(model, providers, variant))
     figures = evaluate_robustness_of(model, ds, cfg, transfer_from=transfer_from, providers=providers,
                                      variant=variant, trust_pickle=trust_pickle, progress=progress)
     out = {"schema_version": ROBUSTNESS_SCHEMA_VERSION, "created": datetime.now(timezone.utc).isoformat(),

@@ -31,7 +31,7 @@ from shieldkit.utils import write_json
 from .budgets import budget_configs, with_seeds
 from .datafree import DataFreeConfig, datafree_attack
 from .kd import KDProbeConfig, kd_probe, train_baselines
-from .oracle import Oracle, as_oracle, check_oracle_data, describe_oracle, oracle_accuracy
+from .oracle import Oracle, as_oracle, check_oracle_data, describe_oracle, graph_image_size, oracle_accuracy
 from .policy import ATTACKS, Policy, apply_sections, load_policy, robustness_config, with_overrides
 from .report import REPORT_SCHEMA_VERSION, evaluate_checks
 from .robustness import evaluate_robustness_of
@@ -43,6 +43,11 @@ VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
 @dataclass
 class VerifyResult:
     report: dict[str, Any]
+
+    def __repr__(self) -> str:
+        f = self.report.get("figures", {})
+        return (f"VerifyResult({self.report.get('verdict')}: accuracy {f.get('accuracy', float('nan')):.2f}, "
+                f"kd_gain_upper {f.get('kd_gain_upper')}, deciding attacker {f.get('kd_attacker')})")
 
     @property
     def passed(self) -> bool:
@@ -92,7 +97,7 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
            kd_config: KDProbeConfig | None = None, datafree_config: DataFreeConfig | None = None,
            data_dir: str | Path | None = None, thresholds: dict[str, float | None] | None = None,
            trust_pickle: bool = False, progress: bool = True, report: str | Path | None = None,
-           log=None) -> VerifyResult:
+           image_size: int | None = None, log=None) -> VerifyResult:
     """Attack ``artefact`` (and ``reference`` / ``matched_reference``, when given) and return the report with
     its verdict (PASS, FAIL or INCONCLUSIVE).
 
@@ -132,7 +137,7 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
                          f"pass --reference")
 
     oracle = as_oracle(artefact, providers=providers, budget=query_budget, variant=variant, trust_pickle=trust_pickle)
-    ds = as_dataset(data, data_dir)
+    ds = as_dataset(data, data_dir, image_size=image_size or graph_image_size(oracle))
     check_oracle_data(oracle, ds, "the artefact")
     ref = None
     if reference is not None:

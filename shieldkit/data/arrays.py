@@ -34,6 +34,11 @@ class ImageArray:
     def __len__(self) -> int:
         return len(self.y)
 
+    def __repr__(self) -> str:
+        _, h, w, c = self.x.shape
+        kind = "files" if self.lazy else f"uint8 on {self.x.device}"
+        return f"ImageArray({len(self)} images {h}x{w}x{c}, {kind})"
+
     def subset(self, index: torch.Tensor) -> "ImageArray":
         x = self.x.select(index) if self.lazy else self.x[index]  # lazy files stay lazy
         return ImageArray(x, self.y[index])
@@ -87,6 +92,11 @@ class Dataset:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    def __repr__(self) -> str:
+        c, h, w = self.input_shape
+        return (f"Dataset({self.name!r}: train {len(self.train)}, test {len(self.test)} images {c}x{h}x{w}, "
+                f"{self.num_classes} classes, augment {self.augment.to_dict()})")
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -169,3 +179,27 @@ def stratified_split(y: torch.Tensor, fraction: float, seed: int = 0) -> tuple[t
     part_idx = np.sort(np.concatenate(part))
     rest_idx = np.sort(np.concatenate(rest)) if rest else np.array([], dtype=np.int64)
     return torch.from_numpy(part_idx).long(), torch.from_numpy(rest_idx).long()
+
+
+def resize_images(x: torch.Tensor, size: int, chunk: int = 1024) -> torch.Tensor:
+    """uint8 NHWC images -> uint8 NHWC at ``size``×``size`` (bilinear, antialiased when shrinking), in chunks."""
+    out = torch.empty((len(x), size, size, x.shape[3]), dtype=torch.uint8)
+    for start in range(0, len(x), chunk):
+        part = x[start:start + chunk].permute(0, 3, 1, 2).float()
+        part = torch.nn.functional.interpolate(part, size=(size, size), mode="bilinear", align_corners=False,
+                                               antialias=size < x.shape[1] or size < x.shape[2])
+        out[start:start + chunk] = part.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+    return out
+
+
+def resized(ds: Dataset, size: int) -> Dataset:
+    """``ds`` with every image resized to ``size``×``size`` (statistics recomputed, crop padding scaled)."""
+    if size < 1:
+        raise InputError(f"--image-size must be a positive number of pixels, got {size}")
+    if ds.train.lazy:
+        raise InputError(f"{ds.name} is read lazily from files: its size is set when it is loaded")
+    if ds.input_shape[1:] == (size, size):
+        return ds
+    return Dataset(ds.name, ImageArray(resize_images(ds.train.x, size), ds.train.y),
+                   ImageArray(resize_images(ds.test.x, size), ds.test.y), ds.classes,
+                   Augment(max(1, size // 8), ds.augment.flip))

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..errors import DatasetNotFoundError, InputError
-from .arrays import Augment, Dataset, ImageArray, stratified_split
+from .arrays import Augment, Dataset, ImageArray, resized, stratified_split
 from .lazy import LazyImages
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -290,7 +290,15 @@ DATASET_NAMES = ("digits", "cifar10", "cifar100", "tiny-imagenet")
 def load_dataset(data: str, data_dir: str | Path | None = None, *, download: bool = False,
                  image_size: int | None = None) -> Dataset:
     """Load ``data``: a dataset name (``digits``, ``cifar10``, ``cifar100``, ``tiny-imagenet``),
-    a ``.npz`` file or an image-folder directory."""
+    a ``.npz`` file or an image-folder directory; ``image_size`` resizes every image to that square size
+    (image files are resized as they are decoded, arrays with :func:`~shieldkit.data.arrays.resize_images`)."""
+    if image_size is not None and image_size < 1:
+        raise InputError(f"--image-size must be a positive number of pixels, got {image_size}")
+    ds = _load(data, data_dir, download, image_size)
+    return resized(ds, image_size) if image_size and ds.input_shape[1:] != (image_size, image_size) else ds
+
+
+def _load(data: str, data_dir: str | Path | None, download: bool, image_size: int | None) -> Dataset:
     if data == "digits":
         return load_digits(image_size or 32)
     if data == "cifar10":

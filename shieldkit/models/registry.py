@@ -2,11 +2,23 @@
 
 Every model shieldkit builds is wrapped in :class:`NormalizedClassifier`, which takes images in
 [0, 1] and normalises inside with the mean/std stored as buffers, so an exported graph needs no
-outside preprocessing. Torchvision classifiers are available by name as ``tv:<name>``.
+outside preprocessing. Besides the registered names, ``create_model`` takes
+
+- ``tv:<name>``: a torchvision classifier (random init; a user's weights are loaded afterwards);
+- ``timm:<name>``: a timm model, when timm is installed (never pretrained: nothing is downloaded);
+- ``package.module:factory``: a user's own network, an import path to a callable returning an
+  ``nn.Module``, called with ``num_classes`` (and ``in_chans`` when it accepts it). The name is stored in
+  checkpoints and manifests, so later commands rebuild the network by importing that module: importing
+  runs the module's code, exactly as ``python -c "import package.module"`` would. The module is looked
+  up on ``sys.path`` and then in the current directory.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import os
+import sys
 from typing import Callable, Sequence
 
 import torch
@@ -68,6 +80,104 @@ def _torchvision_factory(name: str) -> Callable[..., nn.Module]:
     return factory
 
 
+def _timm_factory(name: str) -> Callable[..., nn.Module]:
+    try:
+        import timm
+    except ImportError:
+        raise InputError(f"timm:{name} needs timm: pip install 'shieldkit[timm]' (or pip install timm)") from None
+    if not timm.is_model(name):
+        raise UnknownNameError(f"unknown timm model 'timm:{name}' (see timm.list_models())")
+
+    def factory(num_classes: int = 1000, in_chans: int = 3, **kw) -> nn.Module:
+        return timm.create_model(name, pretrained=False, num_classes=num_classes, in_chans=in_chans, **kw)
+
+    return factory
+
+
+def is_import_path(name: str) -> bool:
+    """``package.module:factory`` (not ``tv:``/``timm:``)."""
+    prefix, sep, attr = name.partition(":")
+    return bool(sep) and prefix not in ("tv", "timm") and bool(attr) and all(
+        part.isidentifier() for part in prefix.split(".") + attr.split("."))
+
+
+def _import_factory(name: str) -> Callable[..., nn.Module]:
+    """The callable ``package.module:factory`` names, wrapped to take ``num_classes`` and ``in_chans``."""
+    module_name, _, attr = name.partition(":")
+    missing = InputError(f"--arch {name}: no module {module_name!r} on sys.path or in {os.getcwd()} (set PYTHONPATH "
+                         f"to the directory that holds it)")
+    try:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            if e.name is None or not (module_name + ".").startswith(e.name + "."):
+                raise  # the user's module imports something that is not installed
+            if os.getcwd() in sys.path:
+                raise missing from None
+            sys.path.append(os.getcwd())  # the console script does not put the current directory on sys.path
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as e2:
+                if e2.name is not None and (module_name + ".").startswith(e2.name + "."):
+                    raise missing from None
+                raise
+    except InputError:
+        raise
+    except Exception as e:  # noqa: BLE001 -- the user's module failed while importing: say where
+        raise InputError(f"--arch {name}: importing {module_name} raised {type(e).__name__}: {e}") from None
+    fn = module
+    for part in attr.split("."):
+        fn = getattr(fn, part, None)
+        if fn is None:
+            raise InputError(f"--arch {name}: {module_name} has no attribute {attr!r}")
+    if not callable(fn):
+        raise InputError(f"--arch {name}: {attr} is not callable")
+    try:
+        takes_chans = "in_chans" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        takes_chans = False
+
+    def factory(num_classes: int = 10, in_chans: int = 3, **kw) -> nn.Module:
+        if takes_chans:
+            kw["in_chans"] = in_chans
+        net = fn(num_classes=num_classes, **kw)
+        if not isinstance(net, nn.Module):
+            raise InputError(f"--arch {name} returned a {type(net).__name__}, not a torch.nn.Module")
+        return net
+
+    return factory
+
+
+def _check_input_channels(net: nn.Module, name: str, in_chans: int) -> None:
+    """A factory that ignores ``in_chans`` would fail on the first batch; say it now."""
+    first = next((m for m in net.modules() if isinstance(m, nn.Conv2d)), None)
+    if first is not None and first.in_channels != in_chans:
+        raise InputError(f"model {name!r} takes {first.in_channels}-channel images, but the data has {in_chans} "
+                         f"channel(s)")
+
+
+def wrap_module(net: nn.Module, num_classes: int, mean: Sequence[float], std: Sequence[float]) -> NormalizedClassifier:
+    """A user's plain ``nn.Module`` (which takes normalised images) as a shieldkit model that takes [0, 1] images.
+
+    Its architecture name is the import path of its class (``package.module:Class``) when the class is importable
+    from its module and takes ``num_classes``, so a saved checkpoint can rebuild it; otherwise the class name
+    (a checkpoint of it then needs ``--arch`` to load).
+    """
+    if isinstance(net, NormalizedClassifier):
+        return net
+    cls = type(net)
+    arch = cls.__qualname__
+    module = sys.modules.get(cls.__module__)
+    try:
+        takes_classes = "num_classes" in inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        takes_classes = False
+    if module is not None and cls.__module__ != "__main__" and getattr(module, cls.__qualname__, None) is cls \
+            and takes_classes:
+        arch = f"{cls.__module__}:{cls.__qualname__}"
+    return NormalizedClassifier(net, arch, num_classes, mean, std)
+
+
 def list_models() -> list[str]:
     """Names ``create_model`` accepts (torchvision models additionally as ``tv:<name>``)."""
     return MODELS.names()
@@ -90,9 +200,18 @@ def create_model(name: str, num_classes: int = 10, *, mean: Sequence[float] | No
         raise InputError(f"in_chans={in_chans} but mean/std have {len(mean)} channels")
     if num_classes < 2:
         raise InputError(f"num_classes must be at least 2, got {num_classes}")
-    factory = _torchvision_factory(name[3:]) if name.startswith("tv:") else MODELS.get(name)
+    if name.startswith("tv:"):
+        factory = _torchvision_factory(name[3:])
+    elif name.startswith("timm:"):
+        factory = _timm_factory(name[5:])
+    elif is_import_path(name):
+        factory = _import_factory(name)
+    else:
+        factory = MODELS.get(name)
     try:
         net = factory(num_classes=num_classes, in_chans=in_chans, **kwargs)
     except TypeError as e:
         raise InputError(f"bad options for model {name!r}: {e}") from None
+    if is_import_path(name):
+        _check_input_channels(net, name, in_chans)
     return NormalizedClassifier(net, name, num_classes, mean, std, kwargs)

@@ -1,0 +1,35 @@
+"""Progress without a terminal: plain lines that CI logs show (rich bars print nothing useful there)."""
+
+import io
+import os
+import subprocess
+import sys
+
+from shieldkit.progress import LineProgress
+
+
+def test_line_progress_prints_at_its_interval_and_at_the_end():
+    out = io.StringIO()
+    with LineProgress(out, interval=3600) as bar:
+        task = bar.add_task("train cnn3", total=4, stats="")
+        for i in range(4):
+            bar.update(task, advance=1, stats=f"ep {i + 1}/4 loss {1.0 / (i + 1):.3f}")
+    lines = out.getvalue().splitlines()
+    assert lines == [lines[-1]] and lines[0].startswith("train cnn3: 4/4 (100%) elapsed 0:00:0")
+    assert lines[0].endswith("| ep 4/4 loss 0.250")
+    out = io.StringIO()
+    bar = LineProgress(out, interval=0)
+    task = bar.add_task("probe", total=10, completed=2, stats="")
+    bar.update(task, advance=3, stats="seed 0")
+    assert out.getvalue().startswith("probe: 5/10 (50%)") and "ETA" in out.getvalue()
+
+
+def test_cli_without_a_tty_logs_progress_lines(tmp_path):
+    """stderr is a pipe, as in CI: the training loop reports in plain lines."""
+    r = subprocess.run([sys.executable, "-m", "shieldkit.cli", "train", "--arch", "cnn3", "--epochs", "2",
+                        "--out", str(tmp_path / "m.pt")], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "SHIELDKIT_PROGRESS_SECONDS": "0"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = [line for line in r.stderr.splitlines() if line.startswith("train cnn3: ")]
+    assert len(lines) >= 10 and lines[-1].startswith("train cnn3: 22/22 (100%)"), r.stderr[-2000:]
+    assert "test acc" in lines[-1] and "\x1b[" not in r.stderr  # no terminal escape codes in a log
