@@ -103,8 +103,12 @@ ArchOpt = typer.Option(None, "--arch", help="architecture of a bare state_dict: 
                        "timm:NAME or package.module:factory (importing it runs that module's code)")
 NumClassesOpt = typer.Option(None, "--num-classes", help="number of classes of a bare state_dict")
 TrustPickleOpt = typer.Option(False, "--trust-pickle", help="allow loading a fully pickled model (runs code!)")
-ImageSizeOpt = typer.Option(None, "--image-size", help="resize every image to N×N pixels (folders as they are decoded, "
-                            "arrays bilinearly); verify/evaluate default to the artefact's size")
+ImageSizeOpt = typer.Option(None, "--image-size", help="stretch every image to N×N pixels (folders as they are decoded, "
+                            "arrays bilinearly); default: what the model was trained with (recorded)")
+ResizeOpt = typer.Option(None, "--resize", help="scale the shorter side to S pixels (aspect kept), then a centred crop")
+CenterCropOpt = typer.Option(None, "--center-crop", help="the centred C×C crop (default S with --resize)")
+AugmentOpt = typer.Option(None, "--augment", help="training augmentation: crop (pad-and-crop, CIFAR style) | rrc "
+                          "(random-resized-crop + flip, ImageNet style) | none; default: the dataset's (crop)")
 DownloadOpt = typer.Option(False, "--download", help="download CIFAR-10/100 if missing (off by default)")
 
 
@@ -137,6 +141,9 @@ def train_cmd(
     loader: str = LoaderOpt,
     workers: int = WorkersOpt,
     image_size: Optional[int] = ImageSizeOpt,
+    resize: Optional[int] = ResizeOpt,
+    center_crop: Optional[int] = CenterCropOpt,
+    augment: Optional[str] = AugmentOpt,
 ) -> None:
     """Train a classifier: plain (a model to protect) or adversarially (a robust teacher for harden)."""
     from shieldkit import train
@@ -145,7 +152,8 @@ def train_cmd(
               schedule=schedule, label_smoothing=label_smoothing, seed=seed, device=device, data_dir=data_dir,
               download=download, resume=resume, adversarial=adversarial.value if adversarial else None, eps=eps,
               attack_steps=attack_steps, attack_step_size=attack_step_size, trades_beta=trades_beta,
-              compile=compile, loader=loader, workers=workers, image_size=image_size)
+              compile=compile, loader=loader, workers=workers, image_size=image_size, resize=resize,
+              center_crop=center_crop, augment=augment)
     out_console.print(f"test accuracy {r.figures['test_accuracy']:.2f}%  ->  {r.path}")
 
 
@@ -191,6 +199,9 @@ def protect_cmd(
     attack_step_size: float = typer.Option(2 / 255, "--attack-step-size"),
     adv_weight: float = typer.Option(1.0, "--adv-weight", help="RML: weight of the adversarial CE term"),
     image_size: Optional[int] = ImageSizeOpt,
+    resize: Optional[int] = ResizeOpt,
+    center_crop: Optional[int] = CenterCropOpt,
+    augment: Optional[str] = AugmentOpt,
 ) -> None:
     """Protect a trained classifier against knowledge distillation (RML)."""
     from shieldkit import protect
@@ -202,7 +213,7 @@ def protect_cmd(
                 device=device, data_dir=data_dir, download=download, resume=resume, arch=arch,
                 num_classes=num_classes, trust_pickle=trust_pickle, compile=compile, loader=loader, workers=workers,
                 adversarial_steps=adversarial_steps, eps=eps, attack_step_size=attack_step_size, adv_weight=adv_weight,
-                image_size=image_size)
+                image_size=image_size, resize=resize, center_crop=center_crop, augment=augment)
     f = r.figures
     out_console.print(f"test accuracy: original {f['original_test_accuracy']:.2f}%  protected "
                       f"{f['protected_test_accuracy']:.2f}%  (drop {f['accuracy_drop']:+.2f})  ->  {r.path}")
@@ -250,6 +261,9 @@ def harden_cmd(
     loader: str = LoaderOpt,
     workers: int = WorkersOpt,
     image_size: Optional[int] = ImageSizeOpt,
+    resize: Optional[int] = ResizeOpt,
+    center_crop: Optional[int] = CenterCropOpt,
+    augment: Optional[str] = AugmentOpt,
 ) -> None:
     """Distil a robust teacher into a lightweight, adversarially robust student (ARD and baselines)."""
     from shieldkit.hardening import harden
@@ -259,7 +273,8 @@ def harden_cmd(
                attack_steps=attack_steps, attack_step_size=attack_step_size, data_fraction=data_fraction,
                epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed, device=device,
                data_dir=data_dir, download=download, resume=resume, arch=arch, num_classes=num_classes,
-               trust_pickle=trust_pickle, compile=compile, loader=loader, workers=workers, image_size=image_size)
+               trust_pickle=trust_pickle, compile=compile, loader=loader, workers=workers, image_size=image_size,
+               resize=resize, center_crop=center_crop, augment=augment)
     out_console.print(f"student test accuracy: clean {r.figures['test_accuracy']:.2f}%, PGD-20 "
                       f"{r.figures.get('pgd20_accuracy', float('nan')):.2f}% (n={r.figures.get('pgd20_n', 0)})  ->  "
                       f"{r.path}  (full evaluation: shieldkit evaluate {r.path} --data {data})")
@@ -286,6 +301,8 @@ def evaluate_cmd(
     download: bool = DownloadOpt,
     trust_pickle: bool = TrustPickleOpt,
     image_size: Optional[int] = ImageSizeOpt,
+    resize: Optional[int] = ResizeOpt,
+    center_crop: Optional[int] = CenterCropOpt,
 ) -> None:
     """Clean and robust accuracy under l_inf attacks (FGSM, PGD-20, CW, AutoAttack, Square, transfer)."""
     from shieldkit.verify import evaluate, robustness_table
@@ -293,7 +310,7 @@ def evaluate_cmd(
     r = evaluate(model, data, attacks=attacks, n=n, eps=eps, step_size=step_size, square_queries=square_queries,
                  transfer_from=transfer_from, seed=seed, batch_size=batch_size, providers=providers,
                  variant=variant.value, device=device, data_dir=data_dir, download=download, trust_pickle=trust_pickle,
-                 report=report, image_size=image_size)
+                 report=report, image_size=image_size, resize=resize, center_crop=center_crop)
     out_console.print(robustness_table(r.report))
     if report is not None:
         out_console.print(f"report  ->  {report}")
@@ -348,6 +365,8 @@ def export_cmd(
     num_classes: Optional[int] = NumClassesOpt,
     trust_pickle: bool = TrustPickleOpt,
     image_size: Optional[int] = ImageSizeOpt,
+    resize: Optional[int] = ResizeOpt,
+    center_crop: Optional[int] = CenterCropOpt,
 ) -> None:
     """Export to ONNX + safetensors with a manifest; check parity on ONNX Runtime (exit 1 if it fails)."""
     from shieldkit.exporters import export
@@ -357,7 +376,7 @@ def export_cmd(
                input_format=input_format.value, quantize=quantize.value if quantize else None, parity_n=parity_n,
                calibration_n=calibration_n, providers=providers, max_abs_diff=max_abs_diff,
                min_agreement=min_agreement, overwrite=overwrite, arch=arch, num_classes=num_classes,
-               trust_pickle=trust_pickle, image_size=image_size, log=_say)
+               trust_pickle=trust_pickle, image_size=image_size, resize=resize, center_crop=center_crop, log=_say)
     out_console.print(parity_table(r.manifest))
     out_console.print(f"artefact  ->  {r.directory}")
 
@@ -428,6 +447,8 @@ def verify_cmd(
     data_dir: Optional[Path] = DataDirOpt,
     trust_pickle: bool = TrustPickleOpt,
     image_size: Optional[int] = ImageSizeOpt,
+    resize: Optional[int] = ResizeOpt,
+    center_crop: Optional[int] = CenterCropOpt,
 ) -> None:
     """Attack the released artefact with a panel of KD attackers; exit 0 PASS, 1 FAIL, 2 bad input, 3 INCONCLUSIVE."""
     from shieldkit.errors import InputError, VerificationFailed, VerificationInconclusive
@@ -447,7 +468,7 @@ def verify_cmd(
                            "max_datafree_ratio": max_datafree_ratio, "max_accuracy_drop": max_accuracy_drop,
                            "min_accuracy": min_accuracy, "min_parity_agreement": min_parity_agreement,
                            "min_pgd20": min_pgd20, "min_autoattack": min_autoattack},
-               report=report, image_size=image_size, log=_say)
+               report=report, image_size=image_size, resize=resize, center_crop=center_crop, log=_say)
     out_console.print(verdict_table(r.report))
     if report is not None:
         out_console.print(f"report  ->  {report}")

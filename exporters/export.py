@@ -168,7 +168,8 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
            parity_n: int = 1000, calibration_n: int = 512, providers: str | Sequence[str] | None = None,
            max_abs_diff: float = 1e-3, min_agreement: float = 0.999, overwrite: bool = False, seed: int = 0,
            arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False,
-           image_size: int | None = None, log=None) -> ExportResult:
+           image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
+           log=None) -> ExportResult:
     """Export ``model`` to the directory ``out`` and check it against ONNX Runtime.
 
     Writes ``model.onnx`` (+ ``model.int8.onnx`` with ``quantize="int8"``), ``model.safetensors`` and
@@ -188,7 +189,8 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
 
     t0 = time.perf_counter()
     if data is not None:
-        module, info, ds = load_with_data(model, data, data_dir=data_dir, image_size=image_size, arch=arch,
+        module, info, ds = load_with_data(model, data, data_dir=data_dir, image_size=image_size, resize=resize,
+                                          center_crop=center_crop, arch=arch,
                                           num_classes=num_classes, trust_pickle=trust_pickle)
     else:
         ds = None

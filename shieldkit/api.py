@@ -19,7 +19,8 @@ from torch import nn
 from .attacks import PGD
 from .checkpoint import ModelInfo, load_model, save_checkpoint
 from .data import Dataset, load_dataset
-from .data.arrays import resized
+from .data.arrays import preprocessed
+from .data.preprocess import Preprocess
 from .distributed import is_main_process
 from .engine import FitResult, TrainConfig, evaluate, fit
 from .errors import InputError
@@ -58,12 +59,37 @@ def _version() -> str:
 
 
 def as_dataset(data: str | Dataset, data_dir: str | Path | None = None, download: bool = False,
-               image_size: int | None = None) -> Dataset:
-    """A loaded dataset: ``data`` itself, or :func:`~shieldkit.data.load_dataset` of a name/path, with every image
-    resized to ``image_size``×``image_size`` when given."""
+               image_size: int | None = None, *, resize: int | None = None, center_crop: int | None = None,
+               preprocess: Preprocess | None = None) -> Dataset:
+    """A loaded dataset: ``data`` itself, or :func:`~shieldkit.data.load_dataset` of a name/path, brought to size by
+    ``preprocess`` (or the ``image_size`` / ``resize`` / ``center_crop`` it is made of)."""
+    pp = preprocess or Preprocess(image_size, resize, center_crop)
     if isinstance(data, Dataset):
-        return resized(data, image_size) if image_size else data
-    return load_dataset(data, data_dir, download=download, image_size=image_size)
+        return preprocessed(data, pp)
+    return load_dataset(data, data_dir, download=download, preprocess=pp)
+
+
+def check_data_options(image_size=None, resize=None, center_crop=None, augment=None) -> None:
+    """Refuse bad preprocessing/augmentation options before any data or model is loaded."""
+    from .data.arrays import AUGMENTS
+
+    Preprocess(image_size, resize, center_crop)
+    if augment is not None and augment not in AUGMENTS:
+        raise InputError(f"--augment must be one of {', '.join(AUGMENTS)}, got {augment!r}")
+
+
+def with_augment(ds: Dataset, augment: str | None) -> Dataset:
+    """``ds`` with its training augmentation replaced: ``crop`` (pad-and-crop + the dataset's flip), ``rrc``
+    (random-resized-crop + flip, ImageNet style) or ``none``; ``None`` keeps the dataset's own."""
+    if augment is None:
+        return ds
+    from dataclasses import replace
+
+    try:
+        aug = replace(ds.augment, kind=augment, flip=True if augment == "rrc" else ds.augment.flip)
+    except ValueError as e:
+        raise InputError(str(e)) from None
+    return replace(ds, augment=aug)
 
 
 def as_model(model: str | Path | nn.Module, *, arch: str | None = None, num_classes: int | None = None,
@@ -87,24 +113,32 @@ def as_model(model: str | Path | nn.Module, *, arch: str | None = None, num_clas
     return load_model(model, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle)
 
 
-def recorded_image_size(info: ModelInfo | None) -> int | None:
-    """The square image size a checkpoint was trained at (its recorded input shape), so that later commands load
-    the data at that size without being told; ``None`` when nothing (or a non-square shape) is recorded."""
-    shape = info.input_shape if info is not None else None
-    return int(shape[1]) if shape and len(shape) == 3 and shape[1] == shape[2] else None
+def recorded_preprocess(info: ModelInfo | None) -> Preprocess:
+    """How a checkpoint's training data was brought to size (its run settings), else its recorded square input
+    size, so that later commands load the data the same way without being told; a no-op when nothing is recorded."""
+    if info is None:
+        return Preprocess()
+    recorded = (info.settings.get("data") or {}).get("preprocess") if isinstance(info.settings, dict) else None
+    if recorded:
+        return Preprocess.from_dict(recorded)
+    shape = info.input_shape
+    return Preprocess(image_size=int(shape[1])) if shape and len(shape) == 3 and shape[1] == shape[2] else Preprocess()
 
 
 def load_with_data(model, data, *, data_dir=None, download: bool = False, image_size: int | None = None,
+                   resize: int | None = None, center_crop: int | None = None,
                    arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False,
                    mean=None, std=None) -> tuple[nn.Module, ModelInfo, Dataset]:
-    """A model and its data, each informing the other: a file's recorded input size sets the size the data is
-    loaded at (unless ``image_size`` is given), and the data's statistics wrap a plain in-memory ``nn.Module``."""
+    """A model and its data, each informing the other: a file's recorded preprocessing sets how the data is
+    loaded (unless ``image_size``/``resize``/``center_crop`` are given), and the data's statistics wrap a plain
+    in-memory ``nn.Module`` or a bare network's weights."""
+    given = Preprocess(image_size, resize, center_crop)
     if isinstance(model, nn.Module):
-        ds = as_dataset(data, data_dir, download, image_size)
+        ds = as_dataset(data, data_dir, download, preprocess=given)
         module, info = as_model(model, arch=arch, num_classes=num_classes, data=ds, mean=mean, std=std)
         return module, info, ds
     module, info = as_model(model, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle)
-    ds = as_dataset(data, data_dir, download, image_size or recorded_image_size(info))
+    ds = as_dataset(data, data_dir, download, preprocess=given if given.active else recorded_preprocess(info))
     if isinstance(module, NormalizedClassifier) and (info.normalization == "default" or mean or std) \
             and len(mean or ds.mean) == module.in_chans:
         # a bare network's weights: it takes images normalised like its data (or as the caller says)
@@ -177,18 +211,21 @@ def train(arch: str, data: str | Dataset = "digits", *, out: str | Path | None =
           model_kwargs: dict | None = None, adversarial: str | None = None, eps: float = 8 / 255,
           attack_steps: int = 10, attack_step_size: float = 2 / 255, trades_beta: float = 6.0,
           compile: bool = False, loader: str = "device", workers: int = 2,
-          image_size: int | None = None) -> RunResult:
+          image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
+          augment: str | None = None) -> RunResult:
     """Train a classifier ``arch`` on ``data``; save it to ``out``.
 
     Plain cross-entropy by default; ``adversarial="pgd"`` (PGD-AT) or ``"trades"`` trains a robust
     model (a teacher for ``harden``) against ℓ∞ PGD with ``eps``, ``attack_steps`` and ``attack_step_size``.
     """
     check_output_file(out)
+    check_data_options(image_size, resize, center_crop, augment)
     method = adversarial_method(adversarial, eps, attack_steps, attack_step_size, trades_beta) if adversarial \
         else Plain(label_smoothing)
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
                       seed=seed, device=device, compile=compile, loader=loader, workers=workers)
-    ds = as_dataset(data, data_dir, download, image_size)
+    ds = with_augment(as_dataset(data, data_dir, download, image_size, resize=resize, center_crop=center_crop),
+                      augment)
     seed_everything(seed)
     model = create_model(arch, ds.num_classes, mean=ds.mean, std=ds.std, **(model_kwargs or {}))
     check_compatible(model, ModelInfo(arch, ds.num_classes), ds)
@@ -215,7 +252,8 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
             compile: bool = False, loader: str = "device", workers: int = 2, adversarial_steps: int = 0,
             eps: float = 8 / 255, attack_step_size: float = 2 / 255, adv_weight: float = 1.0,
             mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
-            image_size: int | None = None) -> RunResult:
+            image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
+            augment: str | None = None) -> RunResult:
     """Protect a trained classifier against distillation; save the protected model to ``out``.
 
     ``method="rml"`` fine-tunes a copy of the model with the RML loss (defaults: 5 epochs, lr 0.01), with the
@@ -230,6 +268,7 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
     (default: the data's statistics), see :func:`as_model`.
     """
     check_output_file(out)
+    check_data_options(image_size, resize, center_crop, augment)
     if method not in PROTECT_METHODS:
         raise InputError(f"unknown protection method {method!r}; valid: {', '.join(PROTECT_METHODS)}")
     try:
@@ -245,12 +284,14 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
         raise InputError(f"tau must be a positive number, got {tau}")
     resolve_device(device)
     original, info, ds = load_with_data(model, data, data_dir=data_dir, download=download, image_size=image_size,
+                                        resize=resize, center_crop=center_crop,
                                         arch=arch, num_classes=num_classes, trust_pickle=trust_pickle, mean=mean,
                                         std=std)
     if not isinstance(original, NormalizedClassifier):
         raise InputError(f"{info.source}: protect needs a model it can rebuild (a shieldkit checkpoint, a "
                          f"state_dict/safetensors file with --arch and --num-classes, or an nn.Module in Python), "
                          f"not a {info.format or type(original).__name__} module")
+    ds = with_augment(ds, augment)
     check_compatible(original, info, ds)
     epochs = epochs if epochs is not None else (5 if method == "rml" else 30)
     lr = lr if lr is not None else (0.01 if method == "rml" else 0.1)

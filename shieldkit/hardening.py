@@ -16,6 +16,7 @@ from typing import Sequence
 from torch import nn
 
 from .api import (RunResult, _finish, _resume_path, _version, adversarial_method, as_dataset, load_with_data,
+                  check_data_options, with_augment,
                   check_compatible, make_pgd)
 from .data import Dataset, stratified_split
 from .engine import TrainConfig, evaluate, fit
@@ -95,7 +96,8 @@ def harden(teacher: str | Path | nn.Module | None, data: str | Dataset = "digits
            resume: bool = False, progress: bool = True, student_kwargs: dict | None = None,
            arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False,
            compile: bool = False, loader: str = "device", workers: int = 2, eval_n: int = 1000,
-           image_size: int | None = None) -> RunResult:
+           image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
+           augment: str | None = None) -> RunResult:
     """Train a fresh ``student`` to be robust, distilled from a robust ``teacher`` with ``method``; save to ``out``.
 
     ``levels``/``lambdas``/``gamma`` configure ARD's ranking terms (cat, sample, disc); ``inner``
@@ -104,6 +106,7 @@ def harden(teacher: str | Path | nn.Module | None, data: str | Dataset = "digits
     accuracy on ``eval_n`` test images (0: skip), are stored as figures.
     """
     check_output_file(out)
+    check_data_options(image_size, resize, center_crop, augment)
     if method not in HARDEN_METHODS:
         raise InputError(f"unknown harden method {method!r}; valid: {', '.join(HARDEN_METHODS)}")
     if teacher is None and method != "at":
@@ -117,12 +120,14 @@ def harden(teacher: str | Path | nn.Module | None, data: str | Dataset = "digits
     teacher_model, info = (None, None)
     if teacher is not None:
         teacher_model, info, ds = load_with_data(teacher, data, data_dir=data_dir, download=download,
-                                                 image_size=image_size, arch=arch, num_classes=num_classes,
+                                                 image_size=image_size, resize=resize, center_crop=center_crop,
+                                                 arch=arch, num_classes=num_classes,
                                                  trust_pickle=trust_pickle)
         check_compatible(teacher_model, info, ds)
         teacher_model = teacher_model.eval()
     else:
-        ds = as_dataset(data, data_dir, download, image_size)
+        ds = as_dataset(data, data_dir, download, image_size, resize=resize, center_crop=center_crop)
+    ds = with_augment(ds, augment)
     seed_everything(seed)
     step = harden_method(method, teacher_model, eps=eps, step_size=attack_step_size, steps=attack_steps,
                          levels=levels, lambdas=lambdas, gamma=gamma, inner=inner, base=base,

@@ -135,3 +135,22 @@ def test_outputs_follow_the_umask(tmp_path):
                  tmp_path / "art" / "model.onnx"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
     assert stat.S_IMODE((tmp_path / "art").stat().st_mode) == 0o755
+
+
+@pytest.mark.slow
+def test_folder_with_resize_center_crop_and_rrc(tmp_path):
+    """--resize 56 --center-crop 48 --augment rrc on 80x48 images: the recorded preprocessing is reused by protect,
+    export and verify (no flags), and the report says what was applied."""
+    folder = _image_folder(tmp_path / "images", 40, (80, 48))
+    m, p, art = tmp_path / "m.pt", tmp_path / "p.pt", tmp_path / "art"
+    r = run("train", "--arch", "cnn3", "--data", folder, "--resize", "56", "--center-crop", "48", "--augment", "rrc",
+            "--epochs", "1", "--out", m)
+    assert r.exit_code == 0, r.output
+    data = json.loads((tmp_path / "m.json").read_text())["settings"]["data"]
+    assert data["preprocess"] == {"resize": 56, "center_crop": 48} and data["input_shape"] == [3, 48, 48]
+    assert data["augment"]["kind"] == "rrc"
+    assert run("protect", m, "--data", folder, "--epochs", "1", "--out", p).exit_code == 0
+    assert run("export", p, "--data", folder, "--out", art).exit_code == 0
+    r = run("verify", art, "--data", folder, "--budget", "smoke", "--max-kd-gain", "1000", "--report", tmp_path / "r.json")
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "r.json").read_text())["dataset"]["preprocess"] == {"resize": 56, "center_crop": 48}

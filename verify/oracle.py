@@ -167,8 +167,10 @@ def as_oracle(model, *, providers: str | Sequence[str] | None = None, budget: in
     from shieldkit.exporters import sha256_file
 
     module, info = load_model(path, trust_pickle=trust_pickle)
-    return TorchOracle(module, num_classes=info.num_classes, budget=budget, device=device, source=str(path),
-                       sha256={path.name: sha256_file(path)})
+    oracle = TorchOracle(module, num_classes=info.num_classes, budget=budget, device=device, source=str(path),
+                         sha256={path.name: sha256_file(path)})
+    oracle.info = info  # its recorded settings say how its data was preprocessed
+    return oracle
 
 
 def oracle_accuracy(oracle: Oracle, data, batch_size: int = 512, device: str | torch.device = "cpu") -> float:
@@ -194,14 +196,24 @@ def describe_oracle(oracle: Oracle, source) -> dict:
     return d
 
 
-def graph_image_size(oracle: Oracle) -> int | None:
-    """The square image size an exported graph takes (``None``: a torch module, or a non-square input), so that
-    ``verify``/``evaluate`` load the user's images at the size the artefact was exported for."""
+def oracle_preprocess(oracle: Oracle):
+    """How the data should be brought to size for ``oracle``: an artefact's recorded preprocessing (its export
+    data, else its training run's), else the graph's square input size, else a checkpoint's recorded settings; so
+    that ``verify``/``evaluate`` load the user's images the way the model was trained on them."""
+    from shieldkit.api import recorded_preprocess
+    from shieldkit.data.preprocess import Preprocess
+
+    manifest = getattr(oracle, "manifest", None)
+    if manifest:
+        for data in ((manifest.get("export_settings") or {}).get("data"),
+                     ((manifest.get("provenance") or {}).get("settings") or {}).get("data")):
+            if isinstance(data, dict) and data.get("preprocess"):
+                return Preprocess.from_dict(data["preprocess"])
     spec = getattr(oracle, "spec", None)
-    if spec is None:
-        return None
-    h, w = (spec.shape[1], spec.shape[2]) if spec.layout == "NHWC" else (spec.shape[2], spec.shape[3])
-    return int(h) if isinstance(h, int) and h == w else None
+    if spec is not None:
+        h, w = (spec.shape[1], spec.shape[2]) if spec.layout == "NHWC" else (spec.shape[2], spec.shape[3])
+        return Preprocess(image_size=int(h)) if isinstance(h, int) and h == w else Preprocess()
+    return recorded_preprocess(getattr(oracle, "info", None))
 
 
 def check_oracle_data(oracle: Oracle, data, what: str) -> None:

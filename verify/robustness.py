@@ -18,12 +18,13 @@ from torch import nn
 from shieldkit.api import as_dataset
 from shieldkit.checkpoint import load_model
 from shieldkit.data import Dataset
+from shieldkit.data.preprocess import Preprocess
 from shieldkit.errors import InputError
 from shieldkit.outputs import check_output_file
 from shieldkit.utils import write_json
 from shieldkit.robustness import RobustnessConfig, evaluate_robustness
 
-from .oracle import OnnxOracle, TorchOracle, as_oracle, check_oracle_data, describe_oracle, graph_image_size
+from .oracle import OnnxOracle, TorchOracle, as_oracle, check_oracle_data, describe_oracle, oracle_preprocess
 
 ROBUSTNESS_SCHEMA_VERSION = 1
 
@@ -41,11 +42,11 @@ class RobustnessResult:
         return self.report["accuracy"]
 
 
-def _graph_image_size(model, providers, variant: str) -> int | None:
-    """The square size an exported graph takes (see :func:`~shieldkit.verify.oracle.graph_image_size`)."""
-    if isinstance(model, (str, Path)) and (Path(model).is_dir() or Path(model).suffix == ".onnx"):
-        return graph_image_size(as_oracle(model, providers=providers, variant=variant))
-    return None
+def _model_preprocess(model, providers, variant: str, trust_pickle: bool) -> Preprocess:
+    """How ``model``'s data is brought to size (see :func:`~shieldkit.verify.oracle.oracle_preprocess`)."""
+    if isinstance(model, nn.Module):
+        return Preprocess()
+    return oracle_preprocess(as_oracle(model, providers=providers, variant=variant, trust_pickle=trust_pickle))
 
 
 def robustness_target(model, *, providers=None, variant: str = "fp32", trust_pickle: bool = False):
@@ -90,14 +91,17 @@ def evaluate(model: str | Path | nn.Module, data: str | Dataset, *, attacks: str
              batch_size: int = 250, providers=None, variant: str = "fp32", device: str = "auto",
              data_dir: str | Path | None = None, download: bool = False, trust_pickle: bool = False,
              progress: bool = True, report: str | Path | None = None,
-             image_size: int | None = None) -> RobustnessResult:
+             image_size: int | None = None, resize: int | None = None,
+             center_crop: int | None = None) -> RobustnessResult:
     """Clean and robust accuracy (%) of ``model`` on a fixed stratified subset of ``n`` test images;
     ``report``: also write the JSON report there (the path is checked before any attack runs)."""
     check_output_file(report, "--report")
     cfg = RobustnessConfig(attacks=attacks, n=n, eps=eps, step_size=step_size, pgd_steps=pgd_steps,
                            cw_steps=cw_steps, square_queries=square_queries, batch_size=batch_size, seed=seed,
                            device=device)
-    ds = as_dataset(data, data_dir, download, image_size or _graph_image_size(model, providers, variant))
+    given = Preprocess(image_size, resize, center_crop)
+    ds = as_dataset(data, data_dir, download, preprocess=given if given.active
+                    else _model_preprocess(model, providers, variant, trust_pickle))
     figures = evaluate_robustness_of(model, ds, cfg, transfer_from=transfer_from, providers=providers,
                                      variant=variant, trust_pickle=trust_pickle, progress=progress)
     out = {"schema_version": ROBUSTNESS_SCHEMA_VERSION, "created": datetime.now(timezone.utc).isoformat(),

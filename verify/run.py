@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 from shieldkit.api import as_dataset
 from shieldkit.data import Dataset
+from shieldkit.data.preprocess import Preprocess
 from shieldkit.errors import InputError
 from shieldkit.outputs import check_output_file
 from shieldkit.utils import write_json
@@ -31,7 +32,7 @@ from shieldkit.utils import write_json
 from .budgets import budget_configs, with_seeds
 from .datafree import DataFreeConfig, datafree_attack
 from .kd import KDProbeConfig, kd_probe, train_baselines
-from .oracle import Oracle, as_oracle, check_oracle_data, describe_oracle, graph_image_size, oracle_accuracy
+from .oracle import Oracle, as_oracle, check_oracle_data, describe_oracle, oracle_accuracy, oracle_preprocess
 from .policy import ATTACKS, Policy, apply_sections, load_policy, robustness_config, with_overrides
 from .report import REPORT_SCHEMA_VERSION, evaluate_checks
 from .robustness import evaluate_robustness_of
@@ -97,7 +98,8 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
            kd_config: KDProbeConfig | None = None, datafree_config: DataFreeConfig | None = None,
            data_dir: str | Path | None = None, thresholds: dict[str, float | None] | None = None,
            trust_pickle: bool = False, progress: bool = True, report: str | Path | None = None,
-           image_size: int | None = None, log=None) -> VerifyResult:
+           image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
+           log=None) -> VerifyResult:
     """Attack ``artefact`` (and ``reference`` / ``matched_reference``, when given) and return the report with
     its verdict (PASS, FAIL or INCONCLUSIVE).
 
@@ -108,6 +110,7 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
     say = log or (lambda msg: None)
     report_path, report = report, None
     check_output_file(report_path, "--report")
+    Preprocess(image_size, resize, center_crop)  # bad sizes are refused before any work
     if query_budget is not None and query_budget <= 0:
         raise InputError(f"--query-budget must be a positive number of images, got {query_budget}")
     t0 = time.perf_counter()
@@ -137,7 +140,8 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
                          f"pass --reference")
 
     oracle = as_oracle(artefact, providers=providers, budget=query_budget, variant=variant, trust_pickle=trust_pickle)
-    ds = as_dataset(data, data_dir, image_size=image_size or graph_image_size(oracle))
+    given = Preprocess(image_size, resize, center_crop)
+    ds = as_dataset(data, data_dir, preprocess=given if given.active else oracle_preprocess(oracle))
     check_oracle_data(oracle, ds, "the artefact")
     ref = None
     if reference is not None:

@@ -7,7 +7,8 @@ converted to float [0, 1] NCHW (channels_last) on the device in one go, with no 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 import numpy as np
@@ -52,15 +53,29 @@ class ImageArray:
         return ImageArray(self.x.to(device), self.y.to(device))
 
 
+AUGMENTS = ("crop", "rrc", "none")
+
+
 @dataclass
 class Augment:
-    """Training augmentation: random crop after ``pad`` pixels of zero padding; optional flip."""
+    """Training augmentation, batched on the device: ``kind="crop"`` a random crop after ``pad`` pixels of zero
+    padding (CIFAR style); ``"rrc"`` a random-resized crop (area fraction in ``scale``, aspect ratio in [3/4, 4/3],
+    resized back to the image size: ImageNet style); ``"none"``. Then an optional horizontal flip."""
 
     pad: int = 4
     flip: bool = True
+    kind: str = "crop"
+    scale: tuple[float, float] = (0.08, 1.0)
+
+    def __post_init__(self) -> None:
+        if self.kind not in AUGMENTS:
+            raise ValueError(f"--augment must be one of {', '.join(AUGMENTS)}, got {self.kind!r}")
+        if not 0.0 < self.scale[0] <= self.scale[1] <= 1.0:
+            raise ValueError(f"random-resized-crop scale must satisfy 0 < min <= max <= 1, got {self.scale}")
 
     def to_dict(self) -> dict:
-        return {"pad": self.pad, "flip": self.flip}
+        d = {"kind": self.kind, "pad": self.pad, "flip": self.flip}
+        return {**d, "scale": list(self.scale)} if self.kind == "rrc" else d
 
 
 @dataclass
@@ -74,6 +89,7 @@ class Dataset:
     augment: Augment = field(default_factory=Augment)
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
+    preprocess: dict = field(default_factory=dict)  # Preprocess.to_dict() of how the images were brought to size
 
     def __post_init__(self) -> None:
         if len(self.train) == 0 or len(self.test) == 0:
@@ -106,7 +122,8 @@ class Dataset:
 
     def describe(self) -> dict:
         return {"name": self.name, "train": len(self.train), "test": len(self.test), "num_classes": self.num_classes,
-                "input_shape": list(self.input_shape), "augment": self.augment.to_dict()}
+                "input_shape": list(self.input_shape), "augment": self.augment.to_dict(),
+                "preprocess": dict(self.preprocess)}
 
 
 def channel_stats(x: torch.Tensor, max_images: int = 10000) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -127,7 +144,9 @@ def augment_batch(x: torch.Tensor, aug: Augment, generator: torch.Generator | No
     """Random crop (zero padding ``aug.pad``) and optional horizontal flip of a uint8 NHWC batch, on its device."""
     b, h, w, _ = x.shape
     dev = x.device
-    if aug.pad > 0:
+    if aug.kind == "rrc":
+        x = random_resized_crop(x, aug.scale, generator)
+    elif aug.kind == "crop" and aug.pad > 0:
         p = aug.pad
         padded = torch.nn.functional.pad(x, (0, 0, p, p, p, p))
         oy = torch.randint(0, 2 * p + 1, (b,), generator=generator).to(dev)
@@ -139,6 +158,26 @@ def augment_batch(x: torch.Tensor, aug: Augment, generator: torch.Generator | No
         flip = (torch.rand(b, generator=generator) < 0.5).to(dev)
         x = torch.where(flip[:, None, None, None], x.flip(2), x)
     return x
+
+
+def random_resized_crop(x: torch.Tensor, scale: tuple[float, float], generator: torch.Generator | None = None,
+                        ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> torch.Tensor:
+    """Per image: a box of area fraction ~U(scale) and aspect ratio log-uniform in ``ratio`` (clipped to the image),
+    at a uniform position, resized back to H×W with bilinear sampling (``roi_align``): one batched op, any device."""
+    from torchvision.ops import roi_align
+
+    b, h, w, _ = x.shape
+    area = h * w * (scale[0] + (scale[1] - scale[0]) * torch.rand(b, generator=generator))
+    log_r = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * torch.rand(b, generator=generator)
+    r = torch.exp(log_r)
+    bw = torch.sqrt(area * r).clamp(1.0, float(w))
+    bh = torch.sqrt(area / r).clamp(1.0, float(h))
+    x0 = (w - bw) * torch.rand(b, generator=generator)
+    y0 = (h - bh) * torch.rand(b, generator=generator)
+    boxes = torch.stack([torch.arange(b, dtype=torch.float32), x0, y0, x0 + bw, y0 + bh], dim=1).to(x.device)
+    out = roi_align(x.permute(0, 3, 1, 2).float(), boxes, output_size=(h, w), spatial_scale=1.0, sampling_ratio=1,
+                    aligned=True)
+    return out.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 
 def iterate_batches(data: ImageArray, batch_size: int, *, shuffle: bool = False, augment: Augment | None = None,
@@ -181,25 +220,20 @@ def stratified_split(y: torch.Tensor, fraction: float, seed: int = 0) -> tuple[t
     return torch.from_numpy(part_idx).long(), torch.from_numpy(rest_idx).long()
 
 
-def resize_images(x: torch.Tensor, size: int, chunk: int = 1024) -> torch.Tensor:
-    """uint8 NHWC images -> uint8 NHWC at ``size``×``size`` (bilinear, antialiased when shrinking), in chunks."""
-    out = torch.empty((len(x), size, size, x.shape[3]), dtype=torch.uint8)
-    for start in range(0, len(x), chunk):
-        part = x[start:start + chunk].permute(0, 3, 1, 2).float()
-        part = torch.nn.functional.interpolate(part, size=(size, size), mode="bilinear", align_corners=False,
-                                               antialias=size < x.shape[1] or size < x.shape[2])
-        out[start:start + chunk] = part.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
-    return out
 
-
-def resized(ds: Dataset, size: int) -> Dataset:
-    """``ds`` with every image resized to ``size``×``size`` (statistics recomputed, crop padding scaled)."""
-    if size < 1:
-        raise InputError(f"--image-size must be a positive number of pixels, got {size}")
-    if ds.train.lazy:
-        raise InputError(f"{ds.name} is read lazily from files: its size is set when it is loaded")
-    if ds.input_shape[1:] == (size, size):
+def preprocessed(ds: Dataset, pp) -> Dataset:
+    """``ds`` with :class:`~shieldkit.data.preprocess.Preprocess` ``pp`` applied to every image (statistics
+    recomputed, crop padding scaled to the new size, the settings recorded in ``ds.preprocess``)."""
+    if not pp.active:
         return ds
-    return Dataset(ds.name, ImageArray(resize_images(ds.train.x, size), ds.train.y),
-                   ImageArray(resize_images(ds.test.x, size), ds.test.y), ds.classes,
-                   Augment(max(1, size // 8), ds.augment.flip))
+    if ds.train.lazy:
+        if pp.square is not None and ds.input_shape[1:] != (pp.square, pp.square):
+            raise InputError(f"{ds.name} is read lazily from files: its preprocessing is set when it is loaded")
+        return ds
+    train_x, test_x = pp.apply_arrays(ds.train.x), pp.apply_arrays(ds.test.x)
+    if train_x is ds.train.x and test_x is ds.test.x:
+        return Dataset(ds.name, ds.train, ds.test, ds.classes, ds.augment, ds.mean, ds.std,
+                       {**ds.preprocess, **pp.to_dict()})
+    h = train_x.shape[1]
+    return Dataset(ds.name, ImageArray(train_x, ds.train.y), ImageArray(test_x, ds.test.y), ds.classes,
+                   replace(ds.augment, pad=max(1, h // 8)), preprocess={**ds.preprocess, **pp.to_dict()})

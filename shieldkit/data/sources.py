@@ -7,6 +7,7 @@ directory with ``train/`` and ``val/`` (or ``test/``). Nothing is downloaded unl
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import pickle
@@ -17,7 +18,8 @@ import numpy as np
 import torch
 
 from ..errors import DatasetNotFoundError, InputError
-from .arrays import Augment, Dataset, ImageArray, resized, stratified_split
+from .arrays import Augment, Dataset, ImageArray, preprocessed, stratified_split
+from .preprocess import Preprocess
 from .lazy import LazyImages
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -172,12 +174,14 @@ def load_cifar100(data_dir: str | Path | None = None, download: bool = False) ->
 
 
 # --------------------------------------------------------------------------------- image folders
-def _read_image(path: Path, size: tuple[int, int] | None) -> np.ndarray:
+def _read_image(path: Path, size: tuple[int, int] | None, preprocess: Preprocess | None = None) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
             im = im.convert("RGB")
+            if preprocess is not None and preprocess.active:
+                im = preprocess.apply_pil(im)
             if size is not None and im.size != (size[1], size[0]):
                 im = im.resize((size[1], size[0]), Image.BILINEAR)
             return np.asarray(im, dtype=np.uint8)
@@ -185,16 +189,16 @@ def _read_image(path: Path, size: tuple[int, int] | None) -> np.ndarray:
         raise InputError(f"{path}: not a readable image ({e})") from None
 
 
-def _read_images(paths: list[Path], size: tuple[int, int] | None) -> np.ndarray:
+def _read_images(paths: list[Path], size: tuple[int, int] | None, preprocess: Preprocess | None = None) -> np.ndarray:
     from rich.progress import track
 
     if not paths:
         return np.zeros((0, 1, 1, 3), np.uint8)
     if size is None:
-        size = _read_image(paths[0], None).shape[:2]
+        size = _read_image(paths[0], None, preprocess).shape[:2]
     out = np.empty((len(paths), size[0], size[1], 3), np.uint8)
     for i, p in enumerate(track(paths, description="reading images", transient=True, disable=len(paths) < 2000)):
-        out[i] = _read_image(p, size)
+        out[i] = _read_image(p, size, preprocess)
     return out
 
 
@@ -205,9 +209,10 @@ def _list_images(folder: Path) -> list[Path]:
 IN_MEMORY_LIMIT_GIB = 8.0  # image folders larger than this (uint8, decoded) are read lazily
 
 
-def load_image_folder(path: str | Path, image_size: int | None = None, lazy: bool | None = None) -> Dataset:
-    """``PATH/train/<class>/*.jpg`` and ``PATH/val/<class>/*`` (or ``test/``), resized to ``image_size``
-    (default: the size of the first training image).
+def load_image_folder(path: str | Path, image_size: int | None = None, lazy: bool | None = None,
+                      preprocess: Preprocess | None = None) -> Dataset:
+    """``PATH/train/<class>/*.jpg`` and ``PATH/val/<class>/*`` (or ``test/``), brought to one size by
+    ``preprocess`` (or stretched to ``image_size``; default: every image resized to the first one's size).
 
     Read into memory, unless ``lazy`` (or, with ``lazy=None``, when the decoded uint8 images would take
     more than ``$SHIELDKIT_IN_MEMORY_GIB``, default 8 GiB): then the files are decoded on access and
@@ -220,7 +225,9 @@ def load_image_folder(path: str | Path, image_size: int | None = None, lazy: boo
     classes = sorted(d.name for d in train_dir.iterdir() if d.is_dir())
     if len(classes) < 2:
         raise InputError(f"{train_dir} must hold one sub-folder per class (found {len(classes)})")
-    size = (image_size, image_size) if image_size else None
+    pp = preprocess or Preprocess(image_size=image_size)
+    size = (pp.square, pp.square) if pp.square else None
+    read = functools.partial(_read_image, preprocess=pp)  # picklable: DataLoader workers decode with it
 
     def split(folder: Path):
         paths, labels = [], []
@@ -235,21 +242,25 @@ def load_image_folder(path: str | Path, image_size: int | None = None, lazy: boo
         raise InputError(f"no images found under {train_dir}")
     test_paths, y_test = split(test_dir)
     if lazy is None:
-        first = size or _read_image(train_paths[0], None).shape[:2]
+        first = size or read(train_paths[0], None).shape[:2]
         gib = (len(train_paths) + len(test_paths)) * first[0] * first[1] * 3 / 2**30
         lazy = gib > float(os.environ.get("SHIELDKIT_IN_MEMORY_GIB", IN_MEMORY_LIMIT_GIB))
     if lazy:
-        size = size or _read_image(train_paths[0], None).shape[:2]
-        train = ImageArray(LazyImages(train_paths, size, _read_image), torch.from_numpy(y_train))
-        test = ImageArray(LazyImages(test_paths, size, _read_image), torch.from_numpy(y_test))
-        return Dataset(root.name, train, test, list(classes), Augment(max(1, size[0] // 8), True))
-    x_train = _read_images(train_paths, size)
-    x_test = _read_images(test_paths, x_train.shape[1:3])
+        size = size or read(train_paths[0], None).shape[:2]
+        train = ImageArray(LazyImages(train_paths, size, read), torch.from_numpy(y_train))
+        test = ImageArray(LazyImages(test_paths, size, read), torch.from_numpy(y_test))
+        return Dataset(root.name, train, test, list(classes), Augment(max(1, size[0] // 8), True),
+                       preprocess=pp.to_dict())
+    x_train = _read_images(train_paths, size, pp)
+    x_test = _read_images(test_paths, x_train.shape[1:3], pp)
     h = x_train.shape[1]
-    return _dataset(root.name, x_train, y_train, x_test, y_test, classes, Augment(max(1, h // 8), True))
+    ds = _dataset(root.name, x_train, y_train, x_test, y_test, classes, Augment(max(1, h // 8), True))
+    ds.preprocess = pp.to_dict()
+    return ds
 
 
-def load_tiny_imagenet(data_dir: str | Path | None = None, image_size: int | None = None) -> Dataset:
+def load_tiny_imagenet(data_dir: str | Path | None = None, image_size: int | None = None,
+                       preprocess: Preprocess | None = None) -> Dataset:
     """Tiny-ImageNet in its released layout under ``DATA_DIR/tiny-imagenet-200``: ``wnids.txt``,
     ``train/<wnid>/images/*.JPEG``, ``val/images/*.JPEG`` with ``val/val_annotations.txt``."""
     root = (Path(data_dir) if data_dir else default_data_dir()) / "tiny-imagenet-200"
@@ -273,14 +284,17 @@ def load_tiny_imagenet(data_dir: str | Path | None = None, image_size: int | Non
             y_test.append(index[parts[1]])
     if not train_paths or not test_paths:
         raise InputError(f"Tiny-ImageNet at {root} holds no images (train {len(train_paths)}, val {len(test_paths)})")
-    size = (image_size, image_size) if image_size else (64, 64)
+    pp = preprocess or Preprocess(image_size=image_size)
+    size = (pp.square, pp.square) if pp.square else (64, 64)
     classes = wnids
     words = root / "words.txt"
     if words.is_file():
         names = dict(line.split("\t", 1) for line in words.read_text().splitlines() if "\t" in line)
         classes = [names.get(w, w).split(",")[0].strip() for w in wnids]
-    return _dataset("tiny-imagenet", _read_images(train_paths, size), np.asarray(y_train), _read_images(test_paths, size),
-                    np.asarray(y_test), classes, Augment(size[0] // 8, True))
+    ds = _dataset("tiny-imagenet", _read_images(train_paths, size, pp), np.asarray(y_train),
+                  _read_images(test_paths, size, pp), np.asarray(y_test), classes, Augment(size[0] // 8, True))
+    ds.preprocess = pp.to_dict()
+    return ds
 
 
 # ----------------------------------------------------------------------------------------- entry
@@ -288,17 +302,19 @@ DATASET_NAMES = ("digits", "cifar10", "cifar100", "tiny-imagenet")
 
 
 def load_dataset(data: str, data_dir: str | Path | None = None, *, download: bool = False,
-                 image_size: int | None = None) -> Dataset:
+                 image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
+                 preprocess: Preprocess | None = None) -> Dataset:
     """Load ``data``: a dataset name (``digits``, ``cifar10``, ``cifar100``, ``tiny-imagenet``),
-    a ``.npz`` file or an image-folder directory; ``image_size`` resizes every image to that square size
-    (image files are resized as they are decoded, arrays with :func:`~shieldkit.data.arrays.resize_images`)."""
-    if image_size is not None and image_size < 1:
-        raise InputError(f"--image-size must be a positive number of pixels, got {image_size}")
-    ds = _load(data, data_dir, download, image_size)
-    return resized(ds, image_size) if image_size and ds.input_shape[1:] != (image_size, image_size) else ds
+    a ``.npz`` file or an image-folder directory, brought to size by ``preprocess`` (or the ``image_size``,
+    ``resize``, ``center_crop`` it is made of; see :mod:`shieldkit.data.preprocess`): image files as they are
+    decoded, arrays after loading."""
+    pp = preprocess or Preprocess(image_size, resize, center_crop)
+    ds = _load(data, data_dir, download, pp)
+    return preprocessed(ds, pp)
 
 
-def _load(data: str, data_dir: str | Path | None, download: bool, image_size: int | None) -> Dataset:
+def _load(data: str, data_dir: str | Path | None, download: bool, pp: Preprocess) -> Dataset:
+    image_size = pp.image_size
     if data == "digits":
         return load_digits(image_size or 32)
     if data == "cifar10":
@@ -306,11 +322,11 @@ def _load(data: str, data_dir: str | Path | None, download: bool, image_size: in
     if data == "cifar100":
         return load_cifar100(data_dir, download)
     if data == "tiny-imagenet":
-        return load_tiny_imagenet(data_dir, image_size)
+        return load_tiny_imagenet(data_dir, preprocess=pp)
     path = Path(data)
     if path.suffix == ".npz":
         return load_npz(path)
     if path.is_dir():
-        return load_image_folder(path, image_size)
+        return load_image_folder(path, preprocess=pp)
     raise DatasetNotFoundError(
         f"unknown dataset {data!r}: use one of {', '.join(DATASET_NAMES)}, a .npz file, or a folder with train/ and val/")
