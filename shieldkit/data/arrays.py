@@ -127,11 +127,22 @@ class Dataset:
 
 
 def channel_stats(x: torch.Tensor, max_images: int = 10000) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std of uint8 NHWC images, on [0, 1] (a fixed-stride sample of at most ``max_images``)."""
+    """Per-channel mean and std of uint8 NHWC images, on [0, 1], over a fixed-stride sample of at most
+    ``max_images`` (1000 for files decoded on access), accumulated in chunks: memory stays O(chunk)."""
+    if isinstance(x, LazyImages):
+        max_images = min(max_images, 1000)
     step = max(1, len(x) // max_images)
-    sample = x[::step].double() / 255.0
-    mean = sample.mean(dim=(0, 1, 2))
-    std = sample.std(dim=(0, 1, 2)).clamp_min(1e-3)
+    index = torch.arange(0, len(x), step)
+    total = torch.zeros(x.shape[3], dtype=torch.float64)
+    squares = torch.zeros_like(total)
+    count = 0
+    for start in range(0, len(index), 256):
+        chunk = x[index[start:start + 256]].to(torch.float64).div_(255.0).reshape(-1, x.shape[3])
+        total += chunk.sum(0)
+        squares += chunk.square().sum(0)
+        count += chunk.shape[0]
+    mean = total / count
+    std = ((squares - count * mean.square()) / max(1, count - 1)).clamp_min(0).sqrt().clamp_min(1e-3)
     return tuple(round(float(v), 4) for v in mean), tuple(round(float(v), 4) for v in std)
 
 
