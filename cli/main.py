@@ -440,6 +440,9 @@ def verify_cmd(
     max_datafree_accuracy: Optional[float] = typer.Option(None, "--max-datafree-accuracy", help="%"),
     max_datafree_ratio: Optional[float] = typer.Option(None, "--max-datafree-ratio", help="vs --reference"),
     max_accuracy_drop: Optional[float] = typer.Option(None, "--max-accuracy-drop", help="points vs --reference"),
+    max_recorded_accuracy_drop: Optional[float] = typer.Option(
+        None, "--max-recorded-accuracy-drop", help="points below the accuracy recorded with the model (before "
+        "protection); default 3, checked when the data is the data it was recorded on"),
     min_accuracy: Optional[float] = typer.Option(None, "--min-accuracy", help="%"),
     min_parity_agreement: Optional[float] = typer.Option(None, "--min-parity-agreement", help="0..1, from the manifest"),
     min_pgd20: Optional[float] = typer.Option(None, "--min-pgd20", help="%: robust accuracy under PGD-20 (adds robustness)"),
@@ -466,6 +469,7 @@ def verify_cmd(
                variant=variant.value, query_budget=query_budget, data_dir=data_dir, trust_pickle=trust_pickle,
                thresholds={"max_kd_gain": max_kd_gain, "max_datafree_accuracy": max_datafree_accuracy,
                            "max_datafree_ratio": max_datafree_ratio, "max_accuracy_drop": max_accuracy_drop,
+                           "max_recorded_accuracy_drop": max_recorded_accuracy_drop,
                            "min_accuracy": min_accuracy, "min_parity_agreement": min_parity_agreement,
                            "min_pgd20": min_pgd20, "min_autoattack": min_autoattack},
                report=report, image_size=image_size, resize=resize, center_crop=center_crop, log=_say)

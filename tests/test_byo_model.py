@@ -154,3 +154,20 @@ def test_folder_with_resize_center_crop_and_rrc(tmp_path):
     r = run("verify", art, "--data", folder, "--budget", "smoke", "--max-kd-gain", "1000", "--report", tmp_path / "r.json")
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "r.json").read_text())["dataset"]["preprocess"] == {"resize": 56, "center_crop": 48}
+
+
+@pytest.mark.slow
+def test_torchvision_network_with_the_users_weights(tmp_path):
+    """A bare torchvision state_dict (a network trained elsewhere): --arch tv:<name> rebuilds it, the weights load
+    unchanged, and the data's statistics become its input normalisation (recorded)."""
+    import torchvision
+
+    net = torchvision.models.get_model("resnet18", weights=None, num_classes=10)
+    torch.save(net.state_dict(), tmp_path / "mine.pt")
+    r = run("protect", tmp_path / "mine.pt", "--arch", "tv:resnet18", "--num-classes", "10", "--data", "digits",
+            "--image-size", "16", "--epochs", "1", "--out", tmp_path / "p.pt")
+    assert r.exit_code == 0, r.output
+    settings = json.loads((tmp_path / "p.json").read_text())["settings"]
+    assert settings["arch"] == "tv:resnet18" and settings["normalization"]["source"] == "digits statistics"
+    model, info = load_model(tmp_path / "p.pt")
+    assert info.arch == "tv:resnet18" and model.net.fc.out_features == 10

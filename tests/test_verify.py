@@ -75,6 +75,10 @@ def test_a_met_threshold_passes_with_exit_0(verdicts):
     assert r.exit_code == 0, r.output
     assert report["verdict"] == "PASS" and report["thresholds"]["max_kd_gain"] == 100
     assert report["figures"]["kd_gain_upper"] <= 100
+    # the default gate also checked accuracy against the original's, recorded with the protected model (measured
+    # drops on digits are below 1 point; the default margin is 3 points, 11 of 359 images)
+    recorded = next(c for c in report["checks"] if c["name"] == "max_recorded_accuracy_drop")
+    assert recorded["passed"] and report["figures"]["recorded_accuracy_source"].startswith("original_test_accuracy")
 
 
 def test_reference_that_shows_no_gain_makes_it_inconclusive_exit_3(artefacts, tmp_path):
@@ -150,3 +154,33 @@ def test_bad_inputs_exit_2(artefacts, tmp_path):
     assert r.exit_code == 2 and one_error_line(r)
     r = run("verify", artefacts / "protected", "--data", "digits", "--max-accuracy-drop", "1")
     assert r.exit_code == 2 and "--reference" in one_error_line(r)
+
+
+def test_default_gate_fails_a_model_that_lost_its_accuracy(tmp_path):
+    """A model that lost its accuracy is trivially "undistillable": the default policy must FAIL it on accuracy.
+    The head is zeroed (constant logits: one class, ~10 % of digits) while the checkpoint keeps its record."""
+    import torch
+
+    from shieldkit import save_checkpoint, train
+    from shieldkit.checkpoint import load_model
+
+    trained = train("cnn3", "digits", epochs=3, lr=0.05, progress=False, out=tmp_path / "m.pt")
+    model, info = load_model(tmp_path / "m.pt")
+    with torch.no_grad():
+        last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+        last.weight.zero_()
+    save_checkpoint(tmp_path / "broken.pt", model, classes=info.classes, input_shape=info.input_shape,
+                    settings=info.settings, figures=info.figures)
+    assert run("export", tmp_path / "broken.pt", "--data", "digits", "--out", tmp_path / "art").exit_code == 0
+    r = run("verify", tmp_path / "art", "--data", "digits", "--budget", "smoke", "--max-kd-gain", "1000",
+            "--report", tmp_path / "r.json")
+    assert r.exit_code == 1 and "recorded_accuracy_drop" in one_error_line(r), r.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    # recorded 45-77 % over 5 seeds (benchmarks/test_margins.py, digits_cnn3_3ep_accuracy) vs one class (~10 %)
+    assert report["figures"]["recorded_accuracy"] == pytest.approx(trained.figures["test_accuracy"])
+    assert report["figures"]["recorded_accuracy_drop"] > 20
+    # on other data (here: other image size) the record does not apply: the check is skipped, and said so
+    r = run("verify", tmp_path / "m.pt", "--data", "digits", "--image-size", "16", "--budget", "smoke",
+            "--max-kd-gain", "1000", "--report", tmp_path / "r16.json")
+    skipped = json.loads((tmp_path / "r16.json").read_text())["skipped_checks"]
+    assert "max_recorded_accuracy_drop" in skipped and "this run uses digits" in skipped["max_recorded_accuracy_drop"]

@@ -32,6 +32,7 @@ class DemoConfig:
     protect_epochs: int = 5
     recipe: str = DEFAULT_RECIPE
     max_kd_gain: float = 0.5
+    max_recorded_accuracy_drop: float | None = 3.0  # the release gate's default: protection must keep accuracy
     probe: KDProbeConfig = field(default_factory=lambda: KDProbeConfig(
         families=("cnn3-8", "cnn3-16"), epochs=30, batch_size=64, attacker_fraction=0.2, taus=(1.0, 4.0),
         unmirror=True, recalibrate=True, seeds=(0, 1, 2)))
@@ -39,7 +40,7 @@ class DemoConfig:
 
 def smoke_config() -> DemoConfig:
     """The demo in seconds (1 epoch everywhere, 2 seeds, one small student family): checks the wiring only."""
-    return DemoConfig(teacher_epochs=1, protect_epochs=1,
+    return DemoConfig(teacher_epochs=1, protect_epochs=1, max_recorded_accuracy_drop=None,
                       probe=KDProbeConfig(families=("cnn3-8",), epochs=1, batch_size=64, taus=(4.0,), seeds=(0, 1)))
 
 
@@ -65,7 +66,7 @@ def run_demo(cfg: DemoConfig | None = None, *, data: Dataset | None = None, out_
         for name in ("original", "protected"):
             export(out / f"{name}.pt", out / f"{name}.artefact", data=ds, overwrite=True, parity_n=len(ds.test))
         say("4/4 verify both artefacts through ONNX Runtime (KD probe)")
-        policy = Policy(Thresholds(max_kd_gain=cfg.max_kd_gain))
+        policy = Policy(Thresholds(max_kd_gain=cfg.max_kd_gain, max_recorded_accuracy_drop=cfg.max_recorded_accuracy_drop))
         rows = {}
         for name in ("original", "protected"):
             r = verify(out / f"{name}.artefact", ds, policy=policy, kd_config=cfg.probe, attacks=["kd"],

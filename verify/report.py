@@ -45,6 +45,7 @@ REPORT_SCHEMA: dict[str, Any] = {
         },
         "verdict": {"enum": ["PASS", "FAIL", "INCONCLUSIVE"]},
         "inconclusive": {"type": "array", "items": {"type": "string"}},
+        "skipped_checks": {"type": "object", "additionalProperties": {"type": "string"}},
         "seconds": {"type": "number"},
     },
 }
@@ -55,6 +56,7 @@ CHECKS = {
     "max_datafree_accuracy": ("datafree_accuracy", "<="),
     "max_datafree_ratio": ("datafree_ratio", "<="),
     "max_accuracy_drop": ("accuracy_drop", "<="),
+    "max_recorded_accuracy_drop": ("recorded_accuracy_drop", "<="),
     "min_accuracy": ("accuracy", ">="),
     "min_parity_agreement": ("parity_agreement", ">="),
     "min_fgsm": ("fgsm_accuracy", ">="),
@@ -103,6 +105,8 @@ def verdict_table(report: dict):
         return "-" if v is None else fmt.format(v)
 
     t.add_row("test accuracy", cell(f.get("accuracy")), cell(ref.get("accuracy")))
+    if f.get("recorded_accuracy") is not None:
+        t.add_row(f"recorded accuracy ({f.get('recorded_accuracy_source', '')})", cell(f["recorded_accuracy"]), "")
     if "kd" in report["attacks"]:
         kd = report["attacks"]["kd"]["figures"]
         for name, s in kd["students"].items():
@@ -128,7 +132,10 @@ def verdict_table(report: dict):
             t.add_row(f"{name}: queries / seconds", f"{a['queries']} / {a['seconds']:.0f}", "")
     for c in report["checks"]:
         mark = "[green]pass[/]" if c["passed"] else "[bold red]FAIL[/]"
-        t.add_row(f"check {c['name']}", f"{c['value']:.4g} {c['op']} {c['threshold']:g}  {mark}", "")
+        value = f"{c['value']:.4f}" if "parity" in c["name"] else f"{c['value']:.2f}"
+        t.add_row(f"check {c['name']}", f"{value} {c['op']} {c['threshold']:g}  {mark}", "")
+    for name, reason in report.get("skipped_checks", {}).items():
+        t.add_row(f"[dim]skipped {name}[/]", f"[dim]{reason}[/]", "")
     for reason in report.get("inconclusive", []):
         t.add_row("[yellow]inconclusive[/]", reason, "")
     colour = {"PASS": "green", "FAIL": "bold red"}.get(report["verdict"], "yellow")

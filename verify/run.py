@@ -80,6 +80,32 @@ def inconclusive_reasons(figures: dict, thresholds: dict) -> list[str]:
     return out
 
 
+RECORDED_FIGURES = ("original_test_accuracy", "test_accuracy")  # protect's pre-protection figure first
+
+
+def recorded_accuracy(oracle: Oracle, ds: Dataset) -> tuple[float | None, str]:
+    """The accuracy recorded with the model (``(value, where from)``) when it was measured on the data this run
+    uses (same dataset name, test-split size and input shape); ``(None, why not)`` otherwise."""
+    manifest = getattr(oracle, "manifest", None)
+    if manifest:
+        provenance = manifest.get("provenance") or {}
+        figures, settings, where = provenance.get("figures") or {}, provenance.get("settings") or {}, "the manifest"
+    elif getattr(oracle, "info", None) is not None:
+        figures, settings, where = oracle.info.figures or {}, oracle.info.settings or {}, "the checkpoint"
+    else:
+        return None, "no record travels with this model"
+    key = next((k for k in RECORDED_FIGURES if isinstance(figures.get(k), (int, float))), None)
+    if key is None:
+        return None, f"{where} records no test accuracy"
+    data = settings.get("data") or {}
+    seen = (data.get("name"), data.get("test"), list(data.get("input_shape") or []))
+    now = (ds.name, len(ds.test), list(ds.input_shape))
+    if seen != now:
+        return None, (f"{where} records {key} on {seen[0]} ({seen[1]} test images, {seen[2]}), this run uses "
+                      f"{now[0]} ({now[1]}, {now[2]})")
+    return float(figures[key]), f"{key} from {where}"
+
+
 def _parity_agreement(oracle: Oracle) -> float | None:
     manifest = getattr(oracle, "manifest", None)
     if not manifest:
@@ -159,6 +185,12 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
         ref_figures["accuracy"] = oracle_accuracy(ref, ds.test)
         figures["accuracy_drop"] = ref_figures["accuracy"] - figures["accuracy"]
     figures["parity_agreement"] = _parity_agreement(oracle)
+    recorded, recorded_source = recorded_accuracy(oracle, ds)
+    figures["recorded_accuracy_source"] = recorded_source
+    if recorded is not None:
+        figures["recorded_accuracy"] = recorded
+        figures["recorded_accuracy_drop"] = recorded - figures["accuracy"]
+        say(f"recorded accuracy {recorded:.2f}% ({recorded_source}): drop {figures['recorded_accuracy_drop']:+.2f}")
 
     report_attacks: dict[str, Any] = {}
     if "kd" in attacks:
@@ -213,6 +245,10 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
     from shieldkit import __version__
 
     thresholds = pol.thresholds.to_dict()
+    skipped = {}
+    if thresholds.get("max_recorded_accuracy_drop") is not None and recorded is None:
+        skipped["max_recorded_accuracy_drop"] = recorded_source  # nothing to compare with: said, not failed
+        thresholds["max_recorded_accuracy_drop"] = None
     checks = evaluate_checks(figures, thresholds)
     reasons = inconclusive_reasons(figures, thresholds)
     verdict = "FAIL" if not all(c["passed"] for c in checks) else ("INCONCLUSIVE" if reasons else "PASS")
@@ -231,6 +267,7 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
         "figures": figures,
         "thresholds": thresholds,
         "checks": checks,
+        "skipped_checks": skipped,
         "verdict": verdict,
         "inconclusive": reasons,
         "seconds": time.perf_counter() - t0,
