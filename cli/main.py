@@ -432,6 +432,13 @@ def verify_cmd(
     attacks: Optional[str] = typer.Option(None, "--attacks", help="comma-separated: kd,datafree,robustness"),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated student seeds, e.g. 0,1,2"),
     report: Optional[Path] = typer.Option(None, "--report", help="write the JSON report here"),
+    summary: Optional[Path] = typer.Option(None, "--summary", help="write a Markdown summary here (and append it to "
+                                           "$GITHUB_STEP_SUMMARY when set)"),
+    junit: Optional[Path] = typer.Option(None, "--junit", help="write a JUnit XML report here: one test per check"),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="write a PNG of student accuracy per attacker "
+                                        "(needs matplotlib)"),
+    model_card: Optional[Path] = typer.Option(None, "--model-card", help="write MODEL_CARD.md here: the model, its "
+                                              "accuracy, protection and robustness figures, what was not tested"),
     providers: str = typer.Option("cpu", "--providers", help="ONNX Runtime providers, e.g. cpu or cuda"),
     variant: Variant = typer.Option(Variant.fp32, "--variant", help="which graph of the artefact: fp32 | int8"),
     query_budget: Optional[int] = typer.Option(None, "--query-budget", help="max oracle queries (images) over all attacks"),
@@ -472,10 +479,12 @@ def verify_cmd(
                            "max_recorded_accuracy_drop": max_recorded_accuracy_drop,
                            "min_accuracy": min_accuracy, "min_parity_agreement": min_parity_agreement,
                            "min_pgd20": min_pgd20, "min_autoattack": min_autoattack},
-               report=report, image_size=image_size, resize=resize, center_crop=center_crop, log=_say)
+               report=report, summary=summary, junit=junit, plot=plot, model_card=model_card, image_size=image_size,
+               resize=resize, center_crop=center_crop, log=_say)
     out_console.print(verdict_table(r.report))
-    if report is not None:
-        out_console.print(f"report  ->  {report}")
+    for path in (report, summary, junit, plot, model_card):
+        if path is not None:
+            out_console.print(f"{path.name}  ->  {path}")
     if r.verdict == "FAIL":
         raise VerificationFailed("verification FAILED: " + "; ".join(failed_lines(r.report)))
     if r.verdict == "INCONCLUSIVE":

@@ -36,6 +36,7 @@ from .oracle import Oracle, as_oracle, check_oracle_data, describe_oracle, oracl
 from .policy import ATTACKS, Policy, apply_sections, load_policy, robustness_config, with_overrides
 from .report import REPORT_SCHEMA_VERSION, evaluate_checks
 from .robustness import evaluate_robustness_of
+from .summary import require_matplotlib, write_outputs
 
 
 VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
@@ -125,17 +126,24 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
            data_dir: str | Path | None = None, thresholds: dict[str, float | None] | None = None,
            trust_pickle: bool = False, progress: bool = True, report: str | Path | None = None,
            image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
-           log=None) -> VerifyResult:
+           summary: str | Path | None = None, junit: str | Path | None = None, plot: str | Path | None = None,
+           model_card: str | Path | None = None, log=None) -> VerifyResult:
     """Attack ``artefact`` (and ``reference`` / ``matched_reference``, when given) and return the report with
     its verdict (PASS, FAIL or INCONCLUSIVE).
 
     ``budget`` picks the attack settings (quick | standard | full, default quick); ``kd_config`` /
     ``datafree_config`` replace them outright. ``thresholds`` override the policy's. ``report``: also write
-    the JSON report there (the path is checked before any attack runs).
+    the JSON report there (the path is checked before any attack runs); ``summary`` (Markdown, also appended to
+    ``$GITHUB_STEP_SUMMARY``), ``junit`` (XML, one test case per check), ``plot`` (PNG of the students) and
+    ``model_card`` (MODEL_CARD.md) likewise (:mod:`shieldkit.verify.summary`).
     """
     say = log or (lambda msg: None)
     report_path, report = report, None
     check_output_file(report_path, "--report")
+    for path, option in ((summary, "--summary"), (junit, "--junit"), (plot, "--plot"), (model_card, "--model-card")):
+        check_output_file(path, option)
+    if plot is not None:
+        require_matplotlib()
     Preprocess(image_size, resize, center_crop)  # bad sizes are refused before any work
     if query_budget is not None and query_budget <= 0:
         raise InputError(f"--query-budget must be a positive number of images, got {query_budget}")
@@ -274,4 +282,6 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
     }
     if report_path is not None:
         write_json(report, report_path)
+    write_outputs(report, summary=summary, junit=junit, plot=plot, model_card_path=model_card,
+                  manifest=getattr(oracle, "manifest", None))
     return VerifyResult(report)

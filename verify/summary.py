@@ -1,0 +1,210 @@
+"""What a release pipeline shows: a Markdown summary, a JUnit test report, a plot, a model card.
+
+Each is a pure function of the verification report (and, for the model card, the artefact's manifest), so
+the figures they show are the report's. :func:`write_outputs` writes the ones asked for, atomically, and
+appends the summary to ``$GITHUB_STEP_SUMMARY`` when GitHub Actions sets it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from shieldkit.errors import InputError
+from shieldkit.utils import atomic_path
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    return "-" if value is None else (f"{value:.{digits}f}" if isinstance(value, float) else str(value))
+
+
+def markdown_summary(report: dict, plot: str | None = None) -> str:
+    """The verdict, the checks (value, threshold, pass/FAIL), the deciding attacker and what was skipped."""
+    f = report["figures"]
+    icon = {"PASS": "✅", "FAIL": "❌"}.get(report["verdict"], "⚠️")
+    lines = [f"## shieldkit verify: {icon} {report['verdict']}", "",
+             f"Artefact `{report['artefact'].get('path', report['artefact']['kind'])}` on {report['dataset']['name']} "
+             f"({report['budget']} budget, shieldkit {report['shieldkit_version']}).", "",
+             "| check | figure | value | threshold | result |", "|---|---|---|---|---|"]
+    for c in report["checks"]:
+        lines.append(f"| `{c['name']}` | {c['figure']} | {_fmt(c['value'])} | {c['op']} {c['threshold']:g} | "
+                     f"{'pass' if c['passed'] else '**FAIL**'} |")
+    for name, reason in (report.get("skipped_checks") or {}).items():
+        lines.append(f"| `{name}` | - | - | - | skipped: {reason} |")
+    lines += ["", f"- test accuracy: {_fmt(f.get('accuracy'))} %"]
+    if f.get("recorded_accuracy") is not None:
+        lines.append(f"- recorded accuracy: {_fmt(f['recorded_accuracy'])} % ({f.get('recorded_accuracy_source')})")
+    if "kd" in report["attacks"]:
+        kd = report["attacks"]["kd"]["figures"]
+        lines.append(f"- KD probe: deciding attacker `{kd['best_kd']}` at {_fmt(kd['best_kd_accuracy'])} % vs baseline "
+                     f"{_fmt(kd['hard_label_accuracy'])} %: gain {kd['kd_gain']:+.2f} (95 % upper bound "
+                     f"{kd['kd_gain_upper']:+.2f}) over {len(kd['kd_gain_runs'])} seeds")
+    if f.get("datafree_accuracy") is not None:
+        lines.append(f"- data-free KD student: {_fmt(f['datafree_accuracy'])} %")
+    for reason in report.get("inconclusive", []):
+        lines.append(f"- inconclusive: {reason}")
+    if plot:
+        lines += ["", f"![student accuracy per attacker]({plot})"]
+    return "\n".join(lines) + "\n"
+
+
+def junit_xml(report: dict) -> str:
+    """One test case per check (a failure names the violated threshold), one per skipped check (skipped), and one
+    for the verdict (INCONCLUSIVE is a failure: a release gate must not pass it)."""
+    cases = []
+    for c in report["checks"]:
+        case = ET.Element("testcase", classname="shieldkit.verify", name=c["name"])
+        if not c["passed"]:
+            ET.SubElement(case, "failure", message=f"{c['figure']} = {c['value']:.4g} violates {c['name']} "
+                                                   f"({c['op']} {c['threshold']:g})", type="threshold")
+        cases.append(case)
+    for name, reason in (report.get("skipped_checks") or {}).items():
+        case = ET.Element("testcase", classname="shieldkit.verify", name=name)
+        ET.SubElement(case, "skipped", message=reason)
+        cases.append(case)
+    verdict = ET.Element("testcase", classname="shieldkit.verify", name="verdict")
+    if report["verdict"] != "PASS":
+        ET.SubElement(verdict, "failure", message=f"verdict {report['verdict']}: "
+                      + "; ".join(report.get("inconclusive") or []), type=report["verdict"].lower())
+    cases.append(verdict)
+    suite = ET.Element("testsuite", name="shieldkit verify", tests=str(len(cases)),
+                       failures=str(sum(1 for c in cases if c.find("failure") is not None)),
+                       skipped=str(sum(1 for c in cases if c.find("skipped") is not None)), errors="0",
+                       time=f"{report.get('seconds', 0):.1f}")
+    suite.extend(cases)
+    root = ET.Element("testsuites")
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def require_matplotlib() -> None:
+    """``--plot`` needs matplotlib; say so before any work."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise InputError("--plot needs matplotlib: pip install 'shieldkit[plot]' (or pip install matplotlib)") from None
+
+
+def plot_students(report: dict, path: str | Path) -> Path:
+    """A PNG: mean student accuracy per attacker (seeds as dots), the hard-label baseline as a line, the
+    deciding attacker highlighted. Needs matplotlib (``pip install 'shieldkit[plot]'``)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise InputError("--plot needs matplotlib: pip install 'shieldkit[plot]' (or pip install matplotlib)") from None
+    if "kd" not in report["attacks"]:
+        raise InputError("--plot shows the KD probe's students; this run has no kd attack")
+    kd = report["attacks"]["kd"]["figures"]
+    names = list(kd["students"])
+    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(names)), 4))
+    for i, name in enumerate(names):
+        s = kd["students"][name]
+        colour = "tab:red" if name == kd["best_kd"] else "tab:blue"
+        ax.bar(i, s["mean"], color=colour, alpha=0.6)
+        ax.plot([i] * len(s["runs"]), s["runs"], "k.", ms=4)
+    ax.axhline(kd["hard_label_accuracy"], color="k", ls="--", lw=1, label=f"baseline {kd['hard_label_accuracy']:.2f} %")
+    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("student test accuracy (%)")
+    lo = min(min(s["runs"]) for s in kd["students"].values())
+    hi = max(max(s["runs"]) for s in kd["students"].values())
+    ax.set_ylim(max(0, lo - 5), min(100, hi + 3))
+    ax.set_title(f"{report['verdict']}: deciding attacker {kd['best_kd']} (gain {kd['kd_gain']:+.2f}, "
+                 f"upper {kd['kd_gain_upper']:+.2f})", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+    return path
+
+
+def model_card(report: dict, manifest: dict | None) -> str:
+    """MODEL_CARD.md: what the model is, its accuracy, its protection and robustness figures with the attacks and
+    budgets behind them, the threat model, and what was not tested. Every figure is copied from ``report``."""
+    f, m = report["figures"], manifest or {}
+    model = m.get("model") or {}
+    prov = m.get("provenance") or {}
+    settings = prov.get("settings") or {}
+    method = settings.get("method") or {}
+    how = (f" with method `{method.get('method')}`" if method.get("method") else "") + \
+        (f" (recipe `{method['recipe']}`)" if method.get("recipe") else "")
+    lines = [f"# Model card: {model.get('arch', report['artefact'].get('path', 'model'))}", "",
+             "## What it is",
+             f"- architecture `{model.get('arch', '?')}`, {model.get('num_classes', report['dataset'].get('num_classes'))} "
+             f"classes, input {m.get('input', {}).get('shape', report['dataset'].get('input_shape'))} "
+             f"({m.get('input', {}).get('dtype', 'float32')}, values {m.get('input', {}).get('value_range', [0, 1])})",
+             f"- produced by `shieldkit {settings.get('command', '?')}`{how}",
+             f"- files: " + ", ".join(f"`{k}` (sha256 {v['sha256'][:16]}…)" for k, v in (m.get("files") or {}).items()),
+             "", "## Accuracy",
+             f"- test accuracy on {report['dataset']['name']} ({report['dataset'].get('test')} images): "
+             f"{_fmt(f.get('accuracy'))} % (measured by this verification, through "
+             f"{report['artefact'].get('kind')})"]
+    if f.get("recorded_accuracy") is not None:
+        lines.append(f"- recorded before: {_fmt(f['recorded_accuracy'])} % ({f['recorded_accuracy_source']}); "
+                     f"drop {f['recorded_accuracy_drop']:+.2f} points")
+    lines += ["", "## Protection against distillation"]
+    if "kd" in report["attacks"]:
+        kd, st = report["attacks"]["kd"]["figures"], report["attacks"]["kd"]["settings"]
+        lines += [f"- attackers: student families {', '.join(st['families'])}, {st['epochs']} epochs, seeds "
+                  f"{st['seeds']}, on {100 * st['attacker_fraction']:.0f} % of the training split (queries to the "
+                  f"model: {report['attacks']['kd']['queries']})",
+                  f"- strongest attacker `{kd['best_kd']}`: {_fmt(kd['best_kd_accuracy'])} % vs a student trained on "
+                  f"labels alone {_fmt(kd['hard_label_accuracy'])} % -> KD gain {kd['kd_gain']:+.2f} points "
+                  f"(95 % upper bound {kd['kd_gain_upper']:+.2f})"]
+    else:
+        lines.append("- not tested (no kd attack in this verification)")
+    if "datafree" in report["attacks"]:
+        lines.append(f"- data-free KD student: {_fmt(f.get('datafree_accuracy'))} %")
+    lines += ["", "## Robustness"]
+    if "robustness" in report["attacks"]:
+        rob = report["attacks"]["robustness"]
+        lines += [f"- {name}: {_fmt(acc)} %" for name, acc in rob["figures"].items()]
+        lines.append(f"- settings: {rob['settings']}")
+    else:
+        lines.append("- not tested (no robustness attack in this verification)")
+    lines += ["", "## Verdict", f"**{report['verdict']}** under these thresholds:"]
+    lines += [f"- `{c['name']}`: {c['figure']} = {_fmt(c['value'])} {c['op']} {c['threshold']:g}: "
+              f"{'pass' if c['passed'] else 'FAIL'}" for c in report["checks"]]
+    lines += [f"- `{n}` skipped: {r}" for n, r in (report.get("skipped_checks") or {}).items()]
+    lines += ["", "## Threat model and what was not tested",
+              "- The attacker queries the released model (its outputs: logits/probabilities) on its own images and "
+              "trains a student from them; the verdict holds for the attackers listed above, not for stronger ones.",
+              "- Not tested here: " + ", ".join(a for a in ("kd", "datafree", "robustness") if a not in report["attacks"])
+              + (" (none)" if all(a in report["attacks"] for a in ("kd", "datafree", "robustness")) else "")
+              + "; model extraction with more queries or data than this budget; other input preprocessing.",
+              f"- Report created {report['created']} by shieldkit {report['shieldkit_version']}."]
+    return "\n".join(lines) + "\n"
+
+
+def write_text(text: str, path: str | Path) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_outputs(report: dict, *, summary=None, junit=None, plot=None, model_card_path=None,
+                  manifest: dict | None = None) -> list[Path]:
+    """Write the outputs asked for (atomically); the summary also goes to ``$GITHUB_STEP_SUMMARY`` when set."""
+    written = []
+    if plot is not None:
+        written.append(plot_students(report, plot))
+    text = markdown_summary(report, plot=Path(plot).name if plot is not None else None)
+    if summary is not None:
+        written.append(write_text(text, summary))
+    step = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step:
+        with open(step, "a", encoding="utf-8") as fh:
+            fh.write(text)
+    if junit is not None:
+        written.append(write_text(junit_xml(report), junit))
+    if model_card_path is not None:
+        written.append(write_text(model_card(report, manifest), model_card_path))
+    return written
