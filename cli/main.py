@@ -430,7 +430,9 @@ def verify_cmd(
     budget: Optional[Budget] = typer.Option(None, "--budget", help="smoke (seconds: wiring only) | quick (CPU, ~10 min "
                                             "per model on CIFAR-10) | standard | full (GPU)"),
     attacks: Optional[str] = typer.Option(None, "--attacks", help="comma-separated: kd,datafree,robustness"),
-    seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated student seeds, e.g. 0,1,2"),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated student seeds, e.g. 0,1,2 (at least 2: "
+                                        "one seed bounds nothing)"),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="epochs of every KD student (overrides the budget's)"),
     report: Optional[Path] = typer.Option(None, "--report", help="write the JSON report here"),
     summary: Optional[Path] = typer.Option(None, "--summary", help="write a Markdown summary here (and append it to "
                                            "$GITHUB_STEP_SUMMARY when set)"),
@@ -471,8 +473,9 @@ def verify_cmd(
         except ValueError:
             raise InputError(f"--seeds must be comma-separated integers, got {text!r}") from None
 
-    r = verify(artefact, data, reference=reference, matched_reference=matched_reference, policy=policy, budget=budget.value if budget else None,
-               attacks=attacks.split(",") if attacks else None, seeds=ints(seeds), providers=providers,
+    r = verify(artefact, data, reference=reference, matched_reference=matched_reference, policy=policy,
+               budget=budget.value if budget else None, attacks=attacks.split(",") if attacks else None,
+               seeds=ints(seeds), epochs=epochs, providers=providers,
                variant=variant.value, query_budget=query_budget, data_dir=data_dir, trust_pickle=trust_pickle,
                thresholds={"max_kd_gain": max_kd_gain, "max_datafree_accuracy": max_datafree_accuracy,
                            "max_datafree_ratio": max_datafree_ratio, "max_accuracy_drop": max_accuracy_drop,

@@ -68,6 +68,14 @@ def _tampered(w: Path, work: Path) -> Path:
     return work / "tampered"
 
 
+def _deleted(w: Path, work: Path) -> Path:
+    import shutil
+
+    shutil.copytree(w / "artefact", work / "incomplete")
+    (work / "incomplete" / "model.safetensors").unlink()
+    return work / "incomplete"
+
+
 def _policy(work: Path, text: str) -> Path:
     (work / "policy.toml").write_text(text)
     return work / "policy.toml"
@@ -104,6 +112,8 @@ CASES = [
      "do not apply"),
     ("inspect-tampered", lambda w, o: ["inspect", _tampered(w, o)], "integrity FAILED"),
     ("inspect-missing", lambda w, o: ["inspect", o / "nothing"], "not found"),
+    ("inspect-deleted-file", lambda w, o: ["inspect", _deleted(w, o)], "integrity FAILED"),
+    ("verify-epochs-0", lambda w, o: ["verify", w / "artefact", "--data", "digits", "--epochs", "0"], "--epochs"),
     ("verify-tampered", lambda w, o: ["verify", _tampered(w, o), "--data", "digits", "--budget", "smoke"],
      "changed since export"),
     # --- data --------------------------------------------------------------------------------------------------

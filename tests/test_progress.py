@@ -33,3 +33,24 @@ def test_cli_without_a_tty_logs_progress_lines(tmp_path):
     lines = [line for line in r.stderr.splitlines() if line.startswith("train cnn3: ")]
     assert len(lines) >= 10 and lines[-1].startswith("train cnn3: 22/22 (100%)"), r.stderr[-2000:]
     assert "test acc" in lines[-1] and "\x1b[" not in r.stderr  # no terminal escape codes in a log
+
+
+def test_verify_without_a_tty_logs_progress_lines(tmp_path):
+    """The release gate in CI: a verify run with stdout/stderr piped reports the KD probe in plain lines, and the
+    --epochs/--seeds flags set the probe (recorded in the report)."""
+    import json
+
+    from shieldkit import train
+    from shieldkit.exporters import export
+
+    train("cnn3", "digits", epochs=1, progress=False, out=tmp_path / "m.pt", model_kwargs={"width": 4})
+    export(tmp_path / "m.pt", tmp_path / "art", data="digits", parity_n=32)
+    r = subprocess.run([sys.executable, "-m", "shieldkit.cli", "verify", str(tmp_path / "art"), "--data", "digits",
+                        "--budget", "smoke", "--epochs", "2", "--seeds", "3,4", "--max-kd-gain", "1000",
+                        "--report", str(tmp_path / "r.json")], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "SHIELDKIT_PROGRESS_SECONDS": "0"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = [line for line in (r.stdout + r.stderr).splitlines() if line.startswith("KD probe")]
+    assert any("(100%)" in line for line in lines), r.stderr[-2000:]
+    settings = json.loads((tmp_path / "r.json").read_text())["attacks"]["kd"]["settings"]
+    assert settings["epochs"] == 2 and list(settings["seeds"]) == [3, 4]

@@ -120,7 +120,7 @@ def _parity_agreement(oracle: Oracle) -> float | None:
 
 def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path | Policy | None = None,
            matched_reference=None, budget: str | None = None, attacks: Sequence[str] | None = None,
-           seeds: Sequence[int] | None = None,
+           seeds: Sequence[int] | None = None, epochs: int | None = None,
            providers: str | Sequence[str] | None = None, variant: str = "fp32", query_budget: int | None = None,
            kd_config: KDProbeConfig | None = None, datafree_config: DataFreeConfig | None = None,
            data_dir: str | Path | None = None, thresholds: dict[str, float | None] | None = None,
@@ -131,8 +131,8 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
     """Attack ``artefact`` (and ``reference`` / ``matched_reference``, when given) and return the report with
     its verdict (PASS, FAIL or INCONCLUSIVE).
 
-    ``budget`` picks the attack settings (quick | standard | full, default quick); ``kd_config`` /
-    ``datafree_config`` replace them outright. ``thresholds`` override the policy's. ``report``: also write
+    ``budget`` picks the attack settings (smoke | quick | standard | full, default quick); ``seeds`` and ``epochs``
+    (of every KD student) override the budget's; ``kd_config`` / ``datafree_config`` replace them outright. ``thresholds`` override the policy's. ``report``: also write
     the JSON report there (the path is checked before any attack runs); ``summary`` (Markdown, also appended to
     ``$GITHUB_STEP_SUMMARY``), ``junit`` (XML, one test case per check), ``plot`` (PNG of the students) and
     ``model_card`` (MODEL_CARD.md) likewise (:mod:`shieldkit.verify.summary`).
@@ -154,6 +154,10 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
     kd_cfg, df_cfg = apply_sections(pol, *budget_configs(budget))
     kd_cfg, df_cfg = kd_config or kd_cfg, datafree_config or df_cfg
     kd_cfg, df_cfg = with_seeds(kd_cfg, df_cfg, list(seeds) if seeds else pol.seeds)
+    if epochs is not None:
+        if epochs < 1:
+            raise InputError(f"--epochs must be >= 1, got {epochs}")
+        kd_cfg = replace(kd_cfg, epochs=int(epochs))
     default = ["kd"] + (["datafree"] if pol.thresholds.needs_datafree() else []) + \
         (["robustness"] if pol.thresholds.robustness_attacks() else [])
     attacks = list(attacks or pol.attacks or default)
