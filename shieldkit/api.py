@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,7 +19,7 @@ from torch import nn
 from .attacks import PGD
 from .checkpoint import ModelInfo, load_model, save_checkpoint
 from .data import Dataset, load_dataset
-from .data.arrays import preprocessed
+from .data.arrays import Augment, preprocessed
 from .data.preprocess import Preprocess
 from .distributed import is_main_process
 from .engine import FitResult, TrainConfig, evaluate, fit
@@ -71,25 +71,23 @@ def as_dataset(data: str | Dataset, data_dir: str | Path | None = None, download
 
 def check_data_options(image_size=None, resize=None, center_crop=None, augment=None) -> None:
     """Refuse bad preprocessing/augmentation options before any data or model is loaded."""
-    from .data.arrays import AUGMENTS
-
     Preprocess(image_size, resize, center_crop)
-    if augment is not None and augment not in AUGMENTS:
-        raise InputError(f"--augment must be one of {', '.join(AUGMENTS)}, got {augment!r}")
+    if augment is not None:
+        with_augment(None, augment)
 
 
 def with_augment(ds: Dataset, augment: str | None) -> Dataset:
     """``ds`` with its training augmentation replaced: ``crop`` (pad-and-crop + the dataset's flip), ``rrc``
-    (random-resized-crop + flip, ImageNet style) or ``none``; ``None`` keeps the dataset's own."""
+    (random-resized-crop + flip, ImageNet style) or ``none``; ``None`` keeps the dataset's own. With ``ds=None``
+    only the name is checked."""
     if augment is None:
         return ds
-    from dataclasses import replace
-
+    base = ds.augment if ds is not None else Augment()
     try:
-        aug = replace(ds.augment, kind=augment, flip=True if augment == "rrc" else ds.augment.flip)
-    except ValueError as e:
+        aug = replace(base, kind=augment, flip=True if augment == "rrc" else base.flip)
+    except ValueError as e:  # Augment validates the kind: one message for the CLI and the Python API
         raise InputError(str(e)) from None
-    return replace(ds, augment=aug)
+    return replace(ds, augment=aug) if ds is not None else None
 
 
 def as_model(model: str | Path | nn.Module, *, arch: str | None = None, num_classes: int | None = None,

@@ -42,13 +42,6 @@ class RobustnessResult:
         return self.report["accuracy"]
 
 
-def _model_preprocess(model, providers, variant: str, trust_pickle: bool) -> Preprocess:
-    """How ``model``'s data is brought to size (see :func:`~shieldkit.verify.oracle.oracle_preprocess`)."""
-    if isinstance(model, nn.Module):
-        return Preprocess()
-    return oracle_preprocess(as_oracle(model, providers=providers, variant=variant, trust_pickle=trust_pickle))
-
-
 def robustness_target(model, *, providers=None, variant: str = "fp32", trust_pickle: bool = False):
     """``(differentiable model or None, oracle that is scored)`` for any model reference."""
     oracle = as_oracle(model, providers=providers, variant=variant, trust_pickle=trust_pickle)
@@ -63,9 +56,12 @@ def robustness_target(model, *, providers=None, variant: str = "fp32", trust_pic
 
 
 def evaluate_robustness_of(model, ds: Dataset, cfg: RobustnessConfig, *, transfer_from=None, providers=None,
-                           variant: str = "fp32", trust_pickle: bool = False, progress: bool = True) -> dict:
-    """The robustness figures of any model reference on ``ds`` (see :func:`evaluate`), as a report dict."""
-    grad_model, oracle = robustness_target(model, providers=providers, variant=variant, trust_pickle=trust_pickle)
+                           variant: str = "fp32", trust_pickle: bool = False, progress: bool = True,
+                           target=None) -> dict:
+    """The robustness figures of any model reference on ``ds`` (see :func:`evaluate`), as a report dict;
+    ``target``: its :func:`robustness_target` when the caller already has it (the model is then not loaded again)."""
+    grad_model, oracle = target or robustness_target(model, providers=providers, variant=variant,
+                                                     trust_pickle=trust_pickle)
     check_oracle_data(oracle, ds, "the model")
     source = None
     if transfer_from is not None:
@@ -100,10 +96,10 @@ def evaluate(model: str | Path | nn.Module, data: str | Dataset, *, attacks: str
                            cw_steps=cw_steps, square_queries=square_queries, batch_size=batch_size, seed=seed,
                            device=device)
     given = Preprocess(image_size, resize, center_crop)
-    ds = as_dataset(data, data_dir, download, preprocess=given if given.active
-                    else _model_preprocess(model, providers, variant, trust_pickle))
+    target = robustness_target(model, providers=providers, variant=variant, trust_pickle=trust_pickle)
+    ds = as_dataset(data, data_dir, download, preprocess=given if given.active else oracle_preprocess(target[1]))
     figures = evaluate_robustness_of(model, ds, cfg, transfer_from=transfer_from, providers=providers,
-                                     variant=variant, trust_pickle=trust_pickle, progress=progress)
+                                     variant=variant, trust_pickle=trust_pickle, progress=progress, target=target)
     out = {"schema_version": ROBUSTNESS_SCHEMA_VERSION, "created": datetime.now(timezone.utc).isoformat(),
               "dataset": ds.describe(), "transfer_from": None if transfer_from is None else str(transfer_from),
               "threat_model": "linf", **figures}

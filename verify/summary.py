@@ -91,13 +91,12 @@ def require_matplotlib() -> None:
 def plot_students(report: dict, path: str | Path) -> Path:
     """A PNG: mean student accuracy per attacker (seeds as dots), the hard-label baseline as a line, the
     deciding attacker highlighted. Needs matplotlib (``pip install 'shieldkit[plot]'``)."""
-    try:
-        import matplotlib
+    require_matplotlib()
+    import matplotlib
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise InputError("--plot needs matplotlib: pip install 'shieldkit[plot]' (or pip install matplotlib)") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     if "kd" not in report["attacks"]:
         raise InputError("--plot shows the KD probe's students; this run has no kd attack")
     kd = report["attacks"]["kd"]["figures"]
