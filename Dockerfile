@@ -9,7 +9,7 @@ COPY cli ./cli
 COPY exporters ./exporters
 COPY verify ./verify
 COPY docs ./docs
-RUN pip install ".[plot]"
+RUN pip install ".[plot,sign]"
 RUN useradd --create-home shieldkit
 USER shieldkit
 WORKDIR /work

@@ -19,13 +19,18 @@ from rich.markup import escape
 
 from shieldkit.errors import InputError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="shieldkit: protect image classifiers before release.")
 out_console = Console()
 err_console = Console(stderr=True)
 
 
 INTERRUPTED = 130  # 128 + SIGINT, the shell's convention
+
+
+def flag(name: str, **kw):
+    """An on/off option: ``--json``, not ``--json true`` (an empty metavar keeps ``--help`` from showing a value)."""
+    return typer.Option(False, name, metavar="", **kw)
 
 
 def _version_callback(value: bool) -> None:
@@ -37,7 +42,7 @@ def _version_callback(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True,
+def _root(version: bool = flag("--version", callback=_version_callback, is_eager=True,
                                        help="print the version and exit")) -> None:
     """shieldkit: protect image classifiers before release."""
 
@@ -94,7 +99,7 @@ class Adversarial(str, Enum):
 
 
 EpsOpt = typer.Option(8 / 255, "--eps", help="ℓ∞ radius on [0, 1] inputs (default 8/255)")
-CompileOpt = typer.Option(False, "--compile", help="torch.compile the training forward (see benchmarks/throughput.py)")
+CompileOpt = flag("--compile", help="torch.compile the training forward (see benchmarks/throughput.py)")
 LoaderOpt = typer.Option("device", "--loader", help="device (in-memory, on-device batches) | dataloader (workers)")
 WorkersOpt = typer.Option(2, "--workers", help="DataLoader workers with --loader dataloader")
 DataOpt = typer.Option("digits", "--data", help="digits | cifar10 | cifar100 | tiny-imagenet | FILE.npz | image folder")
@@ -102,14 +107,16 @@ DataDirOpt = typer.Option(None, "--data-dir", help="where named datasets live (d
 ArchOpt = typer.Option(None, "--arch", help="architecture of a bare state_dict: a name (`shieldkit models`), tv:NAME, "
                        "timm:NAME or package.module:factory (importing it runs that module's code)")
 NumClassesOpt = typer.Option(None, "--num-classes", help="number of classes of a bare state_dict")
-TrustPickleOpt = typer.Option(False, "--trust-pickle", help="allow loading a fully pickled model (runs code!)")
+TrustPickleOpt = flag("--trust-pickle", help="allow loading a fully pickled model (runs code!)")
 ImageSizeOpt = typer.Option(None, "--image-size", help="stretch every image to N×N pixels (folders as they are decoded, "
                             "arrays bilinearly); default: what the model was trained with (recorded)")
 ResizeOpt = typer.Option(None, "--resize", help="scale the shorter side to S pixels (aspect kept), then a centred crop")
 CenterCropOpt = typer.Option(None, "--center-crop", help="the centred C×C crop (default S with --resize)")
 AugmentOpt = typer.Option(None, "--augment", help="training augmentation: crop (pad-and-crop, CIFAR style) | rrc "
                           "(random-resized-crop + flip, ImageNet style) | none; default: the dataset's (crop)")
-DownloadOpt = typer.Option(False, "--download", help="download CIFAR-10/100 if missing (off by default)")
+CertChainOpt = typer.Option(None, "--certificate-chain", help="check the signature against this CA chain (PEM; "
+                            "repeat the option) instead of --public-key")
+DownloadOpt = flag("--download", help="download CIFAR-10/100 if missing (off by default)")
 
 
 @app.command("train")
@@ -130,7 +137,7 @@ def train_cmd(
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
     data_dir: Optional[Path] = DataDirOpt,
     download: bool = DownloadOpt,
-    resume: bool = typer.Option(False, "--resume", help="continue from OUT.resume"),
+    resume: bool = flag("--resume", help="continue from OUT.resume"),
     adversarial: Optional[Adversarial] = typer.Option(None, "--adversarial",
                                                       help="pgd (PGD-AT) | trades: train a robust model (a teacher)"),
     eps: float = EpsOpt,
@@ -178,7 +185,7 @@ def protect_cmd(
     ce_weight: Optional[float] = typer.Option(None, "--ce-weight", help="RML: weight of the cross-entropy term"),
     flatness: Optional[float] = typer.Option(None, "--flatness", help="RML: weight of the logit-variance term that "
                                              "flattens the negatives at every temperature"),
-    no_labels: bool = typer.Option(False, "--no-labels", help="RML: use the original's argmax as target"),
+    no_labels: bool = flag("--no-labels", help="RML: use the original's argmax as target"),
     omega: float = typer.Option(0.04, "--omega", help="Nasty: weight of the adversarial KL term"),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="default 5 (rml) / 30 (nasty)"),
     lr: Optional[float] = typer.Option(None, "--lr", help="default 0.01 (rml) / 0.1 (nasty)"),
@@ -187,7 +194,7 @@ def protect_cmd(
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
     data_dir: Optional[Path] = DataDirOpt,
     download: bool = DownloadOpt,
-    resume: bool = typer.Option(False, "--resume", help="continue from OUT.resume"),
+    resume: bool = flag("--resume", help="continue from OUT.resume"),
     arch: Optional[str] = ArchOpt,
     num_classes: Optional[int] = NumClassesOpt,
     trust_pickle: bool = TrustPickleOpt,
@@ -253,7 +260,7 @@ def harden_cmd(
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
     data_dir: Optional[Path] = DataDirOpt,
     download: bool = DownloadOpt,
-    resume: bool = typer.Option(False, "--resume", help="continue from OUT.resume"),
+    resume: bool = flag("--resume", help="continue from OUT.resume"),
     arch: Optional[str] = ArchOpt,
     num_classes: Optional[int] = NumClassesOpt,
     trust_pickle: bool = TrustPickleOpt,
@@ -320,7 +327,7 @@ def evaluate_cmd(
 @handle_errors
 def demo_cmd(out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="keep models and demo.json here"),
              seed: int = typer.Option(0, "--seed", help="seeds initialisation, shuffling and augmentation"),
-             smoke: bool = typer.Option(False, "--smoke", help="1 epoch everywhere: seconds, checks the wiring only")
+             smoke: bool = flag("--smoke", help="1 epoch everywhere: seconds, checks the wiring only")
              ) -> None:
     """Train -> protect -> export -> verify, original vs protected, on the bundled digits (a few minutes on CPU)."""
     from shieldkit.verify.demo import demo_table, run_demo, smoke_config
@@ -359,7 +366,7 @@ def export_cmd(
     providers: str = typer.Option("cpu", "--providers", help="ONNX Runtime providers to check parity on, e.g. cpu,cuda"),
     max_abs_diff: float = typer.Option(1e-3, "--max-abs-diff", help="fp32 parity: max |Δlogit|"),
     min_agreement: float = typer.Option(0.999, "--min-agreement", help="fp32 parity: min top-1 agreement (0..1)"),
-    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --out directory"),
+    overwrite: bool = flag("--overwrite", help="replace an existing --out directory"),
     data_dir: Optional[Path] = DataDirOpt,
     arch: Optional[str] = ArchOpt,
     num_classes: Optional[int] = NumClassesOpt,
@@ -385,28 +392,36 @@ def export_cmd(
 @handle_errors
 def inspect_cmd(
     path: Path = typer.Argument(..., help="artefact directory (from `shieldkit export`) or a model file"),
-    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+    as_json: bool = flag("--json", help="print JSON instead of a table"),
+    public_key: Optional[Path] = typer.Option(None, "--public-key", help="check the artefact's signature (model.sig) "
+                                              "and its verify attestation with this public key (PEM)"),
+    certificate_chain: Optional[list[Path]] = CertChainOpt,
     arch: Optional[str] = ArchOpt,
     num_classes: Optional[int] = NumClassesOpt,
     trust_pickle: bool = TrustPickleOpt,
 ) -> None:
-    """Show an artefact's manifest (and whether its files are intact) or a checkpoint's metadata.
+    """Show an artefact's manifest (and whether its files are intact and its signature holds) or a checkpoint's
+    metadata.
 
-    Exit 2 when an artefact's files do not match its manifest (after printing what was found)."""
+    Exit 2 when an artefact's files do not match its manifest, or its signature does not verify with
+    --public-key (after printing what was found)."""
     import json
 
     from shieldkit.exporters import inspect_path
-    from shieldkit.exporters.manifest import ArtefactError
+    from shieldkit.errors import ArtefactError, SignatureError
     from shieldkit.exporters.report import inspect_table
     from shieldkit.utils import to_jsonable
 
-    info = inspect_path(path, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle)
+    info = inspect_path(path, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle, public_key=public_key,
+                        certificate_chain=certificate_chain or ())
     if as_json:
         print(json.dumps(to_jsonable(info), indent=2))
     else:
         out_console.print(inspect_table(info))
     if info.get("kind") == "artefact" and not str(info["integrity"]).startswith("ok"):
         raise ArtefactError(f"{path}: integrity {info['integrity']}")
+    if info.get("kind") == "artefact" and str(info.get("signature")).startswith("FAILED"):
+        raise SignatureError(f"{path}: signature {info['signature']}")
 
 
 class Budget(str, Enum):
@@ -427,7 +442,7 @@ def verify_cmd(
                                                      help="a clean model of the protected model's accuracy (trained "
                                                           "from scratch): a second baseline, checked like --reference"),
     policy: Optional[Path] = typer.Option(None, "--policy", help="TOML release policy (thresholds, budget, seeds, attacks)"),
-    budget: Optional[Budget] = typer.Option(None, "--budget", help="smoke (seconds: wiring only) | quick (CPU, ~10 min "
+    budget: Optional[Budget] = typer.Option(None, "--budget", help="smoke (seconds: wiring only) | quick (CPU, ~6 min "
                                             "per model on CIFAR-10) | standard | full (GPU)"),
     attacks: Optional[str] = typer.Option(None, "--attacks", help="comma-separated: kd,datafree,robustness"),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated student seeds, e.g. 0,1,2 (at least 2: "
@@ -441,6 +456,9 @@ def verify_cmd(
                                         "(needs matplotlib)"),
     model_card: Optional[Path] = typer.Option(None, "--model-card", help="write MODEL_CARD.md here: the model, its "
                                               "accuracy, protection and robustness figures, what was not tested"),
+    public_key: Optional[Path] = typer.Option(None, "--public-key", help="the artefact's signature must verify with "
+                                              "this public key (PEM) before any attack runs (exit 2 if not)"),
+    certificate_chain: Optional[list[Path]] = CertChainOpt,
     providers: str = typer.Option("cpu", "--providers", help="ONNX Runtime providers, e.g. cpu or cuda"),
     variant: Variant = typer.Option(Variant.fp32, "--variant", help="which graph of the artefact: fp32 | int8"),
     query_budget: Optional[int] = typer.Option(None, "--query-budget", help="max oracle queries (images) over all attacks"),
@@ -483,7 +501,8 @@ def verify_cmd(
                            "min_accuracy": min_accuracy, "min_parity_agreement": min_parity_agreement,
                            "min_pgd20": min_pgd20, "min_autoattack": min_autoattack},
                report=report, summary=summary, junit=junit, plot=plot, model_card=model_card, image_size=image_size,
-               resize=resize, center_crop=center_crop, log=_say)
+               resize=resize, center_crop=center_crop, public_key=public_key,
+               certificate_chain=certificate_chain or (), log=_say)
     out_console.print(verdict_table(r.report))
     for path in (report, summary, junit, plot, model_card):
         if path is not None:
@@ -492,6 +511,41 @@ def verify_cmd(
         raise VerificationFailed("verification FAILED: " + "; ".join(failed_lines(r.report)))
     if r.verdict == "INCONCLUSIVE":
         raise VerificationInconclusive("verification INCONCLUSIVE: " + "; ".join(r.report["inconclusive"]))
+
+
+@app.command("sign")
+@handle_errors
+def sign_cmd(
+    artefact: Path = typer.Argument(..., help="artefact directory (from `shieldkit export`)"),
+    key: Path = typer.Option(..., "--key", help="private key (PEM, elliptic curve: P-256/P-384/P-521)"),
+    report: Optional[Path] = typer.Option(None, "--report", help="a `verify --report` JSON of this artefact: stored "
+                                          "beside it as a signed attestation of what was tested"),
+    certificate: Optional[Path] = typer.Option(None, "--certificate", help="sign with this X.509 certificate (PEM) "
+                                               "for --key instead of a bare key"),
+    certificate_chain: Optional[list[Path]] = typer.Option(None, "--certificate-chain",
+                                                           help="the certificate's chain (PEM; repeat the option)"),
+    password_env: Optional[str] = typer.Option(None, "--password-env", help="name of the environment variable "
+                                               "holding the key's password (never put it on the command line)"),
+) -> None:
+    """Sign an artefact (model.sig, through OpenSSF model-signing) and attest its verify report.
+
+    Check with `shieldkit inspect DIR --public-key KEY.pub` or `verify DIR --public-key KEY.pub`."""
+    import os
+
+    from shieldkit.exporters.signing import sign_artefact
+
+    password = None
+    if password_env is not None:
+        if password_env not in os.environ:
+            raise InputError(f"--password-env {password_env}: that environment variable is not set")
+        password = os.environ[password_env]
+    written = sign_artefact(artefact, key, report=report, password=password, certificate=certificate,
+                            certificate_chain=certificate_chain or ())
+    out_console.print(f"signature  ->  {written['signature']}")
+    if "attestation" in written:
+        out_console.print(f"attestation ({written['verdict']})  ->  {written['attestation']}")
+    for name in written.get("removed", []):
+        out_console.print(f"removed the earlier attestation {name} (pass --report to attest again)")
 
 
 @app.command("models")

@@ -5,9 +5,11 @@ sha256 and returns an object with ``predict(images) -> logits``; ``inspect_path`
 artefact or a checkpoint.
 """
 
-from .export import ExportConfig, ExportResult, ParityError, export
+from shieldkit.errors import ArtefactError, ParityError, SignatureError
+
+from .export import ExportConfig, ExportResult, export
 from .inspect_artefact import inspect_path
-from .manifest import ArtefactError, read_manifest, sha256_file, verify_artefact
+from .manifest import read_manifest, sha256_file, verify_artefact
 from .runtime import Runtime, load_runtime, make_session
 from .to_onnx import InputSpec, export_onnx, input_spec
 from .to_safetensors import export_safetensors

@@ -22,7 +22,7 @@ from torch import nn
 
 from shieldkit.api import as_model, check_compatible, load_with_data
 from shieldkit.data import Dataset
-from shieldkit.errors import InputError, VerificationFailed
+from shieldkit.errors import InputError, ParityError
 from shieldkit.models import NormalizedClassifier
 from shieldkit.outputs import check_output_dir, disk_error
 from shieldkit.utils import umask_mode, write_json
@@ -33,10 +33,6 @@ from .quantize import quantize_int8
 from .runtime import make_session, provider_names, run_batched
 from .to_onnx import MIN_OPSET, InputSpec, export_onnx, graph_module, input_spec
 from .to_safetensors import export_safetensors
-
-
-class ParityError(VerificationFailed):
-    """The ONNX Runtime graph does not reproduce the torch model within the thresholds (exit 1)."""
 
 
 @dataclass

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
-from shieldkit.errors import InputError
+from shieldkit.errors import ArtefactError, InputError, SignatureError
 
-from .manifest import MANIFEST, ArtefactError, read_manifest, sha256_file, verify_artefact
+from .manifest import MANIFEST, read_manifest, sha256_file, verify_artefact
+from .signing import check_signature, signature_state
 
 
 def inspect_path(path: str | Path, *, arch: str | None = None, num_classes: int | None = None,
-                 trust_pickle: bool = False) -> dict:
-    """An artefact directory -> its manifest plus ``integrity`` ("ok" or what changed);
+                 trust_pickle: bool = False, public_key: str | Path | None = None,
+                 certificate_chain: Sequence[str | Path] = ()) -> dict:
+    """An artefact directory -> its manifest plus ``integrity`` ("ok" or what changed) and ``signature``
+    (checked with ``public_key`` or ``certificate_chain`` when given: "ok ..." or "FAILED: ..."; else whether it is signed);
     a model file -> its metadata (arch, classes, settings, figures, parameters, sha256)."""
     path = Path(path)
+    if (public_key is not None or certificate_chain) and not path.is_dir():
+        raise InputError(f"--public-key checks an artefact directory's signature; {path} is not a directory")
     if path.is_dir() and (arch or num_classes):
         raise InputError(f"{path} is an artefact: its manifest states the architecture and classes, so --arch / "
                          f"--num-classes do not apply (they describe a bare state_dict)")
@@ -24,7 +30,14 @@ def inspect_path(path: str | Path, *, arch: str | None = None, num_classes: int 
             integrity = "ok: every sha256 matches"
         except ArtefactError as e:
             integrity = f"FAILED: {e}"
-        return {"kind": "artefact", "path": str(path), "integrity": integrity, **manifest}
+        signature: str | dict = signature_state(path)
+        if public_key is not None or certificate_chain:
+            try:
+                checked = check_signature(path, public_key, certificate_chain=certificate_chain)
+                signature = {"status": f"ok: signed by the holder of {checked['signed_by']}", **checked}
+            except SignatureError as e:
+                signature = f"FAILED: {e}"
+        return {"kind": "artefact", "path": str(path), "integrity": integrity, "signature": signature, **manifest}
     if not path.exists():
         raise InputError(f"not found: {path}")
     if path.name == MANIFEST:

@@ -12,15 +12,11 @@ import hashlib
 import json
 from pathlib import Path
 
-from shieldkit.errors import InputError
+from shieldkit.errors import ArtefactError
 
 MANIFEST = "manifest.json"
 SCHEMA = "shieldkit-artefact"
 SCHEMA_VERSION = 1
-
-
-class ArtefactError(InputError):
-    """An artefact directory is incomplete, unreadable or has been changed since export."""
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

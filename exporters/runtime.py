@@ -11,9 +11,10 @@ from typing import Sequence
 
 import numpy as np
 
-from shieldkit.errors import InputError
+from shieldkit.errors import ArtefactError, InputError
 
-from .manifest import ArtefactError, verify_artefact
+from .manifest import verify_artefact
+from .signing import check_signature
 from .to_onnx import InputSpec
 
 SHORT_PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider",
@@ -89,6 +90,7 @@ class Runtime:
         self.spec = InputSpec.from_dict(manifest["input"])
         self.num_classes = int(manifest["model"]["num_classes"])
         self.classes = manifest["model"].get("classes")
+        self.signature: dict | None = None  # check_signature's result when a key was given
 
     @property
     def provider(self) -> str:
@@ -122,14 +124,22 @@ class Runtime:
 
 
 def load_runtime(directory: str | Path, providers: str | Sequence[str] | None = None, variant: str = "fp32",
-                 threads: int | None = None, spinning: bool = True) -> Runtime:
-    """Check every sha256 in ``directory/manifest.json``, then open ``model.onnx`` (or ``model.int8.onnx``
-    with ``variant="int8"``) on ``providers`` (default CPU). Raises :class:`ArtefactError` if anything changed."""
+                 threads: int | None = None, spinning: bool = True, public_key: str | Path | None = None,
+                 certificate_chain: Sequence[str | Path] = ()) -> Runtime:
+    """Check every sha256 in ``directory/manifest.json`` (and, with ``public_key`` or ``certificate_chain``, the
+    artefact's signature: :func:`~shieldkit.exporters.signing.check_signature`), then open ``model.onnx`` (or
+    ``model.int8.onnx`` with ``variant="int8"``) on ``providers`` (default CPU). Raises :class:`ArtefactError`
+    (or its subclass :class:`~shieldkit.errors.SignatureError`) if anything changed."""
     directory = Path(directory)
     if variant not in VARIANTS:
         raise InputError(f"unknown variant {variant!r}; valid: {', '.join(VARIANTS)}")
     manifest = verify_artefact(directory)
+    signature = None
+    if public_key is not None or certificate_chain:
+        signature = check_signature(directory, public_key, certificate_chain=certificate_chain)
     name = VARIANTS[variant]
     if name not in manifest.get("files", {}):
         raise ArtefactError(f"{directory} has no {variant} model ({name}); export it with --quantize int8")
-    return Runtime(directory, manifest, make_session(directory / name, providers, threads, spinning), variant)
+    runtime = Runtime(directory, manifest, make_session(directory / name, providers, threads, spinning), variant)
+    runtime.signature = signature
+    return runtime

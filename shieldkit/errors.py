@@ -29,6 +29,18 @@ class UnknownNameError(InputError):
     """A name was looked up in a registry that does not hold it; the message lists valid names."""
 
 
+class ArtefactError(InputError):
+    """An exported artefact directory is incomplete, unreadable or has been changed since export."""
+
+
+class SignatureError(ArtefactError):
+    """An artefact's signature (or its signed verify attestation) does not verify with the key given."""
+
+
+class QueryBudgetExceeded(ShieldkitError):
+    """An attack asked for more oracle queries than its budget allows."""
+
+
 class TrainingError(ShieldkitError):
     """Training could not go on (e.g. the loss became NaN)."""
 
@@ -37,6 +49,10 @@ class VerificationFailed(ShieldkitError):
     """A verification threshold did not hold."""
 
     exit_code = 1
+
+
+class ParityError(VerificationFailed):
+    """An exported ONNX graph does not reproduce the torch model within the parity thresholds (exit 1)."""
 
 
 class VerificationInconclusive(ShieldkitError):

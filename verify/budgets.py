@@ -5,7 +5,8 @@ student families, since which attacker wins depends on the student (docs/verific
 
 - ``smoke``: seconds, for wiring a pipeline: one family, 1 epoch, 2 seeds. Its verdict bounds nothing
   (the upper bound over 2 seeds is wide): use it to check that the gate runs, not that it holds.
-- ``quick``: a 2-core CPU, CIFAR-10, about 10 minutes for one artefact: CNN3-16 and CNN3-8 students on
+- ``quick``: a 2-core CPU, CIFAR-10, about 6 minutes for one artefact (371 s measured for a ResNet-8
+  artefact, KD probe only, 2 threads): CNN3-16 and CNN3-8 students on
   a 10k-image attacker split for 5 epochs, 3 seeds; KD at τ ∈ {1, 4}, top-1, un-mirror and
   recalibration; a short data-free run. (A CNN3-32 family costs 2.6× a CNN3-16 here: it is in ``standard``.)
 - ``standard``: the CPU benchmark protocol: CNN3-16 and CNN3-32, 15 epochs, 3 seeds, KD at

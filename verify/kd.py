@@ -37,13 +37,12 @@ import torch
 
 from shieldkit.data import Dataset, iterate_batches, stratified_split
 from shieldkit.engine import TrainConfig, autocast, fit, predict_logits
-from shieldkit.errors import InputError
+from shieldkit.errors import InputError, QueryBudgetExceeded
 from shieldkit.methods import HintonKD, Plain, PseudoLabel
 from shieldkit.models import create_model
 from shieldkit.utils import resolve_device, seed_everything
 
 from .adaptive import fit_temperature, topk_logits, unmirror_logits
-from .oracle import QueryBudgetExceeded
 
 Teacher = Callable[[torch.Tensor], torch.Tensor]
 

@@ -18,11 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from shieldkit.errors import InputError, ShieldkitError
-
-
-class QueryBudgetExceeded(ShieldkitError):
-    """An attack asked for more oracle queries than its budget allows."""
+from shieldkit.errors import InputError, QueryBudgetExceeded
 
 
 class Oracle:
@@ -100,7 +96,8 @@ class OnnxOracle(Oracle):
     kind = "onnxruntime"
 
     def __init__(self, path: str | Path, providers: str | Sequence[str] | None = None, budget: int | None = None,
-                 variant: str = "fp32", batch_size: int = 512) -> None:
+                 variant: str = "fp32", batch_size: int = 512, public_key: str | Path | None = None,
+                 certificate_chain: Sequence[str | Path] = ()) -> None:
         from shieldkit.exporters import load_runtime, make_session, sha256_file
         from shieldkit.exporters.to_onnx import InputSpec
 
@@ -108,11 +105,15 @@ class OnnxOracle(Oracle):
         self.path = path
         self.batch_size = batch_size
         if path.is_dir():
-            rt = load_runtime(path, providers=providers, variant=variant, spinning=False)
-            self.session, self.spec, self.manifest = rt.session, rt.spec, rt.manifest
+            rt = load_runtime(path, providers=providers, variant=variant, spinning=False, public_key=public_key,
+                              certificate_chain=certificate_chain)
+            self.session, self.spec, self.manifest, self.signature = rt.session, rt.spec, rt.manifest, rt.signature
             self.sha256 = {k: v["sha256"] for k, v in rt.manifest["files"].items()}
             num_classes = rt.num_classes
         elif path.suffix == ".onnx" and path.is_file():
+            if public_key is not None or certificate_chain:
+                raise InputError(f"{path} is a bare ONNX file: only an artefact directory carries a signature")
+            self.signature = None
             self.session = make_session(path, providers, spinning=False)
             shape = self.session.get_inputs()[0].shape
             dtype = "uint8" if "uint8" in self.session.get_inputs()[0].type else "float32"
@@ -150,19 +151,26 @@ class OnnxOracle(Oracle):
 
     def describe(self) -> dict:
         return {**super().describe(), "path": str(self.path), "variant": self.variant, "provider": self.provider,
-                "sha256": self.sha256, "input": self.spec.to_dict()}
+                "sha256": self.sha256, "input": self.spec.to_dict(), "signature": self.signature}
 
 
 def as_oracle(model, *, providers: str | Sequence[str] | None = None, budget: int | None = None,
-              variant: str = "fp32", device: str | torch.device | None = None, trust_pickle: bool = False) -> Oracle:
-    """An oracle from an oracle, a torch module, an artefact directory, a ``.onnx`` file, or a checkpoint."""
+              variant: str = "fp32", device: str | torch.device | None = None, trust_pickle: bool = False,
+              public_key: str | Path | None = None, certificate_chain: Sequence[str | Path] = ()) -> Oracle:
+    """An oracle from an oracle, a torch module, an artefact directory, a ``.onnx`` file, or a checkpoint.
+    ``public_key`` (or ``certificate_chain``): the artefact directory's signature must verify with it (else
+    :class:`~shieldkit.errors.SignatureError`); only artefact directories are signed."""
+    if (public_key is not None or certificate_chain) and not (isinstance(model, (str, Path)) and Path(model).is_dir()):
+        raise InputError("--public-key checks an artefact directory's signature; this model is not an artefact "
+                         "directory (export it, sign it, then verify the directory)")
     if isinstance(model, Oracle):
         return model
     if isinstance(model, nn.Module):
         return TorchOracle(model, budget=budget, device=device)
     path = Path(model)
     if path.is_dir() or path.suffix == ".onnx":
-        return OnnxOracle(path, providers=providers, budget=budget, variant=variant)
+        return OnnxOracle(path, providers=providers, budget=budget, variant=variant, public_key=public_key,
+                          certificate_chain=certificate_chain)
     from shieldkit.checkpoint import load_model
     from shieldkit.exporters import sha256_file
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 REPORT_SCHEMA_VERSION = 1
@@ -19,7 +20,8 @@ REPORT_SCHEMA: dict[str, Any] = {
         "shieldkit_version": {"type": "string"},
         "created": {"type": "string"},
         "artefact": {"type": "object", "required": ["kind", "sha256"],
-                     "properties": {"kind": {"type": "string"}, "sha256": {"type": "object"}}},
+                     "properties": {"kind": {"type": "string"}, "sha256": {"type": "object"},
+                                    "signature": {"type": ["object", "null"]}}},
         "reference": {"type": ["object", "null"]},
         "dataset": {"type": "object", "required": ["name", "num_classes"]},
         "budget": {"type": "string"},
@@ -91,53 +93,65 @@ def failed_lines(report: dict) -> list[str]:
 
 
 def verdict_table(report: dict):
-    """A rich table: the attacks' figures, then every check and the verdict."""
+    """Two rich tables: the figures (model, and reference when there is one), then every check and the verdict."""
+    from rich.console import Group
     from rich.table import Table
 
+    f, ref = report["figures"], report["figures"].get("reference", {})
+    has_ref = bool(ref)
     t = Table(title=f"shieldkit verify: {report['artefact'].get('path', report['artefact']['kind'])} "
                     f"on {report['dataset']['name']} ({report['budget']} budget)")
     t.add_column("figure")
     t.add_column("model", justify="right")
-    t.add_column("reference", justify="right")
-    f, ref = report["figures"], report["figures"].get("reference", {})
+    if has_ref:
+        t.add_column("reference", justify="right")
 
     def cell(v, fmt="{:.2f}"):
         return "-" if v is None else fmt.format(v)
 
-    t.add_row("test accuracy", cell(f.get("accuracy")), cell(ref.get("accuracy")))
+    def row(name, model, reference=""):
+        t.add_row(name, model, reference) if has_ref else t.add_row(name, model)
+
+    row("test accuracy", cell(f.get("accuracy")), cell(ref.get("accuracy")))
     if f.get("recorded_accuracy") is not None:
-        t.add_row(f"recorded accuracy ({f.get('recorded_accuracy_source', '')})", cell(f["recorded_accuracy"]), "")
+        row(f"recorded accuracy ({f.get('recorded_accuracy_source', '')})", cell(f["recorded_accuracy"]))
     if "kd" in report["attacks"]:
         kd = report["attacks"]["kd"]["figures"]
         for name, s in kd["students"].items():
-            rk = ref.get("kd_students", {}).get(name)
-            t.add_row(f"  student {name}", cell(s["mean"]), cell(rk))
-        t.add_row("baseline student", f"{cell(kd['hard_label_accuracy'])} ({kd['baseline']})", "")
-        t.add_row("KD gain, deciding attacker", f"{f['kd_gain']:+.2f} ({kd['best_kd']})",
-                  cell(ref.get("kd_gain"), "{:+.2f}") + (f" ({ref['kd_attacker']})" if "kd_attacker" in ref else ""))
-        t.add_row("KD gain, 95% upper bound", f"{f['kd_gain_upper']:+.2f}", cell(ref.get("kd_gain_upper"), "{:+.2f}"))
+            row(f"  student {name}", cell(s["mean"]), cell(ref.get("kd_students", {}).get(name)))
+        row("baseline student", f"{cell(kd['hard_label_accuracy'])} ({kd['baseline']})")
+        row("KD gain, deciding attacker", f"{f['kd_gain']:+.2f} ({kd['best_kd']})",
+            cell(ref.get("kd_gain"), "{:+.2f}") + (f" ({ref['kd_attacker']})" if "kd_attacker" in ref else ""))
+        row("KD gain, 95% upper bound", f"{f['kd_gain_upper']:+.2f}", cell(ref.get("kd_gain_upper"), "{:+.2f}"))
         m = f.get("matched_reference")
         if m:
-            t.add_row("matched reference: accuracy / KD gain", f"{m['accuracy']:.2f} / {m['kd_gain']:+.2f}", "")
+            row("matched reference: accuracy / KD gain", f"{m['accuracy']:.2f} / {m['kd_gain']:+.2f}")
     if "datafree" in report["attacks"]:
         df = report["attacks"]["datafree"]["figures"]
-        t.add_row(f"data-free student ({df['mode']})", cell(df["student_accuracy"]), cell(ref.get("datafree_accuracy")))
+        row(f"data-free student ({df['mode']})", cell(df["student_accuracy"]), cell(ref.get("datafree_accuracy")))
     if "robustness" in report["attacks"]:
         for name, acc in report["attacks"]["robustness"]["figures"].items():
             if name != "clean":
-                t.add_row(f"robust accuracy: {name}", cell(acc), "")
+                row(f"robust accuracy: {name}", cell(acc))
     for name in ("kd", "datafree", "robustness"):
         if name in report["attacks"]:
             a = report["attacks"][name]
-            t.add_row(f"{name}: queries / seconds", f"{a['queries']} / {a['seconds']:.0f}", "")
+            row(f"{name}: queries / seconds", f"{a['queries']} / {a['seconds']:.0f}")
+    signature = report["artefact"].get("signature")
+    if signature:
+        row("signature", f"ok ({Path(str(signature['signed_by'])).name})")
+
+    c_table = Table(title="checks")
+    for col, justify in (("check", "left"), ("value", "right"), ("threshold", "right"), ("result", "left")):
+        c_table.add_column(col, justify=justify)
     for c in report["checks"]:
         mark = "[green]pass[/]" if c["passed"] else "[bold red]FAIL[/]"
         value = f"{c['value']:.4f}" if "parity" in c["name"] else f"{c['value']:.2f}"
-        t.add_row(f"check {c['name']}", f"{value} {c['op']} {c['threshold']:g}  {mark}", "")
+        c_table.add_row(c["name"], value, f"{c['op']} {c['threshold']:g}", mark)
     for name, reason in report.get("skipped_checks", {}).items():
-        t.add_row(f"[dim]skipped {name}[/]", f"[dim]{reason}[/]", "")
+        c_table.add_row(f"[dim]{name}[/]", "", "", f"[dim]skipped: {reason}[/]")
     for reason in report.get("inconclusive", []):
-        t.add_row("[yellow]inconclusive[/]", reason, "")
+        c_table.add_row("[yellow]inconclusive[/]", "", "", reason)
     colour = {"PASS": "green", "FAIL": "bold red"}.get(report["verdict"], "yellow")
-    t.add_row("[bold]verdict[/]", f"[{colour}]{report['verdict']}[/]", "")
-    return t
+    c_table.add_row("[bold]verdict[/]", "", "", f"[{colour}]{report['verdict']}[/]")
+    return Group(t, c_table)

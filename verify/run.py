@@ -127,7 +127,8 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
            trust_pickle: bool = False, progress: bool = True, report: str | Path | None = None,
            image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
            summary: str | Path | None = None, junit: str | Path | None = None, plot: str | Path | None = None,
-           model_card: str | Path | None = None, log=None) -> VerifyResult:
+           model_card: str | Path | None = None, public_key: str | Path | None = None,
+           certificate_chain: Sequence[str | Path] = (), log=None) -> VerifyResult:
     """Attack ``artefact`` (and ``reference`` / ``matched_reference``, when given) and return the report with
     its verdict (PASS, FAIL or INCONCLUSIVE).
 
@@ -135,7 +136,9 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
     (of every KD student) override the budget's; ``kd_config`` / ``datafree_config`` replace them outright. ``thresholds`` override the policy's. ``report``: also write
     the JSON report there (the path is checked before any attack runs); ``summary`` (Markdown, also appended to
     ``$GITHUB_STEP_SUMMARY``), ``junit`` (XML, one test case per check), ``plot`` (PNG of the students) and
-    ``model_card`` (MODEL_CARD.md) likewise (:mod:`shieldkit.verify.summary`).
+    ``model_card`` (MODEL_CARD.md) likewise (:mod:`shieldkit.verify.summary`). ``public_key`` (or
+    ``certificate_chain``): the artefact directory's signature must verify with it before any attack runs (the
+    report records the key's sha256).
     """
     say = log or (lambda msg: None)
     report_path, report = report, None
@@ -177,7 +180,8 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
         raise InputError(f"threshold(s) {', '.join(pol.thresholds.needs_reference())} compare with a reference model: "
                          f"pass --reference")
 
-    oracle = as_oracle(artefact, providers=providers, budget=query_budget, variant=variant, trust_pickle=trust_pickle)
+    oracle = as_oracle(artefact, providers=providers, budget=query_budget, variant=variant, trust_pickle=trust_pickle,
+                       public_key=public_key, certificate_chain=certificate_chain)
     given = Preprocess(image_size, resize, center_crop)
     ds = as_dataset(data, data_dir, preprocess=given if given.active else oracle_preprocess(oracle))
     check_oracle_data(oracle, ds, "the artefact")

@@ -145,6 +145,11 @@ def model_card(report: dict, manifest: dict | None) -> str:
              f"- test accuracy on {report['dataset']['name']} ({report['dataset'].get('test')} images): "
              f"{_fmt(f.get('accuracy'))} % (measured by this verification, through "
              f"{report['artefact'].get('kind')})"]
+    signature = report["artefact"].get("signature")
+    lines.insert(lines.index("## Accuracy") - 1,
+                 f"- signature: verified before the attacks with the key of sha256 {signature['key_sha256'][:16]}… "
+                 f"(`{signature['signed_by']}`)" if signature else
+                 "- signature: not checked by this verification (pass `--public-key`)")
     if f.get("recorded_accuracy") is not None:
         lines.append(f"- recorded before: {_fmt(f['recorded_accuracy'])} % ({f['recorded_accuracy_source']}); "
                      f"drop {f['recorded_accuracy_drop']:+.2f} points")
