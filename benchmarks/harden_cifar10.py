@@ -64,7 +64,8 @@ def main() -> None:
 
     import shieldkit
     from shieldkit.checkpoint import load_model
-    from shieldkit.hardening import data_fraction_subset, harden
+    from shieldkit import harden
+    from shieldkit.runs import data_fraction_subset
     from shieldkit.robustness import RobustnessConfig, evaluate_robustness
     from shieldkit.utils import write_json
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import shieldkit
 from shieldkit.data import load_dataset
-from shieldkit.hardening import harden
+from shieldkit import harden
 from shieldkit.robustness import RobustnessConfig, evaluate_robustness
 from shieldkit.utils import configure_threads, write_json
 

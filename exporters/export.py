@@ -20,12 +20,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from shieldkit.api import as_model, check_compatible, load_with_data
+from shieldkit.checkpoint import load_model
 from shieldkit.data import Dataset
 from shieldkit.errors import InputError, ParityError
 from shieldkit.models import NormalizedClassifier
 from shieldkit.outputs import check_output_dir, disk_error
+from shieldkit.runs import as_model, check_compatible, load_with_data
 from shieldkit.utils import umask_mode, write_json
+from shieldkit.version import __version__
 
 from .manifest import MANIFEST, SCHEMA, SCHEMA_VERSION, seal, sha256_file
 from .parity import ParityThresholds, compare_logits, parity_failures, torch_logits
@@ -136,8 +138,6 @@ def _ort_logits(session, images: np.ndarray, spec: InputSpec) -> np.ndarray:
 
 
 def _check_safetensors(path: Path, model: NormalizedClassifier, chw) -> bool:
-    from shieldkit.checkpoint import load_model
-
     reloaded, _ = load_model(path)
     x = torch.rand(4, *chw, generator=torch.Generator().manual_seed(1))
     with torch.inference_mode():
@@ -269,8 +269,6 @@ def _manifest(module: NormalizedClassifier, info, spec: InputSpec, cfg: ExportCo
               ds: Dataset | None, onnx_seconds: float, seconds: float) -> dict:
     import onnx
     import onnxruntime
-
-    from shieldkit import __version__
 
     source = Path(info.source) if info.source and Path(info.source).is_file() else None
     return {

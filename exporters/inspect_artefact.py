@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from shieldkit.checkpoint import load_model
 from shieldkit.errors import ArtefactError, InputError, SignatureError
 
 from .manifest import MANIFEST, read_manifest, sha256_file, verify_artefact
@@ -42,8 +43,6 @@ def inspect_path(path: str | Path, *, arch: str | None = None, num_classes: int 
         raise InputError(f"not found: {path}")
     if path.name == MANIFEST:
         return inspect_path(path.parent)
-    from shieldkit.checkpoint import load_model
-
     model, info = load_model(path, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle)
     spec = model.spec() if hasattr(model, "spec") else {}
     return {

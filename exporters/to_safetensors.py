@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from shieldkit.models import NormalizedClassifier
+from shieldkit.version import __version__
 
 
 def export_safetensors(model: NormalizedClassifier, path: str | Path, classes: list[str] | None = None,
@@ -16,8 +17,6 @@ def export_safetensors(model: NormalizedClassifier, path: str | Path, classes: l
     ``model_kwargs`` (JSON), ``classes`` (JSON), ``shieldkit_version``, and ``extra``.
     """
     from safetensors.torch import save_file
-
-    from shieldkit import __version__
 
     state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     meta = {"format": "shieldkit", "arch": model.arch, "num_classes": str(model.num_classes),

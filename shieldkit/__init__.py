@@ -1,15 +1,33 @@
 """shieldkit: deployment-time protection for image classifiers.
 
-Public API: ``train``, ``protect``, ``create_model``, ``load_model``, ``load_dataset``.
+The calls a user makes, one per CLI command: ``train``, ``protect``, ``harden`` (training, :mod:`shieldkit.api`);
+``export``, ``load_runtime`` (artefacts, :mod:`shieldkit.exporters`); ``verify``, ``evaluate`` (attacks,
+:mod:`shieldkit.verify`); and ``create_model``, ``load_model``, ``load_dataset``.
 """
 
-__version__ = "0.1.0"
+from .api import harden, protect, train
+from .checkpoint import load_model, save_checkpoint
+from .data import load_dataset
+from .errors import ShieldkitError
+from .models import create_model, list_models
+from .version import __version__
 
-from .api import protect, train  # noqa: E402
-from .checkpoint import load_model, save_checkpoint  # noqa: E402
-from .data import load_dataset  # noqa: E402
-from .errors import ShieldkitError  # noqa: E402
-from .models import create_model, list_models  # noqa: E402
+# exporters/ and verify/ build on the core, so the core cannot import them at the top without a cycle
+# (shieldkit -> shieldkit.exporters -> shieldkit.runs -> shieldkit): they load on first use (PEP 562).
+# ``verify`` is the subpackage itself, made callable (``shieldkit.verify(artefact, data)``): importing a subpackage
+# sets it as an attribute of its parent, so the function could not keep that name.
+_LATER = {"export": "shieldkit.exporters", "load_runtime": "shieldkit.exporters", "evaluate": "shieldkit.verify",
+          "verify": None}
 
-__all__ = ["__version__", "train", "protect", "create_model", "list_models", "load_model", "save_checkpoint",
-           "load_dataset", "ShieldkitError"]
+
+def __getattr__(name: str):
+    if name in _LATER:
+        import importlib  # cycle: see above
+
+        module = importlib.import_module("shieldkit.verify" if name == "verify" else _LATER[name])
+        return module if name == "verify" else getattr(module, name)
+    raise AttributeError(f"module 'shieldkit' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "train", "protect", "harden", "export", "load_runtime", "verify", "evaluate",
+           "create_model", "list_models", "load_model", "save_checkpoint", "load_dataset", "ShieldkitError"]

@@ -9,6 +9,7 @@ rank 0 shows progress and writes checkpoints, resume files and reports.
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 
@@ -56,7 +57,14 @@ def init_distributed(device: torch.device) -> tuple[DistContext, torch.device]:
         device = torch.device("cuda", ctx.local_rank)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        atexit.register(shutdown)  # the library that joined the group leaves it, for the CLI and Python callers alike
     return ctx, device
+
+
+def shutdown() -> None:
+    """Leave the process group if this process joined one (idempotent; also run at exit)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def wrap(model: nn.Module, device: torch.device, ctx: DistContext) -> nn.Module:

@@ -21,7 +21,7 @@ from torch import nn
 from .data.arrays import Dataset, ImageArray, iterate_batches
 from .data.loader import LOADERS, LoaderBatches
 from .distributed import all_reduce_sum, check_global_batch, init_distributed, shard, wrap
-from .errors import InputError, TrainingError
+from .errors import InputError, ModelLoadError, TrainingError
 from .methods.base import Method
 from .progress import progress_bar
 from .utils import atomic_torch_save, resolve_device
@@ -108,7 +108,7 @@ def predict_logits(model: nn.Module, data: ImageArray, *, batch_size: int = 512,
     return torch.cat(out) if out else torch.zeros(0)
 
 
-def evaluate(model: nn.Module, data: ImageArray, *, batch_size: int = 512, device: str | torch.device = "auto",
+def clean_accuracy(model: nn.Module, data: ImageArray, *, batch_size: int = 512, device: str | torch.device = "auto",
              bf16: bool = True) -> dict[str, float]:
     """Top-1 accuracy (%) and mean cross-entropy of ``model`` on ``data``."""
     logits = predict_logits(model, data, batch_size=batch_size, device=device, bf16=bf16)
@@ -205,7 +205,7 @@ def fit(model: nn.Module, method: Method, data: Dataset, cfg: TrainConfig, *, re
                       "train_accuracy": 100.0 * correct / max(1, seen), "images_per_s": seen / max(1e-9, seconds),
                       **peak_memory(dev)}
             if evaluate_each_epoch or epoch + 1 == cfg.epochs:
-                ev = evaluate(model, data.test, batch_size=cfg.eval_batch_size, device=dev, bf16=cfg.bf16)
+                ev = clean_accuracy(model, data.test, batch_size=cfg.eval_batch_size, device=dev, bf16=cfg.bf16)
                 record.update({"test_accuracy": ev["accuracy"], "test_loss": ev["loss"]})
                 bar.update(task, stats=f"ep {epoch + 1}/{cfg.epochs} test acc {ev['accuracy']:.2f}%")
             result.history.append(record)
@@ -238,8 +238,6 @@ def _comparable(settings: dict) -> dict:
 
 
 def _load_resume(path, model, optimizer, settings) -> tuple[int, list]:
-    from .errors import ModelLoadError
-
     if path is None or not Path(path).is_file():
         raise InputError(f"--resume: no resume checkpoint at {path}")
     try:

@@ -41,6 +41,10 @@ class QueryBudgetExceeded(ShieldkitError):
     """An attack asked for more oracle queries than its budget allows."""
 
 
+class DuplicateNameError(ShieldkitError):
+    """A name was registered twice in one registry (two plugins, or one imported twice under two names)."""
+
+
 class TrainingError(ShieldkitError):
     """Training could not go on (e.g. the loss became NaN)."""
 

@@ -25,11 +25,10 @@ from torch import nn
 from .attacks import CWInf, FGSM, PGD, Attack, AutoAttack, ScoreModule, Square
 from .data import ImageArray, iterate_batches, stratified_split
 from .progress import progress_bar
+from .registry import Registry
 from .errors import InputError
 from .utils import resolve_device
 
-ROBUSTNESS_ATTACKS = ("clean", "fgsm", "pgd20", "cw", "autoattack", "square", "transfer")
-GRADIENT_ATTACKS = ("fgsm", "pgd20", "cw", "autoattack")
 Scorer = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -57,6 +56,23 @@ class RobustnessConfig:
             raise InputError("attack steps, queries and step size must be positive")
 
 
+# evaluation name -> build(cfg, num_classes) -> the attack (None: score the clean images); registration order is
+# the order a report lists them in
+EVALUATION_ATTACKS: Registry[Callable[["RobustnessConfig", int], Attack | None]] = Registry("robustness attack")
+EVALUATION_ATTACKS.add("clean", lambda cfg, num_classes: None)
+EVALUATION_ATTACKS.add("fgsm", lambda cfg, num_classes: FGSM(cfg.eps))
+EVALUATION_ATTACKS.add("pgd20", lambda cfg, num_classes: PGD(cfg.eps, cfg.step_size, cfg.pgd_steps, loss="ce",
+                                                             start="uniform"))
+EVALUATION_ATTACKS.add("cw", lambda cfg, num_classes: CWInf(cfg.eps, cfg.step_size, cfg.cw_steps))
+EVALUATION_ATTACKS.add("autoattack", lambda cfg, num_classes: AutoAttack(cfg.eps, num_classes,
+                                                                         cfg.autoattack_version, cfg.seed))
+EVALUATION_ATTACKS.add("square", lambda cfg, num_classes: Square(cfg.eps, cfg.square_queries, cfg.seed))
+# PGD-20 crafted on another model (``transfer_source``), scored on this one
+EVALUATION_ATTACKS.add("transfer", lambda cfg, num_classes: EVALUATION_ATTACKS.get("pgd20")(cfg, num_classes))
+ROBUSTNESS_ATTACKS = tuple(EVALUATION_ATTACKS.names(registration_order=True))
+GRADIENT_ATTACKS = ("fgsm", "pgd20", "cw", "autoattack")  # crafted with the scored model's own gradients
+
+
 def parse_attacks(attacks: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
     items = [a.strip() for a in attacks.split(",")] if isinstance(attacks, str) else [str(a) for a in attacks]
     items = [a for a in items if a]
@@ -67,20 +83,8 @@ def parse_attacks(attacks: str | tuple[str, ...] | list[str]) -> tuple[str, ...]
 
 
 def build_attack(name: str, cfg: RobustnessConfig, num_classes: int) -> Attack | None:
-    """The attack behind each evaluation name (``clean`` → None)."""
-    if name == "clean":
-        return None
-    if name == "fgsm":
-        return FGSM(cfg.eps)
-    if name in ("pgd20", "transfer"):
-        return PGD(cfg.eps, cfg.step_size, cfg.pgd_steps, loss="ce", start="uniform")
-    if name == "cw":
-        return CWInf(cfg.eps, cfg.step_size, cfg.cw_steps)
-    if name == "autoattack":
-        return AutoAttack(cfg.eps, num_classes, cfg.autoattack_version, cfg.seed)
-    if name == "square":
-        return Square(cfg.eps, cfg.square_queries, cfg.seed)
-    raise InputError(f"unknown robustness attack {name!r}")
+    """The attack registered as ``name`` in :data:`EVALUATION_ATTACKS`, with ``cfg``'s budget (``clean`` → None)."""
+    return EVALUATION_ATTACKS.get(name)(cfg, num_classes)
 
 
 def evaluation_indices(labels: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:

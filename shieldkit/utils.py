@@ -13,6 +13,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
+from .errors import InputError
 from .outputs import disk_error
 
 
@@ -32,8 +33,6 @@ def configure_threads(n: int | None = None) -> int:
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     """``auto`` -> CUDA when available, else CPU; an unknown or unavailable device is an
     :class:`~shieldkit.errors.InputError`."""
-    from .errors import InputError
-
     if device is None or str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

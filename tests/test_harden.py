@@ -7,7 +7,8 @@ import torch
 
 import shieldkit
 import shieldkit.verify
-from shieldkit.hardening import data_fraction_subset, harden
+from shieldkit import harden
+from shieldkit.runs import data_fraction_subset
 from shieldkit.methods import ARD
 from shieldkit.models import create_model
 from shieldkit.robustness import RobustnessConfig, evaluate_robustness

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from shieldkit.errors import UnknownNameError
+from shieldkit.errors import DuplicateNameError, UnknownNameError
 from shieldkit.models import MODELS, create_model, list_models, register_model
 
 
@@ -28,7 +28,7 @@ def test_unknown_name_lists_valid_names():
 
 
 def test_duplicate_registration_raises():
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(DuplicateNameError, match="already registered"):
         register_model("resnet8")(lambda **kw: None)
     assert "resnet8" in MODELS
 

@@ -67,9 +67,11 @@ def test_ard_loss_terms_follow_levels_and_lambdas():
 
 
 def test_distillation_losses_vanish_when_student_matches_teacher():
-    z, y = torch.randn(8, 10), torch.randint(0, 10, (8,))
+    gen = torch.Generator().manual_seed(0)  # not the global RNG: its state depends on which tests ran before
+    z, y = torch.randn(8, 10, generator=gen), torch.randint(0, 10, (8,), generator=gen)
     assert sum(rslad_loss(z, z, z).values()).item() == pytest.approx(0.0, abs=1e-6)
-    assert ard_goldblum_loss(z, z, y).get("loss_kd_adv").item() == pytest.approx(0.0, abs=1e-5)
+    # Goldblum's KD term is τ²·KL at τ = 30: float32 rounding in the KL (~1e-7) comes out ×900, so 0 ± 1e-4
+    assert ard_goldblum_loss(z, z, y).get("loss_kd_adv").item() == pytest.approx(0.0, abs=1e-4)
     terms = trades_loss(z, z, y, beta=6.0)
     assert terms["loss_trades"].item() == pytest.approx(0.0, abs=1e-6) and terms["loss_ce"].item() > 0
-    assert sum(rslad_loss(torch.randn(8, 10), z, z).values()).item() > 0
+    assert sum(rslad_loss(torch.randn(8, 10, generator=gen), z, z).values()).item() > 0

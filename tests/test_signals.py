@@ -23,7 +23,10 @@ def _start(out: Path, *extra: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "shieldkit.cli", "train", "--arch", "cnn3", "--data", "digits", "--epochs",
            str(EPOCHS), "--lr", "0.05", "--out", str(out), *extra]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # a suite started in the background (`cmd &` in a script) inherits SIGINT *ignored*, and so would the child:
+    # give it the default disposition, as a terminal user's process has
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _resume_epoch(resume: Path) -> int:

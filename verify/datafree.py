@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from shieldkit.data import Dataset
-from shieldkit.engine import evaluate
+from shieldkit.engine import clean_accuracy
 from shieldkit.errors import InputError
 from shieldkit.progress import progress_bar
 from shieldkit.models import create_model
@@ -162,12 +162,12 @@ def datafree_attack(oracle: Oracle | Any, data: Dataset, cfg: DataFreeConfig | N
                 break
             if cfg.eval_every and done % cfg.eval_every == 0 and done < cfg.iterations:
                 history.append({"iteration": done, "queries": oracle.queries - q0,
-                                "student_accuracy": evaluate(student, data.test, device=dev)["accuracy"]})
+                                "student_accuracy": clean_accuracy(student, data.test, device=dev)["accuracy"]})
                 student.train()
             bar.update(task, advance=1, info=f"L_S {loss_s.item():.3f}  queries {oracle.queries - q0}")
     if bn is not None:
         bn.remove()
-    accuracy = evaluate(student, data.test, device=dev)["accuracy"]
+    accuracy = clean_accuracy(student, data.test, device=dev)["accuracy"]
     history.append({"iteration": done, "queries": oracle.queries - q0, "student_accuracy": accuracy})
     return {"student_accuracy": accuracy, "mode": "white-box" if white else "black-box", "iterations": done,
             "stopped": stopped, "queries": oracle.queries - q0, "seconds": time.perf_counter() - t0,

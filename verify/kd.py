@@ -39,7 +39,8 @@ from shieldkit.data import Dataset, iterate_batches, stratified_split
 from shieldkit.engine import TrainConfig, autocast, fit, predict_logits
 from shieldkit.errors import InputError, QueryBudgetExceeded
 from shieldkit.methods import HintonKD, Plain, PseudoLabel
-from shieldkit.models import create_model
+from shieldkit.models import create_model, list_models
+from shieldkit.progress import progress_bar
 from shieldkit.utils import resolve_device, seed_everything
 
 from .adaptive import fit_temperature, topk_logits, unmirror_logits
@@ -106,8 +107,6 @@ def family_model(family: str) -> tuple[str, dict]:
     if family in FAMILIES:
         arch, kwargs = FAMILIES[family]
         return arch, dict(kwargs)
-    from shieldkit.models import list_models
-
     if family not in list_models():
         raise InputError(f"unknown student family {family!r}; valid: {', '.join(FAMILIES)} or a model name")
     return family, {}
@@ -298,8 +297,6 @@ def _accuracy(model, data, idx, dev) -> float:
 
 
 def _run(teacher, data, cfg, *, only_baselines, skip=frozenset(), progress=False) -> dict[str, dict]:
-    from shieldkit.progress import progress_bar
-
     dev = resolve_device(cfg.device)
     idx, sel_idx = attacker_split(data, cfg)
     steps = max(1, len(idx) // cfg.batch_size)

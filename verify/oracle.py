@@ -18,7 +18,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from shieldkit.checkpoint import load_model
+from shieldkit.data import iterate_batches
+from shieldkit.data.preprocess import Preprocess
 from shieldkit.errors import InputError, QueryBudgetExceeded
+from shieldkit.exporters import load_runtime, make_session, sha256_file
+from shieldkit.exporters.runtime import run_batched
+from shieldkit.exporters.to_onnx import InputSpec
+from shieldkit.runs import recorded_preprocess
 
 
 class Oracle:
@@ -98,9 +105,6 @@ class OnnxOracle(Oracle):
     def __init__(self, path: str | Path, providers: str | Sequence[str] | None = None, budget: int | None = None,
                  variant: str = "fp32", batch_size: int = 512, public_key: str | Path | None = None,
                  certificate_chain: Sequence[str | Path] = ()) -> None:
-        from shieldkit.exporters import load_runtime, make_session, sha256_file
-        from shieldkit.exporters.to_onnx import InputSpec
-
         path = Path(path)
         self.path = path
         self.batch_size = batch_size
@@ -136,8 +140,6 @@ class OnnxOracle(Oracle):
         return self.session.get_providers()[0]
 
     def _logits(self, images: torch.Tensor) -> torch.Tensor:
-        from shieldkit.exporters.runtime import run_batched
-
         x = images.detach().float().cpu()
         if self.spec.dtype == "uint8":
             arr = (x * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
@@ -171,9 +173,6 @@ def as_oracle(model, *, providers: str | Sequence[str] | None = None, budget: in
     if path.is_dir() or path.suffix == ".onnx":
         return OnnxOracle(path, providers=providers, budget=budget, variant=variant, public_key=public_key,
                           certificate_chain=certificate_chain)
-    from shieldkit.checkpoint import load_model
-    from shieldkit.exporters import sha256_file
-
     module, info = load_model(path, trust_pickle=trust_pickle)
     oracle = TorchOracle(module, num_classes=info.num_classes, budget=budget, device=device, source=str(path),
                          sha256={path.name: sha256_file(path)})
@@ -184,8 +183,6 @@ def as_oracle(model, *, providers: str | Sequence[str] | None = None, budget: in
 def oracle_accuracy(oracle: Oracle, data, batch_size: int = 512, device: str | torch.device = "cpu") -> float:
     """Top-1 accuracy (%) of ``oracle`` on an :class:`~shieldkit.data.ImageArray`; these queries are not
     charged to any attack (they are the defender's own evaluation)."""
-    from shieldkit.data import iterate_batches
-
     saved_q, saved_b = oracle.queries, oracle.budget
     oracle.budget = None
     correct = 0
@@ -208,9 +205,6 @@ def oracle_preprocess(oracle: Oracle):
     """How the data should be brought to size for ``oracle``: an artefact's recorded preprocessing (its export
     data, else its training run's), else the graph's square input size, else a checkpoint's recorded settings; so
     that ``verify``/``evaluate`` load the user's images the way the model was trained on them."""
-    from shieldkit.api import recorded_preprocess
-    from shieldkit.data.preprocess import Preprocess
-
     manifest = getattr(oracle, "manifest", None)
     if manifest:
         for data in ((manifest.get("export_settings") or {}).get("data"),

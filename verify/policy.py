@@ -34,17 +34,22 @@ Unknown keys are an error (a typo must not silently drop a threshold).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
+from shieldkit.config import check_keys, read_toml
 from shieldkit.errors import InputError
+from shieldkit.robustness import RobustnessConfig
+
+from .budgets import budget_configs
 
 DEFAULT_MAX_KD_GAIN = 0.5
 # points the measured accuracy may lie below the accuracy the model's own record carries (before protection, for
 # a protected model). protect's measured cost is 0.4 on CIFAR-10 and below 1 on digits; 3 points flags a model that
 # lost its accuracy (which would make it trivially "undistillable"), not evaluation noise.
 DEFAULT_MAX_RECORDED_DROP = 3.0
-ATTACKS = ("kd", "datafree", "robustness")
+VERIFY_ATTACKS = ("kd", "datafree", "robustness")
 ROBUSTNESS_THRESHOLDS = {"min_fgsm": "fgsm", "min_pgd20": "pgd20", "min_cw": "cw", "min_autoattack": "autoattack",
                          "min_square": "square"}
 
@@ -80,8 +85,6 @@ class Thresholds:
 
     def validate(self, source: str | None = None) -> "Thresholds":
         """Refuse thresholds no run could meet or that mean nothing (NaN, an accuracy above 100 %)."""
-        import math
-
         where = f"{source}: " if source else ""
         for name, value in asdict(self).items():
             if value is None:
@@ -119,26 +122,13 @@ def load_policy(path: str | Path | None) -> Policy:
     """Read a TOML policy (``None``: the default policy)."""
     if path is None:
         return Policy(Thresholds())
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"policy file not found: {path}")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{path} is not valid TOML ({e})") from None
-    unknown = sorted(set(raw) - set(TOP_KEYS))
-    if unknown:
-        raise InputError(f"{path}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(TOP_KEYS)}")
+    raw = read_toml(path, "policy file")
+    check_keys(raw, TOP_KEYS, str(path))
     table = raw.get("thresholds", {})
     if not isinstance(table, dict):
         raise InputError(f"{path}: [thresholds] must be a table")
-    unknown = sorted(set(table) - set(THRESHOLD_KEYS))
-    if unknown:
-        raise InputError(f"{path}: unknown threshold(s) {', '.join(unknown)}; valid: {', '.join(THRESHOLD_KEYS)}")
+    check_keys(table, THRESHOLD_KEYS, str(path), "threshold")
     for k, v in table.items():
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise InputError(f"{path}: threshold {k} must be a number, got {v!r}")
@@ -148,9 +138,9 @@ def load_policy(path: str | Path | None) -> Policy:
     thresholds.validate(str(path))
     attacks = raw.get("attacks")
     if attacks is not None:
-        bad = [a for a in attacks if a not in ATTACKS]
+        bad = [a for a in attacks if a not in VERIFY_ATTACKS]
         if bad:
-            raise InputError(f"{path}: unknown attack(s) {', '.join(map(str, bad))}; valid: {', '.join(ATTACKS)}")
+            raise InputError(f"{path}: unknown attack(s) {', '.join(map(str, bad))}; valid: {', '.join(VERIFY_ATTACKS)}")
     seeds = raw.get("seeds")
     if seeds is not None and (not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds) or not seeds):
         raise InputError(f"{path}: seeds must be a non-empty list of integers")
@@ -162,28 +152,16 @@ def load_policy(path: str | Path | None) -> Policy:
         sections[name] = section
     policy = Policy(thresholds, raw.get("budget"), seeds, attacks, str(path), sections["kd"], sections["datafree"],
                     sections["robustness"])
-    apply_sections(policy, *_base_configs(policy.budget or "quick"))  # validate the sections now, not mid-run
+    apply_sections(policy, *budget_configs(policy.budget or "quick"))  # validate the sections now, not mid-run
     robustness_config(policy)
     return policy
 
 
-def _base_configs(budget: str):
-    from .budgets import budget_configs
-
-    return budget_configs(budget)
-
-
 def apply_sections(policy: Policy, kd_cfg, df_cfg):
     """The budget's KD/data-free settings with the policy's ``[kd]``/``[datafree]`` fields replaced."""
-    from dataclasses import fields as dc_fields, replace
-
     out = []
     for name, cfg, section in (("kd", kd_cfg, policy.kd), ("datafree", df_cfg, policy.datafree)):
-        valid = {f.name for f in dc_fields(cfg)}
-        unknown = sorted(set(section) - valid)
-        if unknown:
-            raise InputError(f"{policy.source}: unknown [{name}] key(s) {', '.join(unknown)}; valid: "
-                             f"{', '.join(sorted(valid))}")
+        check_keys(section, sorted(f.name for f in fields(cfg)), str(policy.source), f"[{name}] key")
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
         for k, v in values.items():
             _check_type(policy.source, name, k, v, getattr(cfg, k))
@@ -225,16 +203,8 @@ def _check_type(source, section: str, key: str, value, default) -> None:
 def robustness_config(policy: Policy):
     """The robustness evaluation a policy asks for: its ``[robustness]`` section, with the attacks its
     thresholds read added (clean always included)."""
-    from dataclasses import fields as dc_fields
-
-    from shieldkit.robustness import RobustnessConfig
-
     section = dict(policy.robustness)
-    valid = {f.name for f in dc_fields(RobustnessConfig)}
-    unknown = sorted(set(section) - valid)
-    if unknown:
-        raise InputError(f"{policy.source}: unknown [robustness] key(s) {', '.join(unknown)}; valid: "
-                         f"{', '.join(sorted(valid))}")
+    check_keys(section, sorted(f.name for f in fields(RobustnessConfig)), str(policy.source), "[robustness] key")
     attacks = list(section.pop("attacks", ["clean"]))
     attacks += [a for a in ["clean", *policy.thresholds.robustness_attacks()] if a not in attacks]
     try:

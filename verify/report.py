@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
+
+from shieldkit.errors import InputError
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -71,8 +72,6 @@ CHECKS = {
 
 def evaluate_checks(figures: dict, thresholds: dict) -> list[dict]:
     """One entry per threshold that is set: value, op, threshold, passed."""
-    from shieldkit.errors import InputError
-
     checks = []
     for name, threshold in thresholds.items():
         if threshold is None:
@@ -90,68 +89,3 @@ def evaluate_checks(figures: dict, thresholds: dict) -> list[dict]:
 def failed_lines(report: dict) -> list[str]:
     return [f"{c['figure']} = {c['value']:.4g} violates {c['name']} ({c['op']} {c['threshold']:g})"
             for c in report["checks"] if not c["passed"]]
-
-
-def verdict_table(report: dict):
-    """Two rich tables: the figures (model, and reference when there is one), then every check and the verdict."""
-    from rich.console import Group
-    from rich.table import Table
-
-    f, ref = report["figures"], report["figures"].get("reference", {})
-    has_ref = bool(ref)
-    t = Table(title=f"shieldkit verify: {report['artefact'].get('path', report['artefact']['kind'])} "
-                    f"on {report['dataset']['name']} ({report['budget']} budget)")
-    t.add_column("figure")
-    t.add_column("model", justify="right")
-    if has_ref:
-        t.add_column("reference", justify="right")
-
-    def cell(v, fmt="{:.2f}"):
-        return "-" if v is None else fmt.format(v)
-
-    def row(name, model, reference=""):
-        t.add_row(name, model, reference) if has_ref else t.add_row(name, model)
-
-    row("test accuracy", cell(f.get("accuracy")), cell(ref.get("accuracy")))
-    if f.get("recorded_accuracy") is not None:
-        row(f"recorded accuracy ({f.get('recorded_accuracy_source', '')})", cell(f["recorded_accuracy"]))
-    if "kd" in report["attacks"]:
-        kd = report["attacks"]["kd"]["figures"]
-        for name, s in kd["students"].items():
-            row(f"  student {name}", cell(s["mean"]), cell(ref.get("kd_students", {}).get(name)))
-        row("baseline student", f"{cell(kd['hard_label_accuracy'])} ({kd['baseline']})")
-        row("KD gain, deciding attacker", f"{f['kd_gain']:+.2f} ({kd['best_kd']})",
-            cell(ref.get("kd_gain"), "{:+.2f}") + (f" ({ref['kd_attacker']})" if "kd_attacker" in ref else ""))
-        row("KD gain, 95% upper bound", f"{f['kd_gain_upper']:+.2f}", cell(ref.get("kd_gain_upper"), "{:+.2f}"))
-        m = f.get("matched_reference")
-        if m:
-            row("matched reference: accuracy / KD gain", f"{m['accuracy']:.2f} / {m['kd_gain']:+.2f}")
-    if "datafree" in report["attacks"]:
-        df = report["attacks"]["datafree"]["figures"]
-        row(f"data-free student ({df['mode']})", cell(df["student_accuracy"]), cell(ref.get("datafree_accuracy")))
-    if "robustness" in report["attacks"]:
-        for name, acc in report["attacks"]["robustness"]["figures"].items():
-            if name != "clean":
-                row(f"robust accuracy: {name}", cell(acc))
-    for name in ("kd", "datafree", "robustness"):
-        if name in report["attacks"]:
-            a = report["attacks"][name]
-            row(f"{name}: queries / seconds", f"{a['queries']} / {a['seconds']:.0f}")
-    signature = report["artefact"].get("signature")
-    if signature:
-        row("signature", f"ok ({Path(str(signature['signed_by'])).name})")
-
-    c_table = Table(title="checks")
-    for col, justify in (("check", "left"), ("value", "right"), ("threshold", "right"), ("result", "left")):
-        c_table.add_column(col, justify=justify)
-    for c in report["checks"]:
-        mark = "[green]pass[/]" if c["passed"] else "[bold red]FAIL[/]"
-        value = f"{c['value']:.4f}" if "parity" in c["name"] else f"{c['value']:.2f}"
-        c_table.add_row(c["name"], value, f"{c['op']} {c['threshold']:g}", mark)
-    for name, reason in report.get("skipped_checks", {}).items():
-        c_table.add_row(f"[dim]{name}[/]", "", "", f"[dim]skipped: {reason}[/]")
-    for reason in report.get("inconclusive", []):
-        c_table.add_row("[yellow]inconclusive[/]", "", "", reason)
-    colour = {"PASS": "green", "FAIL": "bold red"}.get(report["verdict"], "yellow")
-    c_table.add_row("[bold]verdict[/]", "", "", f"[{colour}]{report['verdict']}[/]")
-    return Group(t, c_table)

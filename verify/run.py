@@ -22,20 +22,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from shieldkit.api import as_dataset
+from shieldkit.runs import as_dataset
 from shieldkit.data import Dataset
 from shieldkit.data.preprocess import Preprocess
 from shieldkit.errors import InputError
 from shieldkit.outputs import check_output_file
 from shieldkit.utils import write_json
+from shieldkit.version import __version__
 
 from .budgets import budget_configs, with_seeds
 from .datafree import DataFreeConfig, datafree_attack
 from .kd import KDProbeConfig, kd_probe, train_baselines
 from .oracle import Oracle, as_oracle, check_oracle_data, describe_oracle, oracle_accuracy, oracle_preprocess
-from .policy import ATTACKS, Policy, apply_sections, load_policy, robustness_config, with_overrides
+from .policy import VERIFY_ATTACKS, Policy, apply_sections, load_policy, robustness_config, with_overrides
 from .report import REPORT_SCHEMA_VERSION, evaluate_checks
-from .robustness import evaluate_robustness_of
+from .evaluation import evaluate_robustness_of
 from .summary import require_matplotlib, write_outputs
 
 
@@ -164,9 +165,9 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
     default = ["kd"] + (["datafree"] if pol.thresholds.needs_datafree() else []) + \
         (["robustness"] if pol.thresholds.robustness_attacks() else [])
     attacks = list(attacks or pol.attacks or default)
-    bad = [a for a in attacks if a not in ATTACKS]
+    bad = [a for a in attacks if a not in VERIFY_ATTACKS]
     if bad:
-        raise InputError(f"unknown attack(s) {', '.join(bad)}; valid: {', '.join(ATTACKS)}")
+        raise InputError(f"unknown attack(s) {', '.join(bad)}; valid: {', '.join(VERIFY_ATTACKS)}")
     if pol.thresholds.needs_datafree() and "datafree" not in attacks:
         raise InputError("a data-free threshold is set but the datafree attack is not among --attacks")
     if pol.thresholds.robustness_attacks() and "robustness" not in attacks:
@@ -257,8 +258,6 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
                                         "seconds": sum(rob["seconds"].values()), "figures": rob["accuracy"]}
     if ref_figures:
         figures["reference"] = ref_figures
-
-    from shieldkit import __version__
 
     thresholds = pol.thresholds.to_dict()
     skipped = {}

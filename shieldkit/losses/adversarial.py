@@ -46,6 +46,16 @@ def ard_goldblum_loss(student_adv: torch.Tensor, teacher_clean: torch.Tensor, la
     return terms
 
 
+def check_levels(levels) -> tuple[str, ...]:
+    """``levels`` as a tuple without repeats, each one of :data:`ARD_LEVELS` (else ``ValueError``): the one check
+    of ARD's levels, used by the loss, the ARD step and ``harden``'s options."""
+    levels = tuple(dict.fromkeys(levels))
+    unknown = [level for level in levels if level not in ARD_LEVELS]
+    if unknown:
+        raise ValueError(f"unknown ARD level(s) {unknown}; valid: {', '.join(ARD_LEVELS)}")
+    return levels
+
+
 def ard_ranking_loss(student_adv: torch.Tensor, student_clean: torch.Tensor, teacher_adv: torch.Tensor,
                      teacher_clean: torch.Tensor, labels: torch.Tensor, *, levels=ARD_LEVELS,
                      lambdas=(1.0, 1.0, 1.0), gamma: float = 1.0, base: str = "rslad",
@@ -56,9 +66,7 @@ def ard_ranking_loss(student_adv: torch.Tensor, student_clean: torch.Tensor, tea
     The ranking levels compare S(x') with T(x') (cat, sample) and S(x') − S(x) with T(x') − T(x) (disc);
     ``levels`` selects which are on (ablation) and ``lambdas`` weighs (cat, sample, disc).
     """
-    unknown = set(levels) - set(ARD_LEVELS)
-    if unknown:
-        raise ValueError(f"unknown ARD level(s) {sorted(unknown)}; valid: {', '.join(ARD_LEVELS)}")
+    levels = check_levels(levels)
     if base == "rslad":
         terms = rslad_loss(student_adv, student_clean, teacher_clean)
     elif base == "ce":

@@ -1,14 +1,21 @@
-"""Training steps by name: plain, rml, nasty, kd, pseudo-label, pgd-at, trades, rslad, ard-goldblum, ard."""
+"""Training steps by name: plain, rml, nasty, kd, pseudo-label, pgd-at, trades, rslad, ard-goldblum, ard.
 
-from .adversarial import PGDAT, TRADES
+The commands choose among them through :mod:`.options`' registries (``ADVERSARIAL_TRAINING``, ``HARDENING``,
+``PROTECTIONS``); importing this package registers every method shipped here.
+"""
+
+from .adversarial_training import PGDAT, TRADES, adversarial_training
 from .ard import ARD
 from .ard_goldblum import ARDGoldblum
 from .base import METHODS, Method
 from .distill import HintonKD, PseudoLabel
 from .nasty import Nasty
+from .options import (ADVERSARIAL_TRAINING, HARDENING, PROTECTIONS, AttackOptions, Hardening, HardenOptions,
+                      ProtectOptions, Protection)
 from .plain import Plain
 from .rml import RML
 from .rslad import RSLAD
 
-__all__ = ["METHODS", "Method", "ARD", "ARDGoldblum", "HintonKD", "Nasty", "PGDAT", "PseudoLabel", "Plain", "RML",
-           "RSLAD", "TRADES"]
+__all__ = ["ADVERSARIAL_TRAINING", "HARDENING", "METHODS", "PROTECTIONS", "ARD", "ARDGoldblum", "AttackOptions",
+           "Hardening", "HardenOptions", "HintonKD", "Method", "Nasty", "PGDAT", "ProtectOptions", "Protection",
+           "PseudoLabel", "Plain", "RML", "RSLAD", "TRADES", "adversarial_training"]

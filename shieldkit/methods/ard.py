@@ -10,8 +10,9 @@ import torch
 from torch import nn
 
 from ..attacks import PGD
-from ..losses.adversarial import ARD_LEVELS, ard_ranking_loss
+from ..losses.adversarial import ARD_LEVELS, ard_ranking_loss, check_levels
 from .base import METHODS, total
+from .options import HARDENING, Hardening, HardenOptions
 from .rslad import RSLAD
 
 
@@ -21,10 +22,7 @@ class ARD(RSLAD):
 
     def __init__(self, teacher: nn.Module, levels=ARD_LEVELS, lambdas=(1.0, 1.0, 1.0), gamma: float = 1.0,
                  base: str = "rslad", attack: PGD | None = None, max_pairs: int | None = 4096) -> None:
-        levels = tuple(levels)
-        unknown = set(levels) - set(ARD_LEVELS)
-        if unknown:
-            raise ValueError(f"unknown ARD level(s) {sorted(unknown)}; valid: {', '.join(ARD_LEVELS)}")
+        levels = check_levels(levels)
         if len(tuple(lambdas)) != 3:
             raise ValueError(f"ARD needs three lambdas (cat, sample, disc), got {tuple(lambdas)}")
         super().__init__(teacher, attack)
@@ -42,3 +40,11 @@ class ARD(RSLAD):
     def settings(self):
         return {"method": self.name, "levels": list(self.levels), "lambdas": list(self.lambdas), "gamma": self.gamma,
                 "base": self.base, "max_pairs": self.max_pairs, "attack": self.attack.settings()}
+
+
+def _ard_for_harden(teacher: nn.Module, options: HardenOptions) -> ARD:
+    return ARD(teacher, levels=options.levels, lambdas=options.lambdas, gamma=options.gamma, base=options.base,
+               attack=options.attack.pgd(options.inner))
+
+
+HARDENING.add("ard", Hardening(_ard_for_harden))

@@ -11,6 +11,7 @@ from torch import nn
 from ..attacks import PGD
 from ..losses.adversarial import ard_goldblum_loss
 from .base import METHODS, TeacherMethod, total
+from .options import HARDENING, Hardening
 
 
 @METHODS.register("ard-goldblum")
@@ -32,3 +33,7 @@ class ARDGoldblum(TeacherMethod):
 
     def settings(self):
         return {"method": self.name, "alpha": self.alpha, "tau": self.tau, "attack": self.attack.settings()}
+
+
+HARDENING.add("ard-goldblum", Hardening(lambda teacher, options: ARDGoldblum(
+    teacher, options.goldblum_alpha, options.goldblum_tau, options.attack.pgd("ce"))))

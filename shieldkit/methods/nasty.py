@@ -6,7 +6,9 @@ import torch
 from torch import nn
 
 from ..losses.nasty import nasty_loss
+from ..models import create_model
 from .base import METHODS, Method, frozen, move_frozen, total
+from .options import PROTECTIONS, ProtectOptions, Protection
 
 
 @METHODS.register("nasty")
@@ -30,3 +32,14 @@ class Nasty(Method):
 
     def settings(self):
         return {"method": self.name, "tau": self.tau, "omega": self.omega, "from_scratch": True}
+
+
+def _nasty_build(original: nn.Module, options: ProtectOptions) -> tuple[nn.Module, Nasty]:
+    """A fresh model of the original's architecture, trained from scratch against the original."""
+    spec = original.spec()
+    fresh = create_model(original.arch, original.num_classes, mean=spec["mean"], std=spec["std"],
+                         **original.model_kwargs)
+    return fresh, Nasty(original, tau=options.tau if options.tau is not None else 4.0, omega=options.omega)
+
+
+PROTECTIONS.add("nasty", Protection(_nasty_build, epochs=30, lr=0.1))

@@ -10,13 +10,17 @@ and lets any setting be overridden.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..attacks import PGD
+from ..errors import InputError
 from ..losses.rml import NEGATIVE_TARGETS, parse_confidence, rml_loss
 from .base import METHODS, Method, frozen, move_frozen, total
+from .options import PROTECTIONS, ProtectOptions, Protection
 
 # name -> settings of RML. "rml-paper" is the reading of the paper (reverse the negatives, keep each image's
 # confidence); "uniform" (the default: the frontier's best point measured, README) removes the negatives'
@@ -48,7 +52,7 @@ class RML(Method):
     def __init__(self, original: nn.Module, alpha: float = 1.0, beta: float = 1.0, tau: float = 4.0,
                  negatives: str = "mirror", use_labels: bool = True, attack: PGD | None = None,
                  adv_weight: float = 1.0, confidence: str | float = "original", ce_weight: float = 1.0,
-                 flatness: float = 0.0) -> None:
+                 flatness: float = 0.0, recipe: str | None = None) -> None:
         if negatives not in NEGATIVE_TARGETS:
             raise ValueError(f"negatives must be one of {NEGATIVE_TARGETS}, got {negatives!r}")
         for name, value in (("alpha", alpha), ("beta", beta), ("ce_weight", ce_weight), ("flatness", flatness)):
@@ -63,6 +67,7 @@ class RML(Method):
         self.ce_weight, self.flatness = float(ce_weight), float(flatness)
         self.use_labels = bool(use_labels)
         self.attack, self.adv_weight = attack, float(adv_weight)
+        self.recipe = recipe  # the named recipe these settings started from (recorded, nothing else)
 
     def to(self, device, channels_last=False):
         self.original = move_frozen(self.original, device, channels_last)
@@ -85,4 +90,31 @@ class RML(Method):
                 "negatives": self.negatives, "confidence": self.confidence, "ce_weight": self.ce_weight,
                 "flatness": self.flatness, "use_labels": self.use_labels,
                 "attack": self.attack.settings() if self.attack else None,
-                "adv_weight": self.adv_weight if self.attack else None}
+                "adv_weight": self.adv_weight if self.attack else None,
+                **({"recipe": self.recipe} if self.recipe is not None else {})}
+
+
+def _rml_settings(options: ProtectOptions) -> dict:
+    try:
+        return recipe_settings(options.recipe, alpha=options.alpha, beta=options.beta, tau=options.tau,
+                               negatives=options.negatives, confidence=options.confidence,
+                               ce_weight=options.ce_weight, flatness=options.flatness)
+    except ValueError as e:
+        raise InputError(str(e)) from None
+
+
+def _rml_check(options: ProtectOptions) -> None:
+    try:  # every setting is checked before any data or model is loaded
+        RML(nn.Identity(), use_labels=options.use_labels, **_rml_settings(options))
+    except ValueError as e:
+        raise InputError(str(e)) from None
+
+
+def _rml_build(original: nn.Module, options: ProtectOptions) -> tuple[nn.Module, RML]:
+    protected = copy.deepcopy(original).requires_grad_(True)  # the original may arrive frozen (e.g. a teacher)
+    attack = options.attack.pgd("ce") if options.attack.steps > 0 else None
+    return protected, RML(original, use_labels=options.use_labels, attack=attack, adv_weight=options.adv_weight,
+                          recipe=options.recipe, **_rml_settings(options))
+
+
+PROTECTIONS.add("rml", Protection(_rml_build, epochs=5, lr=0.01, check=_rml_check))

@@ -11,6 +11,7 @@ from torch import nn
 from ..attacks import PGD
 from ..losses.adversarial import rslad_loss
 from .base import METHODS, TeacherMethod, total
+from .options import HARDENING, Hardening
 
 
 @METHODS.register("rslad")
@@ -34,3 +35,6 @@ class RSLAD(TeacherMethod):
 
     def settings(self):
         return {"method": self.name, "attack": self.attack.settings()}
+
+
+HARDENING.add("rslad", Hardening(lambda teacher, options: RSLAD(teacher, options.attack.pgd("kl"))))

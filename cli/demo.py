@@ -1,4 +1,4 @@
-"""``shieldkit demo``: train -> protect (RML) -> export -> verify, original vs protected, on digits.
+"""``shieldkit demo``, a CLI workflow: train -> protect (RML) -> export -> verify, original vs protected, on digits.
 
 Runs on scikit-learn's bundled digits (no files needed) in a few minutes on 2 CPU cores. Both
 models are exported, and each artefact is attacked through ONNX Runtime with the KD probe; the
@@ -12,16 +12,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shieldkit.api import protect, train
+from shieldkit import protect, train
 from shieldkit.data import Dataset, load_dataset
 from shieldkit.outputs import check_output_dir
 from shieldkit.utils import write_json
 
+from shieldkit.exporters import export
 from shieldkit.methods.rml import DEFAULT_RECIPE
-
-from .kd import KDProbeConfig
-from .policy import Policy, Thresholds
-from .run import verify
+from shieldkit.verify import KDProbeConfig, Policy, Thresholds, verify
 
 
 @dataclass
@@ -48,8 +46,6 @@ def run_demo(cfg: DemoConfig | None = None, *, data: Dataset | None = None, out_
              progress: bool = True, seed: int = 0, log=None) -> dict[str, Any]:
     """Train a teacher, protect it with RML, export both, verify both artefacts; return the figures
     (and write models, artefacts, reports and ``demo.json`` to ``out_dir``)."""
-    from shieldkit.exporters import export
-
     say = log or (lambda msg: None)
     check_output_dir(out_dir, "--out-dir")
     cfg = cfg or DemoConfig()
@@ -81,24 +77,3 @@ def run_demo(cfg: DemoConfig | None = None, *, data: Dataset | None = None, out_
     if out_dir:
         write_json(result, Path(out_dir) / "demo.json")
     return result
-
-
-def demo_table(result: dict[str, Any]):
-    """A rich table: accuracy, baseline student, the deciding attacker, its KD gain (and 95 % upper bound) and
-    the verdict per artefact."""
-    from rich.table import Table
-
-    any_row = next(iter(result["rows"].values()))
-    settings = any_row["attacks"]["kd"]["settings"]
-    t = Table(title=f"shieldkit verify on {result['dataset']['name']} through ONNX Runtime (students "
-                    f"{', '.join(settings['families'])}, {len(settings['seeds'])} seeds; max KD gain "
-                    f"{any_row['thresholds']['max_kd_gain']:+.1f} on the 95% upper bound)")
-    for col in ("artefact", "accuracy", "baseline student", "deciding attacker", "KD gain (upper)", "verdict"):
-        t.add_column(col, justify="right")
-    for name, report in result["rows"].items():
-        kd = report["attacks"]["kd"]["figures"]
-        colour = {"PASS": "green", "FAIL": "red"}.get(report["verdict"], "yellow")
-        t.add_row(name, f"{report['figures']['accuracy']:.2f}", f"{kd['hard_label_accuracy']:.2f}",
-                  f"{kd['best_kd_accuracy']:.2f} ({kd['best_kd']})", f"{kd['kd_gain']:+.2f} ({kd['kd_gain_upper']:+.2f})",
-                  f"[{colour}]{report['verdict']}[/]")
-    return t

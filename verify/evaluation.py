@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from torch import nn
 
-from shieldkit.api import as_dataset
+from shieldkit.runs import as_dataset
 from shieldkit.checkpoint import load_model
 from shieldkit.data import Dataset
 from shieldkit.data.preprocess import Preprocess
@@ -108,18 +108,6 @@ def evaluate(model: str | Path | nn.Module, data: str | Dataset, *, attacks: str
     return RobustnessResult(out)
 
 
-def robustness_table(report: dict):
-    from rich.table import Table
-
-    t = Table(title=f"robust accuracy, l_inf eps={report['settings']['eps'] * 255:.1f}/255, n={report['n']} "
-                    f"({report['target'].get('kind')})")
-    t.add_column("attack")
-    t.add_column("accuracy %", justify="right")
-    t.add_column("seconds", justify="right")
-    for name, acc in report["accuracy"].items():
-        secs = report["seconds"].get(name)
-        t.add_row(name, f"{acc:.2f}", "" if secs is None else f"{secs:.1f}")
-    return t
 
 
-__all__ = ["RobustnessResult", "evaluate", "evaluate_robustness_of", "robustness_table", "robustness_target"]
+__all__ = ["RobustnessResult", "evaluate", "evaluate_robustness_of", "robustness_target"]

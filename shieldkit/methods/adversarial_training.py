@@ -1,6 +1,7 @@
 """Adversarial training of a single model: PGD-AT (Madry et al. 2018) and TRADES (Zhang et al. 2019).
 
-Used by ``train --adversarial`` (robust teachers) and ``harden --method at`` (the student baseline).
+Used by ``train --adversarial`` (robust teachers) and ``harden --method pgd-at`` (the student baseline; ``at`` and
+``pgd`` are the older names, still accepted).
 The attack runs with the model in eval mode and computes input gradients only.
 """
 
@@ -11,6 +12,7 @@ import torch.nn.functional as F
 from ..attacks import PGD
 from ..losses.adversarial import trades_loss
 from .base import METHODS, Method, total
+from .options import ADVERSARIAL_TRAINING, HARDENING, AttackOptions, Hardening
 
 
 @METHODS.register("pgd-at")
@@ -49,3 +51,14 @@ class TRADES(Method):
 
     def settings(self):
         return {"method": self.name, "beta": self.beta, "attack": self.attack.settings()}
+
+
+ADVERSARIAL_TRAINING.add("pgd-at", lambda attack, trades_beta: PGDAT(attack.pgd("ce")), aliases=("pgd",))
+ADVERSARIAL_TRAINING.add("trades", lambda attack, trades_beta: TRADES(trades_beta, attack.pgd("kl")))
+HARDENING.add("pgd-at", Hardening(lambda teacher, options: PGDAT(options.attack.pgd("ce")), needs_teacher=False),
+              aliases=("at",))
+
+
+def adversarial_training(name: str, attack: AttackOptions, trades_beta: float = 6.0) -> Method:
+    """The robust-training step registered as ``name`` in :data:`ADVERSARIAL_TRAINING` (``pgd-at``, ``trades``)."""
+    return ADVERSARIAL_TRAINING.get(name)(attack, trades_beta)

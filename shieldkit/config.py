@@ -1,0 +1,70 @@
+"""Config files, read strictly: one reader for the verify policy and for ``train``/``protect``/``harden --config``.
+
+A run config is either a TOML file of option names (``epochs = 10``; dashes or underscores; optionally under a
+``[train]``/``[protect]``/``[harden]`` table) or the JSON sidecar a run wrote beside its checkpoint, whose
+``settings.options`` are that run's own arguments: ``shieldkit train --config model.json --out again.pt`` repeats
+it. Unknown keys are an error, as is a sidecar of another command; options given on the command line win.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+from .errors import InputError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+COMMANDS = ("train", "protect", "harden")
+
+
+def read_toml(path: str | Path, what: str) -> dict[str, Any]:
+    """The TOML document at ``path`` (``what`` names it in errors: "policy file", "config file")."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} not found: {path}")
+    try:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path} is not valid TOML ({e})") from None
+
+
+def check_keys(table: dict, valid: Iterable[str], where: str, what: str = "key") -> None:
+    """Every key of ``table`` must be in ``valid``; else one line listing the unknown and the valid ones."""
+    valid = list(valid)
+    unknown = sorted(set(table) - set(valid))
+    if unknown:
+        raise InputError(f"{where}: unknown {what}(s) {', '.join(map(str, unknown))}; valid: {', '.join(valid)}")
+
+
+def load_run_config(path: str | Path, command: str, valid: Iterable[str]) -> dict[str, Any]:
+    """The options a config file sets for ``command`` (names as the library spells them), checked against
+    ``valid``; a sidecar JSON (``settings.options``) of a ``command`` run, or a TOML file."""
+    path = Path(path)
+    if path.suffix == ".json":
+        if not path.is_file():
+            raise InputError(f"config file not found: {path}")
+        try:
+            sidecar = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise InputError(f"{path} is not valid JSON ({e})") from None
+        settings = sidecar.get("settings") if isinstance(sidecar, dict) else None
+        if not isinstance(settings, dict) or not isinstance(settings.get("options"), dict):
+            raise InputError(f"{path} is not the settings file of a shieldkit run (no settings.options): give the "
+                             f".json written beside a checkpoint, or a TOML file")
+        if settings.get("command") != command:
+            raise InputError(f"{path} holds the settings of a `{settings.get('command')}` run, not of `{command}`")
+        options = dict(settings["options"])
+    else:
+        raw = read_toml(path, "config file")
+        options = raw[command] if isinstance(raw.get(command), dict) and len(raw) == 1 else raw
+        others = [c for c in COMMANDS if c != command and isinstance(options.get(c), dict)]
+        if others:
+            raise InputError(f"{path} configures `{others[0]}`, not `{command}`")
+        options = {str(k).replace("-", "_"): v for k, v in options.items()}
+    check_keys(options, valid, str(path), "option")
+    return options
