@@ -13,6 +13,7 @@ into one line on stderr and an exit code (1 a verification threshold failed, 2 b
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import os
 import sys
@@ -126,7 +127,9 @@ CLI_ONLY = ("config", "as_json", "password_env")
 
 
 def library_options(arguments: dict[str, Any]) -> dict[str, Any]:
-    """A command's arguments as the library call's keywords (they share names; CLI-only options dropped)."""
+    """A command's arguments (its ``**shared`` option groups included) as the library call's keywords: they share
+    names; CLI-only options are dropped."""
+    arguments = {**{k: v for k, v in arguments.items() if k != "shared"}, **arguments.get("shared", {})}
     return {k: v for k, v in arguments.items() if k not in CLI_ONLY}
 
 
@@ -216,12 +219,40 @@ CertChainOpt = typer.Option(None, "--certificate-chain", help="check the signatu
                             "repeat the option) instead of --public-key")
 
 
+def _group(*params: tuple[str, Any, Any]) -> list[inspect.Parameter]:
+    return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
+            for name, annotation, option in params]
+
+
+# option groups several commands take, declared once: with_options() appends them to a command's signature
+PREPROCESS = _group(("image_size", Optional[int], ImageSizeOpt), ("resize", Optional[int], ResizeOpt),
+                    ("center_crop", Optional[int], CenterCropOpt))
+MODEL_FILE = _group(("arch", Optional[str], ArchOpt), ("num_classes", Optional[int], NumClassesOpt),
+                    ("trust_pickle", bool, TrustPickleOpt))
+TRAINING_RUN = _group(("seed", int, SeedOpt), ("device", str, DeviceOpt), ("data_dir", Optional[Path], DataDirOpt),
+                      ("download", bool, DownloadOpt), ("resume", bool, ResumeOpt), ("compile", bool, CompileOpt),
+                      ("loader", str, LoaderOpt), ("workers", int, WorkersOpt), ("augment", Optional[str], AugmentOpt))
+
+
+def with_options(*groups: list[inspect.Parameter]):
+    """Add option ``groups`` to a command: they join its signature (so Typer makes them options and ``--help``
+    lists them) and reach the function in its ``**shared`` keywords."""
+    def decorate(fn):
+        signature = inspect.signature(fn)
+        own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        fn.__signature__ = signature.replace(parameters=own + [p for group in groups for p in group])
+        return fn
+
+    return decorate
+
+
 def _say(msg: str) -> None:
     err_console.print(f"[dim]{msg}[/]", highlight=False)
 
 
 @app.command("train")
 @handle_errors
+@with_options(TRAINING_RUN, PREPROCESS)
 def train_cmd(
     arch: str = typer.Option("resnet8", "--arch", help="a name (see `shieldkit models`), tv:NAME, timm:NAME, or your "
                              "own network as package.module:factory (called with num_classes; recorded so later "
@@ -235,11 +266,6 @@ def train_cmd(
     weight_decay: float = WeightDecayOpt,
     schedule: str = ScheduleOpt,
     label_smoothing: float = typer.Option(0.0, "--label-smoothing", help="ε of label-smoothed cross-entropy"),
-    seed: int = SeedOpt,
-    device: str = DeviceOpt,
-    data_dir: Optional[Path] = DataDirOpt,
-    download: bool = DownloadOpt,
-    resume: bool = ResumeOpt,
     model_kwargs: Optional[str] = ModelKwargsOpt,
     adversarial: Optional[str] = registry_choice(ADVERSARIAL_TRAINING, None, "--adversarial",
                                                  help="train a robust model (a teacher for harden); 'pgd' is "
@@ -248,13 +274,7 @@ def train_cmd(
     attack_steps: int = AttackStepsOpt,
     attack_step_size: float = AttackStepSizeOpt,
     trades_beta: float = typer.Option(6.0, "--trades-beta", help="TRADES: weight of the KL term"),
-    compile: bool = CompileOpt,
-    loader: str = LoaderOpt,
-    workers: int = WorkersOpt,
-    image_size: Optional[int] = ImageSizeOpt,
-    resize: Optional[int] = ResizeOpt,
-    center_crop: Optional[int] = CenterCropOpt,
-    augment: Optional[str] = AugmentOpt,
+    **shared: Any,
 ) -> None:
     """Train a classifier: plain (a model to protect) or adversarially (a robust teacher for harden)."""
     r = train(**library_options(locals()))
@@ -263,6 +283,7 @@ def train_cmd(
 
 @app.command("protect")
 @handle_errors
+@with_options(MODEL_FILE, TRAINING_RUN, PREPROCESS)
 def protect_cmd(
     model: Path = typer.Argument(..., help="trained model: shieldkit checkpoint, state_dict/.safetensors (+ --arch), "
                                  "TorchScript"),
@@ -293,14 +314,6 @@ def protect_cmd(
     lr: Optional[float] = typer.Option(None, "--lr", help="default 0.01 (rml) / 0.1 (nasty)"),
     batch_size: int = BatchSizeOpt,
     weight_decay: float = WeightDecayOpt,
-    seed: int = SeedOpt,
-    device: str = DeviceOpt,
-    data_dir: Optional[Path] = DataDirOpt,
-    download: bool = DownloadOpt,
-    resume: bool = ResumeOpt,
-    arch: Optional[str] = ArchOpt,
-    num_classes: Optional[int] = NumClassesOpt,
-    trust_pickle: bool = TrustPickleOpt,
     mean: Optional[str] = typer.Option(None, "--mean", metavar="M1,M2,M3", parser=_parser(
                                        "--mean", lambda t: _split(t, float), "comma-separated numbers"),
                                        help="per-channel mean a bare state_dict was trained with (default: the "
@@ -308,18 +321,12 @@ def protect_cmd(
     std: Optional[str] = typer.Option(None, "--std", metavar="S1,S2,S3", parser=_parser(
                                       "--std", lambda t: _split(t, float), "comma-separated numbers"),
                                       help="per-channel std a bare state_dict was trained with (default: the data's)"),
-    compile: bool = CompileOpt,
-    loader: str = LoaderOpt,
-    workers: int = WorkersOpt,
     adversarial_steps: int = typer.Option(0, "--adversarial-steps", help="RML: >0 adds CE on PGD examples (keeps a "
                                           "hardened model robust)"),
     eps: float = EpsOpt,
     attack_step_size: float = AttackStepSizeOpt,
     adv_weight: float = typer.Option(1.0, "--adv-weight", help="RML: weight of the adversarial CE term"),
-    image_size: Optional[int] = ImageSizeOpt,
-    resize: Optional[int] = ResizeOpt,
-    center_crop: Optional[int] = CenterCropOpt,
-    augment: Optional[str] = AugmentOpt,
+    **shared: Any,
 ) -> None:
     """Protect a trained classifier against knowledge distillation (RML)."""
     r = protect(**library_options(locals()))
@@ -330,13 +337,14 @@ def protect_cmd(
 
 @app.command("harden")
 @handle_errors
+@with_options(MODEL_FILE, TRAINING_RUN, PREPROCESS)
 def harden_cmd(
     teacher: Optional[Path] = typer.Option(None, "--teacher", help="robust teacher (e.g. from train --adversarial); "
                                            "not needed for --method pgd-at"),
     student: str = typer.Option("mobilenetv2", "--student", help="student architecture (mobilenetv2, shufflenetv2, "
                                 "resnet18, ...)"),
-    data: str = DataOpt,
     out: Path = typer.Option(..., "--out", help="student checkpoint to write"),
+    data: str = DataOpt,
     config: Optional[Path] = ConfigOpt,
     method: str = registry_choice(HARDENING, "ard", "--method", help="hardening method; pgd-at trains the "
                                   "student alone, without a teacher ('at' is accepted too)"),
@@ -357,25 +365,11 @@ def harden_cmd(
     lr: float = typer.Option(0.1, "--lr", help="peak SGD learning rate"),
     weight_decay: float = WeightDecayOpt,
     schedule: str = ScheduleOpt,
-    seed: int = SeedOpt,
-    device: str = DeviceOpt,
-    data_dir: Optional[Path] = DataDirOpt,
-    download: bool = DownloadOpt,
-    resume: bool = ResumeOpt,
     student_kwargs: Optional[str] = typer.Option(None, "--student-kwargs", metavar="JSON", parser=_parser(
                                                      "--student-kwargs", _json_object, "a JSON object"),
                                                  help="keyword arguments of the student architecture (recorded)"),
-    arch: Optional[str] = ArchOpt,
-    num_classes: Optional[int] = NumClassesOpt,
-    trust_pickle: bool = TrustPickleOpt,
-    compile: bool = CompileOpt,
-    loader: str = LoaderOpt,
-    workers: int = WorkersOpt,
     eval_n: int = typer.Option(1000, "--eval-n", help="test images for the stored PGD-20 figure (0: skip)"),
-    image_size: Optional[int] = ImageSizeOpt,
-    resize: Optional[int] = ResizeOpt,
-    center_crop: Optional[int] = CenterCropOpt,
-    augment: Optional[str] = AugmentOpt,
+    **shared: Any,
 ) -> None:
     """Distil a robust teacher into a lightweight, adversarially robust student (ARD and baselines)."""
     r = harden(**library_options(locals()))
@@ -386,6 +380,7 @@ def harden_cmd(
 
 @app.command("evaluate")
 @handle_errors
+@with_options(PREPROCESS)
 def evaluate_cmd(
     model: Path = typer.Argument(..., help="checkpoint, artefact directory (scored on ONNX Runtime) or .onnx"),
     data: str = DataOpt,
@@ -407,9 +402,7 @@ def evaluate_cmd(
     data_dir: Optional[Path] = DataDirOpt,
     download: bool = DownloadOpt,
     trust_pickle: bool = TrustPickleOpt,
-    image_size: Optional[int] = ImageSizeOpt,
-    resize: Optional[int] = ResizeOpt,
-    center_crop: Optional[int] = CenterCropOpt,
+    **shared: Any,
 ) -> None:
     """Clean and robust accuracy under l_inf attacks (FGSM, PGD-20, CW, AutoAttack, Square, transfer)."""
     r = evaluate(**library_options(locals()))
@@ -429,6 +422,7 @@ def demo_cmd(out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="kee
 
 @app.command("export")
 @handle_errors
+@with_options(MODEL_FILE, PREPROCESS)
 def export_cmd(
     model: Path = typer.Argument(..., help="model to export: shieldkit checkpoint, or state_dict/.safetensors + --arch"),
     out: Path = typer.Option(..., "--out", help="artefact directory to write (model.onnx, model.safetensors, "
@@ -450,12 +444,7 @@ def export_cmd(
     overwrite: bool = flag("--overwrite", help="replace an existing --out directory"),
     seed: int = typer.Option(0, "--seed", help="seeds the random parity images used when no --data is given"),
     data_dir: Optional[Path] = DataDirOpt,
-    arch: Optional[str] = ArchOpt,
-    num_classes: Optional[int] = NumClassesOpt,
-    trust_pickle: bool = TrustPickleOpt,
-    image_size: Optional[int] = ImageSizeOpt,
-    resize: Optional[int] = ResizeOpt,
-    center_crop: Optional[int] = CenterCropOpt,
+    **shared: Any,
 ) -> None:
     """Export to ONNX + safetensors with a manifest; check parity on ONNX Runtime (exit 1 if it fails)."""
     r = export(**library_options(locals()), log=_say)
@@ -465,15 +454,14 @@ def export_cmd(
 
 @app.command("inspect")
 @handle_errors
+@with_options(MODEL_FILE)
 def inspect_cmd(
     path: Path = typer.Argument(..., help="artefact directory (from `shieldkit export`) or a model file"),
     as_json: bool = flag("--json", help="print JSON instead of a table"),
     public_key: Optional[Path] = typer.Option(None, "--public-key", help="check the artefact's signature (model.sig) "
                                               "and its verify attestation with this public key (PEM)"),
     certificate_chain: Optional[list[Path]] = CertChainOpt,
-    arch: Optional[str] = ArchOpt,
-    num_classes: Optional[int] = NumClassesOpt,
-    trust_pickle: bool = TrustPickleOpt,
+    **shared: Any,
 ) -> None:
     """Show an artefact's manifest (and whether its files are intact and its signature holds) or a checkpoint's
     metadata.
@@ -493,6 +481,7 @@ def inspect_cmd(
 
 @app.command("verify")
 @handle_errors
+@with_options(PREPROCESS)
 def verify_cmd(
     artefact: Path = typer.Argument(..., help="artefact directory or .onnx (attacked through ONNX Runtime), or a "
                                     "checkpoint (torch)"),
@@ -543,9 +532,7 @@ def verify_cmd(
     min_autoattack: Optional[float] = typer.Option(None, "--min-autoattack", help="%: robust accuracy under AutoAttack"),
     data_dir: Optional[Path] = DataDirOpt,
     trust_pickle: bool = TrustPickleOpt,
-    image_size: Optional[int] = ImageSizeOpt,
-    resize: Optional[int] = ResizeOpt,
-    center_crop: Optional[int] = CenterCropOpt,
+    **shared: Any,
 ) -> None:
     """Attack the released artefact with a panel of KD attackers; exit 0 PASS, 1 FAIL, 2 bad input, 3 INCONCLUSIVE."""
     options = library_options(locals())

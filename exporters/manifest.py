@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from shieldkit.errors import ArtefactError
+from shieldkit.utils import read_json
 
 MANIFEST = "manifest.json"
 SCHEMA = "shieldkit-artefact"
@@ -48,10 +49,7 @@ def read_manifest(directory: str | Path) -> dict:
         raise ArtefactError(f"artefact directory not found: {directory}")
     if not path.is_file():
         raise ArtefactError(f"{directory} is not a shieldkit artefact: {MANIFEST} is missing")
-    try:
-        manifest = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ArtefactError(f"{path} is not valid JSON ({e})") from None
+    manifest = read_json(path, ArtefactError)
     if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
         raise ArtefactError(f"{path} is not a shieldkit manifest (schema {SCHEMA!r} expected)")
     if manifest.get("schema_version", 0) > SCHEMA_VERSION:

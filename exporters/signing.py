@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Sequence
 
 from shieldkit.errors import InputError, SignatureError
-from shieldkit.utils import atomic_path
+from shieldkit.utils import atomic_path, read_json
 
 from .manifest import MANIFEST, verify_artefact
 
@@ -139,10 +139,7 @@ def sign_artefact(directory: str | Path, private_key: str | Path, *, report: str
     report_data = None
     if report is not None:
         report_path = _existing(report, "verify report")
-        try:
-            report_data = json.loads(report_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise InputError(f"{report_path} is not valid JSON ({e})") from None
+        report_data = read_json(report_path)
         _check_report_is_of(report_data, manifest, report_path, directory)
     _sign_file_or_dir(ms, _signer(ms, key, password, cert, chain), directory, directory / SIGNATURE)
     written = {"signature": str(directory / SIGNATURE)}
@@ -210,8 +207,8 @@ def _check_attestation(ms, key, chain, directory: Path) -> dict:
         raise SignatureError(f"{directory}: {ATTESTATION} and {ATTESTATION_SIGNATURE} must come together")
     _verify(ms, key, chain, directory / ATTESTATION, directory / ATTESTATION_SIGNATURE,
             f"the verify attestation of {directory}")
-    statement = json.loads((directory / ATTESTATION).read_text())
-    manifest = json.loads((directory / MANIFEST).read_text())
+    statement = read_json(directory / ATTESTATION, SignatureError)
+    manifest = read_json(directory / MANIFEST, SignatureError)
     subjects = {s["name"]: s["digest"]["sha256"] for s in statement.get("subject", [])}
     now = {name: entry["sha256"] for name, entry in manifest.get("files", {}).items()}
     now[MANIFEST] = hashlib.sha256((directory / MANIFEST).read_bytes()).hexdigest()

@@ -8,11 +8,11 @@ it. Unknown keys are an error, as is a sidecar of another command; options given
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import InputError
+from .utils import read_json
 
 try:
     import tomllib
@@ -48,10 +48,7 @@ def load_run_config(path: str | Path, command: str, valid: Iterable[str]) -> dic
     if path.suffix == ".json":
         if not path.is_file():
             raise InputError(f"config file not found: {path}")
-        try:
-            sidecar = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise InputError(f"{path} is not valid JSON ({e})") from None
+        sidecar = read_json(path)
         settings = sidecar.get("settings") if isinstance(sidecar, dict) else None
         if not isinstance(settings, dict) or not isinstance(settings.get("options"), dict):
             raise InputError(f"{path} is not the settings file of a shieldkit run (no settings.options): give the "

@@ -111,6 +111,14 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
+def read_json(path: str | Path, error: type[InputError] = InputError) -> Any:
+    """The JSON document at ``path``; a file that is not JSON raises ``error`` naming it (one line)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise error(f"{path} is not valid JSON ({e})") from None
+
+
 def write_json(obj: Any, path: str | Path) -> None:
     """Write ``obj`` as indented JSON, atomically."""
     with atomic_path(path) as tmp:

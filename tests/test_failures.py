@@ -238,7 +238,7 @@ FAULTS = [
     ("protect-ctrl-c", "shieldkit.api.fit", _interrupt, 130, "interrupted"),
     ("protect-disk-full", "torch.save", _disk_full, 2, "the disk is full"),
     ("harden-ctrl-c", "shieldkit.api.fit", _interrupt, 130, "interrupted"),
-    ("verify-ctrl-c", "shieldkit.verify.run.train_baselines", _interrupt, 130, "interrupted"),
+    ("verify-ctrl-c", "shieldkit.verify.attacks.train_baselines", _interrupt, 130, "interrupted"),
     ("export-ctrl-c", "shieldkit.exporters.export.export_onnx", _interrupt, 130, "interrupted"),
     ("export-disk-full", "shieldkit.exporters.export.export_safetensors", _disk_full, 2, "the disk is full"),
 ]

@@ -42,6 +42,7 @@ from shieldkit.config import check_keys, read_toml
 from shieldkit.errors import InputError
 from shieldkit.robustness import RobustnessConfig
 
+from .attacks import attack_order
 from .budgets import budget_configs
 
 DEFAULT_MAX_KD_GAIN = 0.5
@@ -49,7 +50,6 @@ DEFAULT_MAX_KD_GAIN = 0.5
 # a protected model). protect's measured cost is 0.4 on CIFAR-10 and below 1 on digits; 3 points flags a model that
 # lost its accuracy (which would make it trivially "undistillable"), not evaluation noise.
 DEFAULT_MAX_RECORDED_DROP = 3.0
-VERIFY_ATTACKS = ("kd", "datafree", "robustness")
 ROBUSTNESS_THRESHOLDS = {"min_fgsm": "fgsm", "min_pgd20": "pgd20", "min_cw": "cw", "min_autoattack": "autoattack",
                          "min_square": "square"}
 
@@ -138,9 +138,10 @@ def load_policy(path: str | Path | None) -> Policy:
     thresholds.validate(str(path))
     attacks = raw.get("attacks")
     if attacks is not None:
-        bad = [a for a in attacks if a not in VERIFY_ATTACKS]
-        if bad:
-            raise InputError(f"{path}: unknown attack(s) {', '.join(map(str, bad))}; valid: {', '.join(VERIFY_ATTACKS)}")
+        try:
+            attack_order(attacks)
+        except InputError as e:
+            raise InputError(f"{path}: {e}") from None
     seeds = raw.get("seeds")
     if seeds is not None and (not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds) or not seeds):
         raise InputError(f"{path}: seeds must be a non-empty list of integers")

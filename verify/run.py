@@ -22,21 +22,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from shieldkit.runs import as_dataset
 from shieldkit.data import Dataset
 from shieldkit.data.preprocess import Preprocess
 from shieldkit.errors import InputError
 from shieldkit.outputs import check_output_file
+from shieldkit.runs import as_dataset
 from shieldkit.utils import write_json
 from shieldkit.version import __version__
 
+from .attacks import VERIFY_ATTACKS, AttackContext, attack_order
 from .budgets import budget_configs, with_seeds
-from .datafree import DataFreeConfig, datafree_attack
-from .kd import KDProbeConfig, kd_probe, train_baselines
+from .datafree import DataFreeConfig
+from .kd import KDProbeConfig
 from .oracle import Oracle, as_oracle, check_oracle_data, describe_oracle, oracle_accuracy, oracle_preprocess
-from .policy import VERIFY_ATTACKS, Policy, apply_sections, load_policy, robustness_config, with_overrides
+from .policy import Policy, apply_sections, load_policy, robustness_config, with_overrides
 from .report import REPORT_SCHEMA_VERSION, evaluate_checks
-from .evaluation import evaluate_robustness_of
 from .summary import require_matplotlib, write_outputs
 
 
@@ -59,12 +59,6 @@ class VerifyResult:
     @property
     def verdict(self) -> str:
         return self.report["verdict"]
-
-
-def _probe_figures(probe: dict) -> dict:
-    """The figures of a KD probe that a report keeps beside the model's accuracy."""
-    return {"kd_gain": probe["kd_gain"], "kd_gain_upper": probe["kd_gain_upper"], "kd_attacker": probe["best_kd"],
-            "kd_students": {n: s["mean"] for n, s in probe["students"].items()}}
 
 
 def inconclusive_reasons(figures: dict, thresholds: dict) -> list[str]:
@@ -164,10 +158,7 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
         kd_cfg = replace(kd_cfg, epochs=int(epochs))
     default = ["kd"] + (["datafree"] if pol.thresholds.needs_datafree() else []) + \
         (["robustness"] if pol.thresholds.robustness_attacks() else [])
-    attacks = list(attacks or pol.attacks or default)
-    bad = [a for a in attacks if a not in VERIFY_ATTACKS]
-    if bad:
-        raise InputError(f"unknown attack(s) {', '.join(bad)}; valid: {', '.join(VERIFY_ATTACKS)}")
+    attacks = attack_order(list(attacks or pol.attacks or default))
     if pol.thresholds.needs_datafree() and "datafree" not in attacks:
         raise InputError("a data-free threshold is set but the datafree attack is not among --attacks")
     if pol.thresholds.robustness_attacks() and "robustness" not in attacks:
@@ -209,53 +200,11 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
         figures["recorded_accuracy_drop"] = recorded - figures["accuracy"]
         say(f"recorded accuracy {recorded:.2f}% ({recorded_source}): drop {figures['recorded_accuracy_drop']:+.2f}")
 
-    report_attacks: dict[str, Any] = {}
-    if "kd" in attacks:
-        say(f"KD probe: {', '.join(kd_cfg.families)} students, {kd_cfg.epochs} epochs, seeds {list(kd_cfg.seeds)}")
-        baselines = train_baselines(ds, kd_cfg, progress=progress)
-        probe = kd_probe(oracle, ds, kd_cfg, baselines=baselines, progress=progress)
-        figures.update({k: v for k, v in _probe_figures(probe).items() if k != "kd_students"})
-        report_attacks["kd"] = {"settings": probe.pop("settings"), "queries": probe.pop("queries"),
-                                "seconds": probe["seconds"], "figures": probe}
-        say(f"KD probe: worst attacker {probe['best_kd']}, gain {probe['kd_gain']:+.2f} "
-            f"(95% upper bound {probe['kd_gain_upper']:+.2f})")
-        if ref is not None:
-            ref_figures.update(_probe_figures(kd_probe(ref, ds, kd_cfg, baselines=baselines, progress=progress)))
-        if matched is not None:
-            figures["matched_reference"] = {"accuracy": oracle_accuracy(matched, ds.test),
-                                            **_probe_figures(kd_probe(matched, ds, kd_cfg, baselines=baselines,
-                                                                      progress=progress))}
-    if "datafree" in attacks:
-        say(f"data-free KD: {df_cfg.iterations} iterations, batch {df_cfg.batch_size}")
-        df = datafree_attack(oracle, ds, df_cfg, progress=progress)
-        df.pop("student")
-        if df["stopped"] != "completed":
-            raise InputError(f"the data-free attack stopped early ({df['stopped']}, {df['iterations']} of "
-                             f"{df_cfg.iterations} iterations): a truncated run is not a figure; raise --query-budget "
-                             f"or lower [datafree] iterations")
-        figures["datafree_accuracy"] = df["student_accuracy"]
-        report_attacks["datafree"] = {"settings": df.pop("settings"), "queries": df["queries"],
-                                      "seconds": df["seconds"], "figures": df}
-        if ref is not None:
-            # the same attack on both: the artefact's mode (white- or black-box), iterations and query budget
-            same = replace(df_cfg, mode="white" if df["mode"] == "white-box" else "black",
-                           query_budget=df_cfg.query_budget if df_cfg.query_budget is not None else query_budget)
-            if same.mode == "white" and not ref.white_box:
-                raise InputError("the artefact was attacked white-box but the reference gives no gradients: pass the "
-                                 "reference as a checkpoint, or both as exported artefacts")
-            ref_df = datafree_attack(ref, ds, same, progress=progress)
-            if ref_df["stopped"] != "completed":
-                raise InputError(f"the data-free attack on the reference stopped early ({ref_df['stopped']}): a "
-                                 f"truncated run is not a figure")
-            ref_figures["datafree_accuracy"] = ref_df["student_accuracy"]
-            figures["datafree_ratio"] = df["student_accuracy"] / max(ref_df["student_accuracy"], 1e-9)
-    if rob_cfg is not None:
-        say(f"robustness: {', '.join(rob_cfg.attacks)} on {rob_cfg.n} test images")
-        rob = evaluate_robustness_of(artefact, ds, rob_cfg, providers=providers, variant=variant,
-                                     trust_pickle=trust_pickle, progress=progress)
-        figures.update({f"{k}_accuracy": v for k, v in rob["accuracy"].items() if k != "clean"})
-        report_attacks["robustness"] = {"settings": rob["settings"], "queries": rob["queries"],
-                                        "seconds": sum(rob["seconds"].values()), "figures": rob["accuracy"]}
+    ctx = AttackContext(artefact=artefact, oracle=oracle, data=ds, kd=kd_cfg, datafree=df_cfg, robustness=rob_cfg,
+                        reference=ref, matched_reference=matched, query_budget=query_budget, providers=providers,
+                        variant=variant, trust_pickle=trust_pickle, progress=progress, say=say, figures=figures,
+                        reference_figures=ref_figures)
+    report_attacks = {name: VERIFY_ATTACKS.get(name)(ctx) for name in attacks}
     if ref_figures:
         figures["reference"] = ref_figures
 

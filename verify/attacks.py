@@ -1,0 +1,127 @@
+"""The attacks ``verify`` can run, by name: each is a function ``run(ctx) -> report entry``, registered in
+:data:`VERIFY_ATTACKS` (``kd``, ``datafree``, ``robustness``, in that order in every report).
+
+An attack reads what the run resolved (:class:`AttackContext`: the oracle, the data, the references, the
+settings of every attack) and returns its report entry ``{"settings", "queries", "seconds", "figures"}``; the
+figures a threshold reads it writes into ``ctx.figures`` (and the reference's into ``ctx.reference_figures``).
+A new attack is one function and one registration here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+from shieldkit.data import Dataset
+from shieldkit.errors import InputError
+from shieldkit.registry import Registry
+from shieldkit.robustness import RobustnessConfig
+
+from .datafree import DataFreeConfig, datafree_attack
+from .evaluation import evaluate_robustness_of
+from .kd import KDProbeConfig, kd_probe, train_baselines
+from .oracle import Oracle, oracle_accuracy
+
+
+@dataclass
+class AttackContext:
+    """What a verify run resolved before its attacks, and the figures they fill in."""
+
+    artefact: Any  # what the user gave (a path or a module): the robustness attack loads it its own way
+    oracle: Oracle
+    data: Dataset
+    kd: KDProbeConfig
+    datafree: DataFreeConfig
+    robustness: RobustnessConfig | None
+    reference: Oracle | None = None
+    matched_reference: Oracle | None = None
+    query_budget: int | None = None
+    providers: Any = None
+    variant: str = "fp32"
+    trust_pickle: bool = False
+    progress: bool = True
+    say: Callable[[str], None] = lambda msg: None
+    figures: dict[str, Any] = field(default_factory=dict)
+    reference_figures: dict[str, Any] = field(default_factory=dict)
+
+
+VERIFY_ATTACKS: Registry[Callable[[AttackContext], dict]] = Registry("verify attack")
+
+
+def probe_figures(probe: dict) -> dict:
+    """The figures of a KD probe that a report keeps beside the model's accuracy."""
+    return {"kd_gain": probe["kd_gain"], "kd_gain_upper": probe["kd_gain_upper"], "kd_attacker": probe["best_kd"],
+            "kd_students": {n: s["mean"] for n, s in probe["students"].items()}}
+
+
+@VERIFY_ATTACKS.register("kd")
+def run_kd(ctx: AttackContext) -> dict:
+    """The data-driven KD probe on the artefact (and, with the same label-only baselines, on the references)."""
+    cfg = ctx.kd
+    ctx.say(f"KD probe: {', '.join(cfg.families)} students, {cfg.epochs} epochs, seeds {list(cfg.seeds)}")
+    baselines = train_baselines(ctx.data, cfg, progress=ctx.progress)
+    probe = kd_probe(ctx.oracle, ctx.data, cfg, baselines=baselines, progress=ctx.progress)
+    ctx.figures.update({k: v for k, v in probe_figures(probe).items() if k != "kd_students"})
+    entry = {"settings": probe.pop("settings"), "queries": probe.pop("queries"), "seconds": probe["seconds"],
+             "figures": probe}
+    ctx.say(f"KD probe: worst attacker {probe['best_kd']}, gain {probe['kd_gain']:+.2f} "
+            f"(95% upper bound {probe['kd_gain_upper']:+.2f})")
+    if ctx.reference is not None:
+        ctx.reference_figures.update(probe_figures(kd_probe(ctx.reference, ctx.data, cfg, baselines=baselines,
+                                                            progress=ctx.progress)))
+    if ctx.matched_reference is not None:
+        matched = kd_probe(ctx.matched_reference, ctx.data, cfg, baselines=baselines, progress=ctx.progress)
+        ctx.figures["matched_reference"] = {"accuracy": oracle_accuracy(ctx.matched_reference, ctx.data.test),
+                                            **probe_figures(matched)}
+    return entry
+
+
+def _completed(result: dict, iterations: int, what: str) -> dict:
+    if result["stopped"] != "completed":
+        raise InputError(f"the data-free attack{what} stopped early ({result['stopped']}, {result['iterations']} of "
+                         f"{iterations} iterations): a truncated run is not a figure; raise --query-budget or lower "
+                         f"[datafree] iterations")
+    return result
+
+
+@VERIFY_ATTACKS.register("datafree")
+def run_datafree(ctx: AttackContext) -> dict:
+    """Data-free KD on the artefact; on the reference, the same attack (mode, iterations, query budget)."""
+    cfg = ctx.datafree
+    ctx.say(f"data-free KD: {cfg.iterations} iterations, batch {cfg.batch_size}")
+    df = _completed(datafree_attack(ctx.oracle, ctx.data, cfg, progress=ctx.progress), cfg.iterations, "")
+    df.pop("student")
+    ctx.figures["datafree_accuracy"] = df["student_accuracy"]
+    entry = {"settings": df.pop("settings"), "queries": df["queries"], "seconds": df["seconds"], "figures": df}
+    if ctx.reference is not None:
+        same = replace(cfg, mode="white" if df["mode"] == "white-box" else "black",
+                       query_budget=cfg.query_budget if cfg.query_budget is not None else ctx.query_budget)
+        if same.mode == "white" and not ctx.reference.white_box:
+            raise InputError("the artefact was attacked white-box but the reference gives no gradients: pass the "
+                             "reference as a checkpoint, or both as exported artefacts")
+        ref_df = _completed(datafree_attack(ctx.reference, ctx.data, same, progress=ctx.progress), same.iterations,
+                            " on the reference")
+        ctx.reference_figures["datafree_accuracy"] = ref_df["student_accuracy"]
+        ctx.figures["datafree_ratio"] = df["student_accuracy"] / max(ref_df["student_accuracy"], 1e-9)
+    return entry
+
+
+@VERIFY_ATTACKS.register("robustness")
+def run_robustness(ctx: AttackContext) -> dict:
+    """Robust accuracy of the artefact under the ℓ∞ attacks the policy names (as ``shieldkit evaluate``)."""
+    cfg = ctx.robustness
+    ctx.say(f"robustness: {', '.join(cfg.attacks)} on {cfg.n} test images")
+    rob = evaluate_robustness_of(ctx.artefact, ctx.data, cfg, providers=ctx.providers, variant=ctx.variant,
+                                 trust_pickle=ctx.trust_pickle, progress=ctx.progress)
+    ctx.figures.update({f"{k}_accuracy": v for k, v in rob["accuracy"].items() if k != "clean"})
+    return {"settings": rob["settings"], "queries": rob["queries"], "seconds": sum(rob["seconds"].values()),
+            "figures": rob["accuracy"]}
+
+
+def attack_order(names) -> list[str]:
+    """``names`` in the registry's order (the order of every report), each checked."""
+    bad = [a for a in names if a not in VERIFY_ATTACKS]
+    if bad:
+        raise InputError(f"unknown attack(s) {', '.join(map(str, bad))}; valid: "
+                         f"{', '.join(VERIFY_ATTACKS.names(registration_order=True))}")
+    return [a for a in VERIFY_ATTACKS.names(registration_order=True) if a in names]
