@@ -62,6 +62,8 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--panel", default="quick", help="verify budget whose KD panel attacks (quick | standard)")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--kd-baseline", default="labels", help="labels | decisions: what gains are measured against "
+                    "(KDProbeConfig.baseline; cached probes are re-decided, nothing retrains)")
     args = ap.parse_args()
 
     import torch
@@ -77,6 +79,9 @@ def main() -> None:
     t_start = time.perf_counter()
     seeds = [int(s) for s in args.seeds.split(",")]
     base_cfg, _ = budget_configs(args.panel)
+    from dataclasses import replace as _replace
+
+    base_cfg = _replace(base_cfg, baseline=args.kd_baseline)
 
     def probe_cfg(seed):
         from dataclasses import replace

@@ -1,8 +1,8 @@
-"""Exporters: a model to an ONNX + safetensors artefact with a manifest, checked on ONNX Runtime.
+"""Exporters: a model to an ONNX + safetensors artefact with a manifest, checked on ONNX Runtime, and signed.
 
 ``export(model, out_dir, data=...)`` writes the artefact; ``load_runtime(out_dir)`` checks every
-sha256 and returns an object with ``predict(images) -> logits``; ``inspect_path`` describes an
-artefact or a checkpoint.
+sha256 (and, given a public key, the signature) and returns an object with ``predict(images) -> logits``;
+``inspect_path`` describes an artefact or a checkpoint; :mod:`.signing` signs an artefact and its verify report.
 """
 
 from shieldkit.errors import ArtefactError, ParityError, SignatureError
@@ -14,6 +14,6 @@ from .runtime import Runtime, load_runtime, make_session
 from .to_onnx import InputSpec, export_onnx, input_spec
 from .to_safetensors import export_safetensors
 
-__all__ = ["ArtefactError", "ExportConfig", "ExportResult", "InputSpec", "ParityError", "Runtime", "export",
-           "export_onnx", "export_safetensors", "input_spec", "inspect_path", "load_runtime", "make_session",
+__all__ = ["ArtefactError", "ExportConfig", "ExportResult", "InputSpec", "ParityError", "Runtime", "SignatureError",
+           "export", "export_onnx", "export_safetensors", "input_spec", "inspect_path", "load_runtime", "make_session",
            "read_manifest", "sha256_file", "verify_artefact"]

@@ -20,7 +20,7 @@ from shieldkit import train  # noqa: E402
 from shieldkit.errors import SignatureError  # noqa: E402
 from shieldkit.exporters import export, load_runtime  # noqa: E402
 from shieldkit.exporters.manifest import MANIFEST, seal  # noqa: E402
-from shieldkit.exporters.signing import ATTESTATION, SIGNATURE, check_signature, sign_artefact  # noqa: E402
+from shieldkit.exporters.signing import ATTESTATION, SIGNATURE, check_signature  # noqa: E402
 
 
 def _key_pair(directory, name, password=None):

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from shieldkit.errors import InputError
 from shieldkit.losses import non_target_logits, reversed_negatives
 from shieldkit.verify.adaptive import fit_temperature, topk_logits, unmirror_logits
 from shieldkit.verify.kd import KDProbeConfig, decide, paired_gain, student_configs, t95
@@ -84,6 +85,23 @@ def test_decide_takes_the_worst_case_over_families_and_kinds_and_selects_on_held
     # the baseline is the better of hard and ls on the held-out slice, per family
     students["cnn3-16/ls"] = _student([51.0, 51.0, 51.0], 55.0)
     assert decide(students, cfg)["attackers"]["cnn3-16/kd"]["gain"]["mean"] == pytest.approx(1.0)
+
+
+def test_decisions_baseline_measures_gains_beyond_the_oracles_own_argmax():
+    """baseline="decisions": the student of the oracle's argmax (top1) joins hard/ls as a baseline candidate, so a
+    gain is what the outputs teach beyond the decisions (hand-computed: KD 53 - top1 52 = +1, not 53 - 50 = +3)."""
+    students = {"cnn3-16/hard": _student([50.0, 50.0, 50.0], 50.0), "cnn3-16/ls": _student([49.0, 49.0, 49.0], 49.0),
+                "cnn3-16/top1": _student([52.0, 52.0, 52.0], 52.0), "cnn3-16/kd_tau1": _student([53.0, 53.5, 52.5], 53.0)}
+    labels = KDProbeConfig(taus=(1.0,), soft_only_taus=(), seeds=(0, 1, 2))
+    decisions = KDProbeConfig(taus=(1.0,), soft_only_taus=(), seeds=(0, 1, 2), baseline="decisions")
+    assert decide(students, labels)["kd_gain"] == pytest.approx(3.0)
+    d = decide(students, decisions)
+    assert d["baseline"] == "cnn3-16/top1" and d["kd_gain"] == pytest.approx(1.0)
+    assert d["attackers"]["cnn3-16/top1"]["gain"]["mean"] == pytest.approx(0.0)
+    with pytest.raises(InputError, match="KD baseline"):
+        KDProbeConfig(baseline="teacher")
+    with pytest.raises(InputError, match="top1 student"):
+        KDProbeConfig(baseline="decisions", pseudo_label=False)
 
 
 def test_panel_names_every_attack_kind():

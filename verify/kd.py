@@ -14,8 +14,9 @@ split of the training data (never the test split that scores them). Per family:
 - ``recal_tau{τ}``: KD on z/T with T fitted on the attacker's labelled images (:func:`~.adaptive.fit_temperature`).
 
 Noise and selection (docs/verification.md): every student runs once per seed; a gain is paired per
-seed, ``acc(student, s) − acc(baseline, s)``, the baseline being whichever of ``hard``/``ls`` scores
-higher on a held-out ``selection_fraction`` of the attacker's pool. Within an attack kind (the τ of
+seed, ``acc(student, s) − acc(baseline, s)``, the baseline being whichever of ``hard``/``ls`` (and, with
+``baseline="decisions"``, ``top1``: the student of the oracle's own decisions) scores higher on a held-out
+``selection_fraction`` of the attacker's pool. Within an attack kind (the τ of
 KD, the k of top-k, ...) the attacker picks the setting that scores best on that held-out slice, as a
 real attacker would, never on the test split. The probe's ``kd_gain`` is the worst case over
 (family, kind): the largest one-sided 95 % upper bound of the paired gain (Student t over seeds).
@@ -54,6 +55,8 @@ FAMILIES: dict[str, tuple[str, dict]] = {
     "cnn3-32": ("cnn3", {"width": 32}),
 }
 BASELINES = ("hard", "ls")
+# KDProbeConfig.baseline -> the students a gain is measured against (the attacker's best of them, held out)
+KD_BASELINES = {"labels": BASELINES, "decisions": (*BASELINES, "top1")}
 # one-sided 95 % quantiles of Student's t, by degrees of freedom (1.645 beyond 30)
 _T95 = {1: 6.314, 2: 2.920, 3: 2.353, 4: 2.132, 5: 2.015, 6: 1.943, 7: 1.895, 8: 1.860, 9: 1.833, 10: 1.812,
         12: 1.782, 15: 1.753, 20: 1.725, 25: 1.708, 30: 1.697}
@@ -80,8 +83,16 @@ class KDProbeConfig:
     seeds: tuple[int, ...] = (0, 1, 2)
     split_seed: int = 1234
     device: str = "auto"
+    # what a gain is measured against: "labels" (the best student of the dataset's labels: hard or ls) or
+    # "decisions" (also the student of the oracle's own argmax, top1: a gain is then what the outputs teach beyond
+    # the decisions every classifier must give away; see the README's "floor under every gain")
+    baseline: str = "labels"
 
     def __post_init__(self) -> None:
+        if self.baseline not in KD_BASELINES:
+            raise InputError(f"KD baseline must be one of {', '.join(KD_BASELINES)}, got {self.baseline!r}")
+        if self.baseline == "decisions" and not self.pseudo_label:
+            raise InputError("baseline 'decisions' needs the top1 student (pseudo_label = true)")
         if not self.families:
             raise InputError("the KD probe needs at least one student family")
         for f in self.families:
@@ -226,7 +237,7 @@ def decide(students: dict[str, dict], cfg: KDProbeConfig) -> dict[str, Any]:
     attackers: dict[str, dict] = {}
     per_student: dict[str, float] = {}
     for family in cfg.families:
-        base = max(BASELINES, key=lambda b: _score(students[f"{family}/{b}"]))
+        base = max(KD_BASELINES[cfg.baseline], key=lambda b: _score(students[f"{family}/{b}"]))
         base_runs = students[f"{family}/{base}"]["runs"]
         kinds: dict[str, list[str]] = {}
         for name, c in configs.items():

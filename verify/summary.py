@@ -140,7 +140,7 @@ def model_card(report: dict, manifest: dict | None) -> str:
              f"classes, input {m.get('input', {}).get('shape', report['dataset'].get('input_shape'))} "
              f"({m.get('input', {}).get('dtype', 'float32')}, values {m.get('input', {}).get('value_range', [0, 1])})",
              f"- produced by `shieldkit {settings.get('command', '?')}`{how}",
-             f"- files: " + ", ".join(f"`{k}` (sha256 {v['sha256'][:16]}…)" for k, v in (m.get("files") or {}).items()),
+             "- files: " + ", ".join(f"`{k}` (sha256 {v['sha256'][:16]}…)" for k, v in (m.get("files") or {}).items()),
              "", "## Accuracy",
              f"- test accuracy on {report['dataset']['name']} ({report['dataset'].get('test')} images): "
              f"{_fmt(f.get('accuracy'))} % (measured by this verification, through "
