@@ -468,7 +468,7 @@ def inspect_cmd(
 
     Exit 2 when an artefact's files do not match its manifest, or its signature does not verify with
     --public-key (after printing what was found)."""
-    info = inspect_path(**{**library_options(locals()), "certificate_chain": certificate_chain or ()})
+    info = inspect_path(**library_options(locals()))
     if as_json:
         print(json.dumps(to_jsonable(info), indent=2))
     else:
@@ -537,7 +537,6 @@ def verify_cmd(
     """Attack the released artefact with a panel of KD attackers; exit 0 PASS, 1 FAIL, 2 bad input, 3 INCONCLUSIVE."""
     options = library_options(locals())
     thresholds = {k: options.pop(k) for k in THRESHOLD_KEYS if k in options}  # the flags the policy file can set
-    options["certificate_chain"] = certificate_chain or ()
     r = verify(**options, thresholds=thresholds, log=_say)
     out_console.print(verdict_table(r.report))
     for path in (report, summary, junit, plot, model_card):
@@ -566,7 +565,7 @@ def sign_cmd(
     """Sign an artefact (model.sig, through OpenSSF model-signing) and attest its verify report.
 
     Check with `shieldkit inspect DIR --public-key KEY.pub` or `verify DIR --public-key KEY.pub`."""
-    options = {**library_options(locals()), "certificate_chain": certificate_chain or ()}
+    options = library_options(locals())
     if password_env is not None and password_env not in os.environ:
         raise InputError(f"--password-env {password_env}: that environment variable is not set")
     written = sign_artefact(**options, password=os.environ[password_env] if password_env is not None else None)

@@ -14,7 +14,7 @@ from .signing import check_signature, signature_state
 
 def inspect_path(path: str | Path, *, arch: str | None = None, num_classes: int | None = None,
                  trust_pickle: bool = False, public_key: str | Path | None = None,
-                 certificate_chain: Sequence[str | Path] = ()) -> dict:
+                 certificate_chain: Sequence[str | Path] | None = ()) -> dict:
     """An artefact directory -> its manifest plus ``integrity`` ("ok" or what changed) and ``signature``
     (checked with ``public_key`` or ``certificate_chain`` when given: "ok ..." or "FAILED: ..."; else whether it is signed);
     a model file -> its metadata (arch, classes, settings, figures, parameters, sha256)."""

@@ -82,7 +82,7 @@ def run_batched(session, images: np.ndarray, batch_size: int = 256, fixed_batch:
 class Runtime:
     """An exported artefact, checked and loaded: ``predict(images) -> logits`` (numpy, any batch size)."""
 
-    def __init__(self, directory: Path, manifest: dict, session, variant: str) -> None:
+    def __init__(self, directory: Path, manifest: dict, session, variant: str, signature: dict | None = None) -> None:
         self.directory = directory
         self.manifest = manifest
         self.session = session
@@ -90,7 +90,7 @@ class Runtime:
         self.spec = InputSpec.from_dict(manifest["input"])
         self.num_classes = int(manifest["model"]["num_classes"])
         self.classes = manifest["model"].get("classes")
-        self.signature: dict | None = None  # check_signature's result when a key was given
+        self.signature = signature  # check_signature's result when a key was given
 
     @property
     def provider(self) -> str:
@@ -125,7 +125,7 @@ class Runtime:
 
 def load_runtime(directory: str | Path, providers: str | Sequence[str] | None = None, variant: str = "fp32",
                  threads: int | None = None, spinning: bool = True, public_key: str | Path | None = None,
-                 certificate_chain: Sequence[str | Path] = ()) -> Runtime:
+                 certificate_chain: Sequence[str | Path] | None = ()) -> Runtime:
     """Check every sha256 in ``directory/manifest.json`` (and, with ``public_key`` or ``certificate_chain``, the
     artefact's signature: :func:`~shieldkit.exporters.signing.check_signature`), then open ``model.onnx`` (or
     ``model.int8.onnx`` with ``variant="int8"``) on ``providers`` (default CPU). Raises :class:`ArtefactError`
@@ -140,6 +140,5 @@ def load_runtime(directory: str | Path, providers: str | Sequence[str] | None = 
     name = VARIANTS[variant]
     if name not in manifest.get("files", {}):
         raise ArtefactError(f"{directory} has no {variant} model ({name}); export it with --quantize int8")
-    runtime = Runtime(directory, manifest, make_session(directory / name, providers, threads, spinning), variant)
-    runtime.signature = signature
-    return runtime
+    return Runtime(directory, manifest, make_session(directory / name, providers, threads, spinning), variant,
+                   signature)

@@ -18,7 +18,6 @@ signing, a different key, an attestation about other files. See ``docs/signing.m
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import tempfile
@@ -29,7 +28,7 @@ from typing import Sequence
 from shieldkit.errors import InputError, SignatureError
 from shieldkit.utils import atomic_path, read_json
 
-from .manifest import MANIFEST, verify_artefact
+from .manifest import MANIFEST, sha256_file, verify_artefact
 
 SIGNATURE = "model.sig"
 ATTESTATION = "verify-attestation.json"
@@ -80,14 +79,17 @@ def _reason(e: Exception, target: Path | None = None) -> str:
     return first if len(first) <= 200 else first[:199] + "…"
 
 
-def _sign_file_or_dir(ms, config, target: Path, signature: Path) -> None:
-    """Sign ``target`` and write the bundle to ``signature`` atomically (the temporary file is created only
-    after hashing, so it is never part of what is signed)."""
+def _signature_of(ms, signer, target: Path) -> bytes:
+    """The signature bundle of ``target`` (a directory or a file), made in a temporary directory: nothing is
+    written beside ``target`` while it is hashed."""
     with tempfile.TemporaryDirectory() as tmp:
-        staged = Path(tmp) / signature.name
-        config.set_hashing_config(_hashing(ms)).sign(target, staged)
-        data = staged.read_bytes()
-    with atomic_path(signature) as out:
+        staged = Path(tmp) / SIGNATURE
+        signer.set_hashing_config(_hashing(ms)).sign(target, staged)
+        return staged.read_bytes()
+
+
+def _write(path: Path, data: bytes) -> None:
+    with atomic_path(path) as out:
         out.write_bytes(data)
 
 
@@ -104,10 +106,16 @@ def _signer(ms, private_key: Path, password: str | None, certificate: Path | Non
         raise InputError(f"cannot use {private_key} as a signing key: {_reason(e)}") from None
 
 
+def artefact_digests(directory: Path, manifest: dict) -> dict[str, str]:
+    """name -> sha256 of every file an attestation speaks of: ``manifest.json`` and every file it lists."""
+    return {MANIFEST: sha256_file(directory / MANIFEST),
+            **{name: entry["sha256"] for name, entry in manifest.get("files", {}).items()}}
+
+
 def attestation_statement(directory: Path, manifest: dict, report: dict) -> dict:
     """The in-toto statement: subjects = the artefact's files (manifest first), predicate = the verify report."""
-    subjects = [{"name": MANIFEST, "digest": {"sha256": hashlib.sha256((directory / MANIFEST).read_bytes()).hexdigest()}}]
-    subjects += [{"name": name, "digest": {"sha256": entry["sha256"]}} for name, entry in manifest["files"].items()]
+    digests = artefact_digests(directory, manifest)
+    subjects = [{"name": name, "digest": {"sha256": digest}} for name, digest in digests.items()]
     return {"_type": STATEMENT_TYPE, "subject": subjects, "predicateType": PREDICATE_TYPE,
             "predicate": {"verdict": report.get("verdict"), "attested": datetime.now(timezone.utc).isoformat(
                 timespec="seconds"), "report": report}}
@@ -117,7 +125,7 @@ def _check_report_is_of(report: dict, manifest: dict, report_path: Path, directo
     if not isinstance(report, dict) or report.get("schema") != "shieldkit-verify-report":
         raise InputError(f"{report_path} is not a shieldkit verify report (write one with verify --report)")
     tested = (report.get("artefact") or {}).get("sha256") or {}
-    files = {name: entry["sha256"] for name, entry in manifest["files"].items()}
+    files = artefact_digests(directory, manifest)
     if not tested or any(files.get(name) != digest for name, digest in tested.items()):
         raise InputError(f"{report_path} is a report on {(report.get('artefact') or {}).get('path')}, not on the "
                          f"files of {directory}: verify the artefact directory itself, then sign with that report")
@@ -125,7 +133,7 @@ def _check_report_is_of(report: dict, manifest: dict, report_path: Path, directo
 
 def sign_artefact(directory: str | Path, private_key: str | Path, *, report: str | Path | None = None,
                   password: str | None = None, certificate: str | Path | None = None,
-                  certificate_chain: Sequence[str | Path] = ()) -> dict:
+                  certificate_chain: Sequence[str | Path] | None = ()) -> dict:
     """Sign the artefact in ``directory`` (``model.sig``) and, with ``report``, attest the verify report of it
     (``verify-attestation.json`` + ``.sig``). The artefact must be intact (every sha256 of its manifest) and the
     report must be of its files. ``certificate`` (+ ``certificate_chain``) signs with an X.509 certificate instead
@@ -135,20 +143,27 @@ def sign_artefact(directory: str | Path, private_key: str | Path, *, report: str
     manifest = verify_artefact(directory)  # never sign an artefact that has already changed
     key = _existing(private_key, "private key")
     cert = _existing(certificate, "certificate")
-    chain = [_existing(c, "certificate chain file") for c in certificate_chain]
+    chain = [_existing(c, "certificate chain file") for c in certificate_chain or ()]
     report_data = None
     if report is not None:
         report_path = _existing(report, "verify report")
         report_data = read_json(report_path)
         _check_report_is_of(report_data, manifest, report_path, directory)
-    _sign_file_or_dir(ms, _signer(ms, key, password, cert, chain), directory, directory / SIGNATURE)
-    written = {"signature": str(directory / SIGNATURE)}
+    signer = _signer(ms, key, password, cert, chain)  # the key is read once, for both signatures
+    # every signature is made before anything in the directory changes: a failure leaves it as it was
+    model_signature = _signature_of(ms, signer, directory)
+    attestation = None
     if report_data is not None:
-        statement = attestation_statement(directory, manifest, report_data)
-        with atomic_path(directory / ATTESTATION) as out:
-            out.write_text(json.dumps(statement, indent=2, sort_keys=True))
-        _sign_file_or_dir(ms, _signer(ms, key, password, cert, chain), directory / ATTESTATION,
-                          directory / ATTESTATION_SIGNATURE)
+        with tempfile.TemporaryDirectory() as tmp:
+            staged = Path(tmp) / ATTESTATION
+            staged.write_text(json.dumps(attestation_statement(directory, manifest, report_data), indent=2,
+                                         sort_keys=True))
+            attestation = (staged.read_bytes(), _signature_of(ms, signer, staged))
+    _write(directory / SIGNATURE, model_signature)
+    written = {"signature": str(directory / SIGNATURE)}
+    if attestation is not None:
+        _write(directory / ATTESTATION, attestation[0])
+        _write(directory / ATTESTATION_SIGNATURE, attestation[1])
         written.update(attestation=str(directory / ATTESTATION), verdict=report_data.get("verdict"))
     elif (directory / ATTESTATION).exists():
         # an attestation from an earlier signing speaks of files that may since have been re-exported
@@ -179,7 +194,7 @@ def _verify(ms, public_key, chain, target: Path, signature: Path, what: str) -> 
 
 
 def check_signature(directory: str | Path, public_key: str | Path | None = None, *,
-                    certificate_chain: Sequence[str | Path] = ()) -> dict:
+                    certificate_chain: Sequence[str | Path] | None = ()) -> dict:
     """Check ``model.sig`` (and the verify attestation, when present) with ``public_key`` or a certificate chain.
 
     Returns ``{"signature": "ok", "key_sha256": ..., "attestation": {...} | None}``; raises
@@ -190,13 +205,13 @@ def check_signature(directory: str | Path, public_key: str | Path | None = None,
     ms = _model_signing()
     directory = Path(directory)
     key = _existing(public_key, "public key")
-    chain = [_existing(c, "certificate chain file") for c in certificate_chain]
+    chain = [_existing(c, "certificate chain file") for c in certificate_chain or ()]
     if not (directory / SIGNATURE).is_file():
         raise SignatureError(f"{directory} is not signed ({SIGNATURE} is missing): sign it with `shieldkit sign`")
     _verify(ms, key, chain, directory, directory / SIGNATURE, f"the signature of {directory}")
     anchor = key if key is not None else chain[0]
     result = {"signature": "ok", "signed_by": str(anchor),
-              "key_sha256": hashlib.sha256(Path(anchor).read_bytes()).hexdigest(), "attestation": None}
+              "key_sha256": sha256_file(anchor), "attestation": None}
     if (directory / ATTESTATION).is_file() or (directory / ATTESTATION_SIGNATURE).is_file():
         result["attestation"] = _check_attestation(ms, key, chain, directory)
     return result
@@ -210,9 +225,7 @@ def _check_attestation(ms, key, chain, directory: Path) -> dict:
     statement = read_json(directory / ATTESTATION, SignatureError)
     manifest = read_json(directory / MANIFEST, SignatureError)
     subjects = {s["name"]: s["digest"]["sha256"] for s in statement.get("subject", [])}
-    now = {name: entry["sha256"] for name, entry in manifest.get("files", {}).items()}
-    now[MANIFEST] = hashlib.sha256((directory / MANIFEST).read_bytes()).hexdigest()
-    if subjects != now:
+    if subjects != artefact_digests(directory, manifest):
         raise SignatureError(f"the verify attestation of {directory} is about other files than the artefact's "
                              f"(re-verify and sign again)")
     predicate = statement.get("predicate") or {}

@@ -29,8 +29,9 @@ from .models import NormalizedClassifier, create_model
 from .outputs import check_output_file
 from .robustness import pgd20_figures
 from .runs import (RunResult, as_dataset, check_compatible, check_data_options, data_fraction_subset, finish_run,
-                   load_with_data, resume_path, shieldkit_version, with_augment)
+                   load_with_data, resume_path, with_augment)
 from .utils import resolve_device, seed_everything
+from .version import __version__
 
 NOT_RECORDED = ("out", "resume", "progress")  # what --config does not replay: where to write, and how to show it
 
@@ -81,7 +82,7 @@ def train(arch: str, data: str | Dataset = "digits", *, out: str | Path | None =
     seed_everything(seed)
     model = create_model(arch, ds.num_classes, mean=ds.mean, std=ds.std, **(model_kwargs or {}))
     check_compatible(model, ModelInfo(arch, ds.num_classes), ds)
-    settings = {"command": "train", "shieldkit_version": shieldkit_version(), "arch": arch,
+    settings = {"command": "train", "shieldkit_version": __version__, "arch": arch,
                 "model_kwargs": model_kwargs or {}, "data": ds.describe(), "train": asdict(cfg),
                 "method": method.settings(), "options": options}
     resume_file = resume_path(out)
@@ -147,7 +148,7 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
     original = original.eval()
     protected, step = protection.build(original, opts)
     acc_original = clean_accuracy(original.to(dev), ds.test, device=dev)["accuracy"]
-    settings = {"command": "protect", "shieldkit_version": shieldkit_version(), "original": info.source,
+    settings = {"command": "protect", "shieldkit_version": __version__, "original": info.source,
                 "arch": original.arch,
                 "normalization": {"source": info.normalization, "mean": original.spec()["mean"],
                                   "std": original.spec()["std"]},
@@ -218,7 +219,7 @@ def harden(teacher: str | Path | nn.Module | None, data: str | Dataset = "digits
                       loader=loader, workers=workers)
     teacher_acc = clean_accuracy(teacher_model.to(dev), ds.test, device=dev)["accuracy"] if teacher_model is not None \
         else None
-    settings = {"command": "harden", "shieldkit_version": shieldkit_version(),
+    settings = {"command": "harden", "shieldkit_version": __version__,
                 "teacher": info.source if info else None, "teacher_arch": info.arch if info else None,
                 "arch": student, "model_kwargs": student_kwargs or {}, "data": ds.describe(),
                 "data_fraction": data_fraction, "train_images": len(train_ds.train), "train": asdict(cfg),

@@ -26,11 +26,6 @@ from .errors import InputError
 from .models import NormalizedClassifier, wrap_module
 from .models.registry import IMAGENET_MEAN, IMAGENET_STD
 from .utils import sidecar_json, write_json
-from .version import __version__
-
-
-def shieldkit_version() -> str:
-    return __version__
 
 
 @dataclass

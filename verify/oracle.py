@@ -104,7 +104,7 @@ class OnnxOracle(Oracle):
 
     def __init__(self, path: str | Path, providers: str | Sequence[str] | None = None, budget: int | None = None,
                  variant: str = "fp32", batch_size: int = 512, public_key: str | Path | None = None,
-                 certificate_chain: Sequence[str | Path] = ()) -> None:
+                 certificate_chain: Sequence[str | Path] | None = ()) -> None:
         path = Path(path)
         self.path = path
         self.batch_size = batch_size
@@ -158,7 +158,7 @@ class OnnxOracle(Oracle):
 
 def as_oracle(model, *, providers: str | Sequence[str] | None = None, budget: int | None = None,
               variant: str = "fp32", device: str | torch.device | None = None, trust_pickle: bool = False,
-              public_key: str | Path | None = None, certificate_chain: Sequence[str | Path] = ()) -> Oracle:
+              public_key: str | Path | None = None, certificate_chain: Sequence[str | Path] | None = ()) -> Oracle:
     """An oracle from an oracle, a torch module, an artefact directory, a ``.onnx`` file, or a checkpoint.
     ``public_key`` (or ``certificate_chain``): the artefact directory's signature must verify with it (else
     :class:`~shieldkit.errors.SignatureError`); only artefact directories are signed."""

@@ -123,7 +123,7 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
            image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
            summary: str | Path | None = None, junit: str | Path | None = None, plot: str | Path | None = None,
            model_card: str | Path | None = None, public_key: str | Path | None = None,
-           certificate_chain: Sequence[str | Path] = (), log=None) -> VerifyResult:
+           certificate_chain: Sequence[str | Path] | None = (), log=None) -> VerifyResult:
     """Attack ``artefact`` (and ``reference`` / ``matched_reference``, when given) and return the report with
     its verdict (PASS, FAIL or INCONCLUSIVE).
 
