@@ -11,6 +11,8 @@ For each teacher architecture (``--archs``; trained once with seed 0 and cached)
 Per (family, attack kind) the gain is paired per seed with the same seed's best label-only student,
 the τ/k of each kind chosen on the attacker's held-out slice; over the seeds it gives mean ± std and
 a one-sided 95 % upper bound. The worst attacker is the (family, kind) with the largest upper bound.
+``--heads confidence,decision`` adds, for the original and every variant, its artefact exported with that
+output head (``export --outputs``, shieldkit/output_heads.py), named ``variant+head``.
 Baselines without training: ``stingy-k`` (the Stingy Teacher: the original's top-k outputs only, a
 post-hoc output filter, attacked through torch).
 
@@ -59,6 +61,9 @@ def main() -> None:
     ap.add_argument("--stingy", default="", help="comma-separated k of Stingy Teacher baselines, e.g. 3")
     ap.add_argument("--decision-only", action="store_true",
                     help="add the ideal output: a fixed margin on the original's decision, nothing else")
+    ap.add_argument("--heads", default="", help="comma-separated output heads (confidence, decision): also attack "
+                    "each model exported with that head")
+    ap.add_argument("--no-plain", action="store_true", help="with --heads: leave out the models without a head")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--panel", default="quick", help="verify budget whose KD panel attacks (quick | standard)")
     ap.add_argument("--device", default="auto")
@@ -95,10 +100,10 @@ def main() -> None:
         write_json(value, path)
         return value
 
-    def artefact_of(ckpt: Path) -> Path:
-        d = ckpt.with_suffix(".artefact")
+    def artefact_of(ckpt: Path, head: str = "logits") -> Path:
+        d = ckpt.with_suffix(".artefact" if head == "logits" else f".{head}.artefact")
         if not (d / "manifest.json").is_file():
-            export(ckpt, d, data=data, overwrite=True, parity_n=1000)
+            export(ckpt, d, data=data, overwrite=True, parity_n=1000, outputs=head)
         return d
 
     baselines = {s: cached_json(work / f"baselines_{args.panel}_s{s}.json",
@@ -115,15 +120,23 @@ def main() -> None:
             models[name] = VARIANTS[name]
         for k in [int(k) for k in args.stingy.split(",") if k]:
             models[f"stingy-{k}"] = {"stingy": k}
+        plain = [n for n in models if not n.startswith("stingy")]
+        for head in [h for h in args.heads.split(",") if h]:
+            for name in plain:
+                models[f"{name}+{head}"] = {**models[name], "head": head}
+        if args.heads and args.no_plain:
+            models = {k: v for k, v in models.items() if "head" in v}
         if args.decision_only:
             models["argmax-only"] = {"decision_only": True}
         for name, kw in models.items():
+            kw = dict(kw)
+            head = kw.pop("head", "logits")
             per_seed = {}
             for s in seeds:
                 key = f"{arch}_{name}_s{s}"
-                if name == "original":
+                if name.split("+")[0] == "original":
                     ckpt, acc = teacher, teacher_acc
-                    oracle = lambda: OnnxOracle(artefact_of(teacher))  # noqa: E731
+                    oracle = lambda h=head: OnnxOracle(artefact_of(teacher, h))  # noqa: E731
                 elif "decision_only" in kw:
                     ckpt, acc = teacher, teacher_acc
                     oracle = lambda: TorchOracle(DecisionOnly(teacher_model), num_classes=10)  # noqa: E731
@@ -131,15 +144,18 @@ def main() -> None:
                     ckpt, acc = teacher, teacher_acc
                     oracle = lambda k=kw["stingy"]: TorchOracle(StingyTeacher(teacher_model, k), num_classes=10)  # noqa: E731
                 else:
-                    ckpt = work / f"{key}.pt"
+                    ckpt = work / f"{arch}_{name.split('+')[0]}_s{s}.pt"
                     if not ckpt.is_file():
                         shieldkit.protect(teacher, data, out=ckpt, epochs=args.protect_epochs, lr=0.01, seed=s,
                                           device=args.device, **kw)
                     acc = shieldkit.load_model(ckpt)[1].figures["protected_test_accuracy"]
-                    oracle = lambda c=ckpt: OnnxOracle(artefact_of(c))  # noqa: E731
-                probe = cached_json(work / f"probe_{args.panel}_{key}.json",
-                                    lambda o=oracle, s=s: _strip(kd_probe(o(), data, probe_cfg(s),
-                                                                          baselines=baselines[s])))
+                    oracle = lambda c=ckpt, h=head: OnnxOracle(artefact_of(c, h))  # noqa: E731
+                probe_file = work / f"probe_{args.panel}_{key}.json"
+                probe = cached_json(probe_file, lambda o=oracle, s=s: _strip(kd_probe(o(), data, probe_cfg(s),
+                                                                                       baselines=baselines[s])))
+                if missing_students(probe, probe_cfg(s)):  # a probe cached before the panel grew: train the rest
+                    probe = _strip(kd_probe(oracle(), data, probe_cfg(s), baselines=probe["students"]))
+                    write_json(probe, probe_file)
                 # the panel's decision is recomputed from the students, so cached probes follow the current rules
                 probe["students"].update(baselines[s])
                 probe.update(decide(probe["students"], base_cfg))
@@ -190,6 +206,13 @@ def summarise(per_seed: dict, teacher_acc: float, paired_gain) -> dict:
             "accuracy_drop": teacher_acc - statistics.fmean(accs), "teacher_accuracy": teacher_acc,
             "attackers": gains, "kinds": kinds, "worst": {"attacker": worst, "gain": gains[worst]},
             "per_seed": per_seed}
+
+
+def missing_students(probe: dict, cfg) -> list[str]:
+    """The students of the current panel that a cached probe does not have."""
+    from shieldkit.verify.kd import student_configs
+
+    return [f"{fam}/{n}" for fam in cfg.families for n in student_configs(cfg) if f"{fam}/{n}" not in probe["students"]]
 
 
 def _strip(probe: dict) -> dict:

@@ -37,6 +37,7 @@ from shieldkit.losses.rml import NEGATIVE_TARGETS
 from shieldkit.methods import ADVERSARIAL_TRAINING, HARDENING, PROTECTIONS
 from shieldkit.methods.rml import DEFAULT_RECIPE, RECIPES
 from shieldkit.models import list_models
+from shieldkit.output_heads import OUTPUT_HEADS, PROTECT_HEAD
 from shieldkit.utils import configure_threads, to_jsonable
 from shieldkit.verify import evaluate, verify
 from shieldkit.verify.budgets import BUDGETS
@@ -326,6 +327,10 @@ def protect_cmd(
     eps: float = EpsOpt,
     attack_step_size: float = AttackStepSizeOpt,
     adv_weight: float = typer.Option(1.0, "--adv-weight", help="RML: weight of the adversarial CE term"),
+    outputs: str = choice(OUTPUT_HEADS, PROTECT_HEAD, "--outputs",
+                          help="output head recorded for `export`: decision (the decision only, at a fixed "
+                               "confidence) | confidence (the decision and its confidence; other classes made "
+                               "equal) | logits (no head); docs/output-heads.md"),
     **shared: Any,
 ) -> None:
     """Protect a trained classifier against knowledge distillation (RML)."""
@@ -443,6 +448,12 @@ def export_cmd(
     min_agreement: float = typer.Option(0.999, "--min-agreement", help="fp32 parity: min top-1 agreement (0..1)"),
     overwrite: bool = flag("--overwrite", help="replace an existing --out directory"),
     seed: int = typer.Option(0, "--seed", help="seeds the random parity images used when no --data is given"),
+    outputs: Optional[str] = choice(OUTPUT_HEADS, None, "--outputs",
+                                    help="what the ONNX graph answers with: logits; confidence (the decision and its "
+                                    "confidence, negatives made equal); decision (the decision at a fixed confidence). "
+                                    "Default: what `protect` recorded, else logits"),
+    decision_confidence: float = typer.Option(0.9, "--decision-confidence",
+                                              help="the confidence the decision head answers with"),
     data_dir: Optional[Path] = DataDirOpt,
     **shared: Any,
 ) -> None:

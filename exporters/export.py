@@ -24,6 +24,7 @@ from shieldkit.checkpoint import load_model
 from shieldkit.data import Dataset
 from shieldkit.errors import InputError, ParityError
 from shieldkit.models import NormalizedClassifier
+from shieldkit.output_heads import DEFAULT_DECISION_CONFIDENCE, OutputHead, check_head
 from shieldkit.outputs import check_output_dir, disk_error
 from shieldkit.runs import as_model, check_compatible, load_with_data
 from shieldkit.utils import umask_mode, write_json
@@ -51,8 +52,11 @@ class ExportConfig:
     max_abs_diff: float = 1e-3
     min_agreement: float = 0.999
     seed: int = 0
+    outputs: str = "logits"  # the output head in the ONNX graph (shieldkit/output_heads.py)
+    decision_confidence: float = DEFAULT_DECISION_CONFIDENCE
 
     def __post_init__(self) -> None:
+        check_head(self.outputs, self.decision_confidence)
         if self.quantize not in (None, "int8"):
             raise InputError(f"unknown quantisation {self.quantize!r}; valid: int8")
         if self.batch is not None and self.batch < 1:
@@ -147,6 +151,12 @@ def _check_safetensors(path: Path, model: NormalizedClassifier, chw) -> bool:
     return True
 
 
+def recorded_head(settings: dict | None) -> str:
+    """The output head a ``protect`` run recorded in its checkpoint's settings, else ``logits``."""
+    head = (settings or {}).get("outputs") or "logits"
+    return check_head(head)
+
+
 def _replace_dir(tmp: Path, out: Path) -> None:
     """Move ``tmp`` onto ``out``; an existing ``out`` is swapped away first and removed after."""
     old = None
@@ -165,6 +175,7 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
            max_abs_diff: float = 1e-3, min_agreement: float = 0.999, overwrite: bool = False, seed: int = 0,
            arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False,
            image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
+           outputs: str | None = None, decision_confidence: float = DEFAULT_DECISION_CONFIDENCE,
            log=None) -> ExportResult:
     """Export ``model`` to the directory ``out`` and check it against ONNX Runtime.
 
@@ -172,12 +183,16 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
     ``manifest.json``. Parity is measured on ``parity_n`` test images of ``data`` (random images
     when no data is given, and the manifest says so). Raises :class:`ParityError` (exit 1) when the
     fp32 graph misses ``max_abs_diff``/``min_agreement`` on any provider, and leaves nothing behind.
+
+    ``outputs`` is the output head the ONNX graphs answer with (:data:`~shieldkit.output_heads.OUTPUT_HEADS`:
+    ``logits``, ``confidence``, ``decision``); None takes the one a ``protect`` run recorded in its
+    checkpoint, else ``logits``. The safetensors file always holds the plain network.
     """
     say = log or (lambda msg: None)
     cfg = ExportConfig(opset=opset, batch=parse_batch(batch), input_format=input_format, quantize=quantize,
                        parity_n=parity_n, calibration_n=calibration_n,
                        providers=providers, max_abs_diff=max_abs_diff, min_agreement=min_agreement,
-                       seed=seed)
+                       seed=seed, outputs=outputs or "logits", decision_confidence=decision_confidence)
     out = Path(out)
     check_output_dir(out, "--out")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
@@ -196,6 +211,9 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
                          f"state_dict/.safetensors file with --arch and --num-classes, or an nn.Module in Python), "
                          f"not a {info.format or type(module).__name__} module")
     module = module.cpu().float().eval()
+    if outputs is None:
+        cfg.outputs = recorded_head(info.settings)
+    answered = module if cfg.outputs == "logits" else OutputHead(module, cfg.outputs, cfg.decision_confidence).eval()
     chw = parse_shape(input_shape)
     if ds is not None:
         if chw is not None and tuple(chw) != tuple(ds.input_shape):
@@ -217,14 +235,16 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
         batch_text = "dynamic batch" if spec.fixed_batch is None else f"batch {spec.fixed_batch}"
         say(f"exporting {module.arch} to ONNX (opset {cfg.opset}, {spec.layout} {spec.dtype}, {batch_text})")
         t = time.perf_counter()
-        export_onnx(module, tmp / "model.onnx", spec, cfg.opset)
+        if cfg.outputs != "logits":
+            say(f"output head: {cfg.outputs} (docs/output-heads.md)")
+        export_onnx(answered, tmp / "model.onnx", spec, cfg.opset)
         onnx_seconds = time.perf_counter() - t
         export_safetensors(module, tmp / "model.safetensors", classes)
         safetensors_ok = _check_safetensors(tmp / "model.safetensors", module, chw)
 
         images, labels, source = _parity_images(ds, chw, spec, cfg.parity_n, cfg.seed)
         say(f"parity on {source}")
-        reference = torch_logits(graph_module(module, cfg.input_format), images)
+        reference = torch_logits(graph_module(answered, cfg.input_format), images)
         parity: dict = {"images": source, "thresholds": asdict(ParityThresholds(cfg.max_abs_diff, cfg.min_agreement)),
                         "fp32": {}, "safetensors_bit_identical": safetensors_ok}
         failures = []
@@ -279,7 +299,9 @@ def _manifest(module: NormalizedClassifier, info, spec: InputSpec, cfg: ExportCo
         "versions": {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
         "model": {**module.spec(), "classes": classes},
         "input": spec.to_dict(),
-        "output": {"name": "logits", "shape": [spec.shape[0], module.num_classes], "dtype": "float32"},
+        "output": {"name": "logits", "shape": [spec.shape[0], module.num_classes], "dtype": "float32",
+                   "head": cfg.outputs, **({"decision_confidence": cfg.decision_confidence}
+                                           if cfg.outputs == "decision" else {})},
         "onnx": {"opset": cfg.opset, "exporter": "torch.onnx.export(dynamo=True)", "export_seconds": onnx_seconds},
         "export_settings": {**asdict(cfg), "data": ds.describe() if ds is not None else None},
         "parity": parity,

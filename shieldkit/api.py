@@ -26,6 +26,7 @@ from .methods import (ADVERSARIAL_TRAINING, HARDENING, PROTECTIONS, AttackOption
                       ProtectOptions, adversarial_training)
 from .methods.rml import DEFAULT_RECIPE
 from .models import NormalizedClassifier, create_model
+from .output_heads import PROTECT_HEAD, check_head
 from .outputs import check_output_file
 from .robustness import pgd20_figures
 from .runs import (RunResult, as_dataset, check_compatible, check_data_options, data_fraction_subset, finish_run,
@@ -107,7 +108,7 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
             eps: float = 8 / 255, attack_step_size: float = 2 / 255, adv_weight: float = 1.0,
             mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
             image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
-            augment: str | None = None) -> RunResult:
+            augment: str | None = None, outputs: str = PROTECT_HEAD) -> RunResult:
     """Protect a trained classifier against distillation; save the protected model to ``out``.
 
     ``method`` names a :data:`~shieldkit.methods.PROTECTIONS` entry. ``"rml"`` fine-tunes a copy of the model with
@@ -120,10 +121,14 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
     (``eps``, ``attack_step_size``) so that protection does not erode robustness; PGD-20 is then stored too.
     ``model`` may be a plain ``nn.Module`` taking normalised images: it is wrapped with ``mean``/``std``
     (default: the data's statistics), see :func:`~shieldkit.runs.as_model`.
+    ``outputs`` is the output head (:data:`~shieldkit.output_heads.OUTPUT_HEADS`) recorded for ``export``, which
+    puts it into the ONNX graph: ``decision`` (default) answers with the decision only, ``confidence`` with the
+    decision and its confidence (docs/output-heads.md).
     """
     options = recorded_options(locals())
     check_output_file(out)
     check_data_options(image_size, resize, center_crop, augment)
+    check_head(outputs)
     method = PROTECTIONS.canonical(method)
     protection = PROTECTIONS.get(method)
     opts = ProtectOptions(recipe=recipe, alpha=alpha, beta=beta, tau=tau, negatives=negatives, confidence=confidence,
@@ -152,7 +157,8 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
                 "arch": original.arch,
                 "normalization": {"source": info.normalization, "mean": original.spec()["mean"],
                                   "std": original.spec()["std"]},
-                "data": ds.describe(), "train": asdict(cfg), "method": step.settings(), "options": options}
+                "data": ds.describe(), "train": asdict(cfg), "method": step.settings(), "outputs": outputs,
+                "options": options}
     resume_file = resume_path(out)
     t0 = time.perf_counter()
     result = fit(protected, step, ds, cfg, resume_path=resume_file, resume=resume, progress=progress,

@@ -70,6 +70,7 @@ def test_decide_takes_the_worst_case_over_families_and_kinds_and_selects_on_held
         students[f"{fam}/hard"] = _student([50.0, 50.0, 50.0], 50.0)
         students[f"{fam}/ls"] = _student([49.0, 49.0, 49.0], 49.0)  # lower on held-out: hard is the baseline
         students[f"{fam}/top1"] = _student([50.0, 50.2, 49.8], 50.0)
+        students[f"{fam}/top1_kd"] = _student([50.0, 50.0, 50.0], 49.5)
     # cnn3-8: τ=4 looks best on the held-out slice (52) though τ=1 is better on test: the attacker takes τ=4
     students["cnn3-8/kd_tau1"] = _student([55.0, 55.0, 55.0], 51.0)
     students["cnn3-8/kd_tau4"] = _student([50.5, 50.5, 50.5], 52.0)
@@ -91,13 +92,20 @@ def test_decisions_baseline_measures_gains_beyond_the_oracles_own_argmax():
     """baseline="decisions": the student of the oracle's argmax (top1) joins hard/ls as a baseline candidate, so a
     gain is what the outputs teach beyond the decisions (hand-computed: KD 53 - top1 52 = +1, not 53 - 50 = +3)."""
     students = {"cnn3-16/hard": _student([50.0, 50.0, 50.0], 50.0), "cnn3-16/ls": _student([49.0, 49.0, 49.0], 49.0),
-                "cnn3-16/top1": _student([52.0, 52.0, 52.0], 52.0), "cnn3-16/kd_tau1": _student([53.0, 53.5, 52.5], 53.0)}
+                "cnn3-16/top1": _student([52.0, 52.0, 52.0], 52.0), "cnn3-16/kd_tau1": _student([53.0, 53.5, 52.5], 53.0),
+                "cnn3-16/top1_kd": _student([51.0, 51.0, 51.0], 51.0)}
     labels = KDProbeConfig(taus=(1.0,), soft_only_taus=(), seeds=(0, 1, 2))
     decisions = KDProbeConfig(taus=(1.0,), soft_only_taus=(), seeds=(0, 1, 2), baseline="decisions")
     assert decide(students, labels)["kd_gain"] == pytest.approx(3.0)
     d = decide(students, decisions)
     assert d["baseline"] == "cnn3-16/top1" and d["kd_gain"] == pytest.approx(1.0)
     assert d["attackers"]["cnn3-16/top1"]["gain"]["mean"] == pytest.approx(0.0)
+    # KD on the decisions alone (top1_kd) is a baseline candidate too: when it does best on the held-out slice,
+    # the gain is measured beyond it (53 - 52.5 = +0.5)
+    students["cnn3-16/top1_kd"] = _student([52.5, 52.5, 52.5], 52.5)
+    d = decide(students, decisions)
+    assert d["baseline"] == "cnn3-16/top1_kd" and d["kd_gain"] == pytest.approx(0.5)
+    assert decide(students, labels)["kd_gain"] == pytest.approx(3.0)  # the labels baseline does not move
     with pytest.raises(InputError, match="KD baseline"):
         KDProbeConfig(baseline="teacher")
     with pytest.raises(InputError, match="top1 student"):
@@ -108,7 +116,7 @@ def test_panel_names_every_attack_kind():
     cfg = KDProbeConfig(taus=(0.5, 1.0), soft_only_taus=(4.0,), top_k=(3,), unmirror=True, recalibrate=True)
     kinds = {n: c["kind"] for n, c in student_configs(cfg).items()}
     assert kinds == {"hard": "baseline", "ls": "baseline", "kd_tau0.5": "kd", "kd_tau1": "kd", "soft_tau4": "soft",
-                     "top1": "top1", "top3_tau4": "topk", "unmirror_tau4": "unmirror", "recal_tau4": "recal"}
+                     "top1": "top1", "top1_kd": "top1", "top3_tau4": "topk", "unmirror_tau4": "unmirror", "recal_tau4": "recal"}
 
 
 def test_a_reference_that_gains_nothing_makes_the_verdict_inconclusive():

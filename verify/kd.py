@@ -8,6 +8,10 @@ split of the training data (never the test split that scores them). Per family:
   (τ < 1 is a temperature-sharpened student);
 - ``soft_tau{τ}``: α = 1, soft labels only (an attacker with unlabelled data);
 - ``top1``: cross-entropy on the teacher's argmax only (hard pseudo-labels);
+- ``top1_kd``: Hinton KD at τ = 1 on the teacher's decision alone (a one-hot at confidence 0.9,
+  :func:`~shieldkit.output_heads.decision_logits`): label-smoothed pseudo-labels mixed with the labels, the
+  best use of the decisions that the KD panel itself would make (so an oracle that answers with nothing
+  but its decisions measures no gain beyond them);
 - ``top{k}_tau{τ}``: KD on the teacher's top-k outputs only (the rest masked, :func:`~.adaptive.topk_logits`);
 - ``unmirror_tau{τ}``: KD on the teacher's output with the negatives mirrored back (an attacker who knows
   RML's mirror defence, :func:`~.adaptive.unmirror_logits`);
@@ -15,7 +19,7 @@ split of the training data (never the test split that scores them). Per family:
 
 Noise and selection (docs/verification.md): every student runs once per seed; a gain is paired per
 seed, ``acc(student, s) − acc(baseline, s)``, the baseline being whichever of ``hard``/``ls`` (and, with
-``baseline="decisions"``, ``top1``: the student of the oracle's own decisions) scores higher on a held-out
+``baseline="decisions"``, ``top1`` and ``top1_kd``: the students of the oracle's own decisions) scores higher on a held-out
 ``selection_fraction`` of the attacker's pool. Within an attack kind (the τ of
 KD, the k of top-k, ...) the attacker picks the setting that scores best on that held-out slice, as a
 real attacker would, never on the test split. The probe's ``kd_gain`` is the worst case over
@@ -41,6 +45,7 @@ from shieldkit.engine import TrainConfig, autocast, fit, predict_logits
 from shieldkit.errors import InputError, QueryBudgetExceeded
 from shieldkit.methods import HintonKD, Plain, PseudoLabel
 from shieldkit.models import create_model, list_models
+from shieldkit.output_heads import decision_logits
 from shieldkit.progress import progress_bar
 from shieldkit.utils import resolve_device, seed_everything
 
@@ -56,7 +61,7 @@ FAMILIES: dict[str, tuple[str, dict]] = {
 }
 BASELINES = ("hard", "ls")
 # KDProbeConfig.baseline -> the students a gain is measured against (the attacker's best of them, held out)
-KD_BASELINES = {"labels": BASELINES, "decisions": (*BASELINES, "top1")}
+KD_BASELINES = {"labels": BASELINES, "decisions": (*BASELINES, "top1", "top1_kd")}
 # one-sided 95 % quantiles of Student's t, by degrees of freedom (1.645 beyond 30)
 _T95 = {1: 6.314, 2: 2.920, 3: 2.353, 4: 2.132, 5: 2.015, 6: 1.943, 7: 1.895, 8: 1.860, 9: 1.833, 10: 1.812,
         12: 1.782, 15: 1.753, 20: 1.725, 25: 1.708, 30: 1.697}
@@ -133,6 +138,8 @@ def student_configs(cfg: KDProbeConfig) -> dict[str, dict]:
         configs[f"soft_tau{tau:g}"] = {"kind": "soft", "teacher": True, "alpha": 1.0, "tau": tau}
     if cfg.pseudo_label:
         configs["top1"] = {"kind": "top1", "teacher": True, "pseudo_label": True}
+        configs["top1_kd"] = {"kind": "top1", "teacher": True, "alpha": cfg.alpha, "tau": 1.0,
+                              "transform": "decision"}
     tau = cfg.adaptive_tau
     for k in cfg.top_k:
         configs[f"top{k}_tau{tau:g}"] = {"kind": "topk", "teacher": True, "alpha": cfg.alpha, "tau": tau,
@@ -280,11 +287,13 @@ def _teacher_logits(teacher: Teacher, data: Dataset, idx: torch.Tensor, cfg: KDP
 def transform_logits(cached: list[list[torch.Tensor]], labels: torch.Tensor, transform: str | None
                      ) -> tuple[list[list[torch.Tensor]], dict]:
     """The attacker's view of the cached teacher logits under ``transform`` (None, ``top{k}``, ``unmirror``,
-    ``recal``), and what it fitted (the recalibration temperature)."""
+    ``recal``, ``decision``), and what it fitted (the recalibration temperature)."""
     if transform is None:
         return cached, {}
     if transform == "unmirror":
         fn, info = unmirror_logits, {}
+    elif transform == "decision":
+        fn, info = decision_logits, {}
     elif transform == "recal":
         t = fit_temperature(torch.cat(cached[0]), labels.to(cached[0][0].device))
         fn, info = (lambda z: z / t), {"temperature": t}

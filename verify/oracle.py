@@ -152,8 +152,10 @@ class OnnxOracle(Oracle):
         return torch.from_numpy(np.ascontiguousarray(out)).float().to(images.device)
 
     def describe(self) -> dict:
+        head = ((getattr(self, "manifest", None) or {}).get("output") or {}).get("head", "logits")
         return {**super().describe(), "path": str(self.path), "variant": self.variant, "provider": self.provider,
-                "sha256": self.sha256, "input": self.spec.to_dict(), "signature": self.signature}
+                "sha256": self.sha256, "input": self.spec.to_dict(), "output_head": head,
+                "signature": self.signature}
 
 
 def as_oracle(model, *, providers: str | Sequence[str] | None = None, budget: int | None = None,
