@@ -238,23 +238,11 @@ def StingyTeacher(model, k: int):
 
 
 def DecisionOnly(model, confidence: float = 0.9):
-    """The ideal the ``flat`` recipe aims at: logits m·onehot(argmax z) with m = log(C·(K − 1)/(1 − C)), i.e. the
-    model's decision at a fixed confidence C and nothing else (a reference point, attacked through torch)."""
-    import math
+    """The model's decision at a fixed confidence C and nothing else: the ``decision`` output head
+    (shieldkit/output_heads.py), attacked through torch."""
+    from shieldkit.output_heads import OutputHead
 
-    import torch
-
-    class Decision(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.model, self.num_classes = model, model.num_classes
-            self.margin = math.log(confidence * (model.num_classes - 1) / (1 - confidence))
-
-        def forward(self, x):
-            z = self.model(x)
-            return self.margin * torch.nn.functional.one_hot(z.argmax(1), z.shape[1]).float()
-
-    return Decision()
+    return OutputHead(model, "decision", confidence).eval()
 
 
 def plot(results: dict, path: str) -> None:

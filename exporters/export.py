@@ -24,7 +24,7 @@ from shieldkit.checkpoint import load_model
 from shieldkit.data import Dataset
 from shieldkit.errors import InputError, ParityError
 from shieldkit.models import NormalizedClassifier
-from shieldkit.output_heads import DEFAULT_DECISION_CONFIDENCE, OutputHead, check_head
+from shieldkit.output_heads import DEFAULT_DECISION_CONFIDENCE, OutputHead, check_head, head_record
 from shieldkit.outputs import check_output_dir, disk_error
 from shieldkit.runs import as_model, check_compatible, load_with_data
 from shieldkit.utils import umask_mode, write_json
@@ -300,8 +300,7 @@ def _manifest(module: NormalizedClassifier, info, spec: InputSpec, cfg: ExportCo
         "model": {**module.spec(), "classes": classes},
         "input": spec.to_dict(),
         "output": {"name": "logits", "shape": [spec.shape[0], module.num_classes], "dtype": "float32",
-                   "head": cfg.outputs, **({"decision_confidence": cfg.decision_confidence}
-                                           if cfg.outputs == "decision" else {})},
+                   **head_record(cfg.outputs, cfg.decision_confidence)},
         "onnx": {"opset": cfg.opset, "exporter": "torch.onnx.export(dynamo=True)", "export_seconds": onnx_seconds},
         "export_settings": {**asdict(cfg), "data": ds.describe() if ds is not None else None},
         "parity": parity,

@@ -95,7 +95,7 @@ class OutputHead(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return head_logits(self.model(x), self.head, self.decision_confidence)
 
-    def describe(self) -> dict:
-        """The head's settings as the manifest records them."""
-        return {"head": self.head, **({"decision_confidence": self.decision_confidence}
-                                      if self.head == "decision" else {})}
+
+def head_record(head: str, decision_confidence: float = DEFAULT_DECISION_CONFIDENCE) -> dict:
+    """The head's settings as a manifest records them: ``head``, and ``decision_confidence`` for ``decision``."""
+    return {"head": head, **({"decision_confidence": float(decision_confidence)} if head == "decision" else {})}

@@ -10,8 +10,8 @@ split of the training data (never the test split that scores them). Per family:
 - ``top1``: cross-entropy on the teacher's argmax only (hard pseudo-labels);
 - ``top1_kd``: Hinton KD at τ = 1 on the teacher's decision alone (a one-hot at confidence 0.9,
   :func:`~shieldkit.output_heads.decision_logits`): label-smoothed pseudo-labels mixed with the labels, the
-  best use of the decisions that the KD panel itself would make (so an oracle that answers with nothing
-  but its decisions measures no gain beyond them);
+  best use of the decisions that the KD panel itself would make (with ``baseline="decisions"`` an oracle that
+  answers with nothing but its decisions then measures no gain beyond them);
 - ``top{k}_tau{τ}``: KD on the teacher's top-k outputs only (the rest masked, :func:`~.adaptive.topk_logits`);
 - ``unmirror_tau{τ}``: KD on the teacher's output with the negatives mirrored back (an attacker who knows
   RML's mirror defence, :func:`~.adaptive.unmirror_logits`);

@@ -152,7 +152,7 @@ class OnnxOracle(Oracle):
         return torch.from_numpy(np.ascontiguousarray(out)).float().to(images.device)
 
     def describe(self) -> dict:
-        head = ((getattr(self, "manifest", None) or {}).get("output") or {}).get("head", "logits")
+        head = ((self.manifest or {}).get("output") or {}).get("head", "logits")
         return {**super().describe(), "path": str(self.path), "variant": self.variant, "provider": self.provider,
                 "sha256": self.sha256, "input": self.spec.to_dict(), "output_head": head,
                 "signature": self.signature}
