@@ -40,7 +40,7 @@ from shieldkit.models import list_models
 from shieldkit.output_heads import OUTPUT_HEADS, PROTECT_HEAD
 from shieldkit.utils import configure_threads, to_jsonable
 from shieldkit.verify import evaluate, verify
-from shieldkit.verify.budgets import BUDGETS
+from shieldkit.verify.budgets import BUDGETS, QUICK_TIME
 from shieldkit.verify.policy import THRESHOLD_KEYS
 from shieldkit.verify.report import failed_lines
 from shieldkit.version import __version__
@@ -327,10 +327,11 @@ def protect_cmd(
     eps: float = EpsOpt,
     attack_step_size: float = AttackStepSizeOpt,
     adv_weight: float = typer.Option(1.0, "--adv-weight", help="RML: weight of the adversarial CE term"),
-    outputs: str = choice(OUTPUT_HEADS, PROTECT_HEAD, "--outputs",
-                          help="output head recorded for `export`: decision (the decision only, at a fixed "
-                               "confidence) | confidence (the decision and its confidence; other classes made "
-                               "equal) | logits (no head); docs/output-heads.md"),
+    head: str = choice(OUTPUT_HEADS, PROTECT_HEAD, "--head", "--outputs",
+                       help="output head recorded for `export`: decision (the decision only, at a fixed "
+                            "confidence) | confidence (the decision and its confidence; other classes made "
+                            "equal) | logits (no head). A head protects the answer seat only: a file holder cuts "
+                            "it off (docs/verification.md). --outputs is its former name"),
     **shared: Any,
 ) -> None:
     """Protect a trained classifier against knowledge distillation (RML)."""
@@ -430,8 +431,8 @@ def demo_cmd(out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="kee
 @with_options(MODEL_FILE, PREPROCESS)
 def export_cmd(
     model: Path = typer.Argument(..., help="model to export: shieldkit checkpoint, or state_dict/.safetensors + --arch"),
-    out: Path = typer.Option(..., "--out", help="artefact directory to write (model.onnx, model.safetensors, "
-                             "manifest.json)"),
+    out: Path = typer.Option(..., "--out", help="artefact directory to write (model.onnx, manifest.json, and "
+                             "model.safetensors unless the graph has a head)"),
     data: Optional[str] = typer.Option(None, "--data", help="images for parity (test split) and int8 calibration "
                                        "(train split)"),
     opset: int = typer.Option(18, "--opset", help="ONNX opset (>= 18)"),
@@ -448,10 +449,13 @@ def export_cmd(
     min_agreement: float = typer.Option(0.999, "--min-agreement", help="fp32 parity: min top-1 agreement (0..1)"),
     overwrite: bool = flag("--overwrite", help="replace an existing --out directory"),
     seed: int = typer.Option(0, "--seed", help="seeds the random parity images used when no --data is given"),
-    outputs: Optional[str] = choice(OUTPUT_HEADS, None, "--outputs",
-                                    help="what the ONNX graph answers with: logits; confidence (the decision and its "
-                                    "confidence, negatives made equal); decision (the decision at a fixed confidence). "
-                                    "Default: what `protect` recorded, else logits"),
+    head: Optional[str] = choice(OUTPUT_HEADS, None, "--head", "--outputs",
+                                 help="what the ONNX graph answers with (its output is named after it): logits; "
+                                 "confidence (the decision and its confidence, negatives made equal); decision (the "
+                                 "decision at a fixed confidence). Default: what `protect` recorded, else logits. "
+                                 "--outputs is its former name"),
+    with_weights: bool = flag("--with-weights", help="also ship model.safetensors (the plain network) beside a head: "
+                              "an audit bundle, never a device artefact (the weights bypass the head)"),
     decision_confidence: float = typer.Option(0.9, "--decision-confidence",
                                               help="the confidence the decision head answers with"),
     data_dir: Optional[Path] = DataDirOpt,
@@ -504,8 +508,14 @@ def verify_cmd(
                                                           "from scratch): a second baseline, checked like --reference"),
     policy: Optional[Path] = typer.Option(None, "--policy", help="TOML release policy (thresholds, budget, seeds, "
                                           "attacks)"),
-    budget: Optional[str] = choice(BUDGETS, None, "--budget", help="smoke (seconds: wiring only) | quick (CPU, ~6 min "
-                                   "per model on CIFAR-10) | standard | full (GPU)"),
+    budget: Optional[str] = choice(BUDGETS, None, "--budget", help="smoke (seconds: wiring only) | quick (CPU; "
+                                   f"{QUICK_TIME} on CIFAR-10) | standard | full (GPU)"),
+    seats: Optional[str] = typer.Option(None, "--seats", metavar="file,answer", parser=_parser(
+                                        "--seats", lambda t: _split(t, str), "comma-separated seat names"),
+                                        help="the seats whose KD gain is gated (default: file,answer, both measured "
+                                             "always): answer = the graph as shipped; file = the graph cut below any "
+                                             "head, what a device holder reaches. 'answer' alone assumes the files "
+                                             "never leave a server"),
     attacks: Optional[str] = typer.Option(None, "--attacks", metavar="A,B", parser=_parser(
                                           "--attacks", lambda t: _split(t, str), "comma-separated names"),
                                           help="comma-separated: kd,datafree,robustness"),

@@ -9,6 +9,8 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 
+from shieldkit.verify.report import check_label
+
 
 def parity_table(manifest: dict) -> Table:
     """One row per checked graph: provider, images, max/mean |Δlogit|, top-1 agreement, accuracy."""
@@ -51,44 +53,75 @@ def inspect_table(info: dict) -> Table:
     return t
 
 
+def _cell(v, fmt="{:.2f}"):
+    return "-" if v is None else fmt.format(v)
+
+
+def seats_table(report: dict) -> Table:
+    """One row per seat: who sits there, what it reaches, the baseline, the deciding attacker, its gain (95 % upper
+    bound), the seat's verdict and whether the policy gates it."""
+    t = Table(title="seats: where the attacker sits (docs/verification.md)")
+    for col in ("seat", "attacker", "reaches", "baseline", "deciding attacker", "KD gain (upper)", "verdict"):
+        t.add_column(col, justify="right" if col in ("baseline", "KD gain (upper)") else "left",
+                     overflow="fold")
+    for name, seat in report["seats"].items():
+        f = seat.get("figures") or {}
+        verdict = seat.get("verdict") or "-"
+        colour = {"PASS": "green", "FAIL": "bold red"}.get(verdict, "yellow")
+        gated = "" if seat["gated"] else " [dim](not gated)[/]"
+        t.add_row(name, seat["attacker"], seat["reached"],
+                  f"{_cell(f.get('baseline_accuracy'))} ({f.get('baseline', '-').split('/')[-1]})" if f else "-",
+                  f.get("kd_attacker", "-"),
+                  f"{f['kd_gain']:+.2f} ({f['kd_gain_upper']:+.2f})" if f else "-", f"[{colour}]{verdict}[/]{gated}")
+    return t
+
+
 def verdict_table(report: dict):
-    """Two rich tables: the figures (model, and reference when there is one), then every check and the verdict."""
+    """Rich tables: the figures (model, and reference when there is one), the seats, every check and the verdict."""
     f, ref = report["figures"], report["figures"].get("reference", {})
     has_ref = bool(ref)
     t = Table(title=f"shieldkit verify: {report['artefact'].get('path', report['artefact']['kind'])} "
                     f"on {report['dataset']['name']} ({report['budget']} budget)")
     t.add_column("figure")
-    t.add_column("model", justify="right")
+    seat_names = list(report["seats"]) if "kd" in report["attacks"] else []
+    cols = [f"model, {n} seat" for n in seat_names] or ["model"]
+    for col in cols:
+        t.add_column(col, justify="right")
     if has_ref:
-        t.add_column("reference", justify="right")
+        t.add_column("reference (file seat)", justify="right")
 
-    def cell(v, fmt="{:.2f}"):
-        return "-" if v is None else fmt.format(v)
+    def row(name, *values, reference=""):
+        values = list(values) + [""] * (len(cols) - len(values))
+        t.add_row(name, *values, *([reference] if has_ref else []))
 
-    def row(name, model, reference=""):
-        t.add_row(name, model, reference) if has_ref else t.add_row(name, model)
-
-    row("test accuracy", cell(f.get("accuracy")), cell(ref.get("accuracy")))
+    row("test accuracy", _cell(f.get("accuracy")), reference=_cell(ref.get("accuracy")))
     if f.get("recorded_accuracy") is not None:
-        row(f"recorded accuracy ({f.get('recorded_accuracy_source', '')})", cell(f["recorded_accuracy"]))
-    if "kd" in report["attacks"]:
-        kd = report["attacks"]["kd"]["figures"]
-        for name, s in kd["students"].items():
-            row(f"  student {name}", cell(s["mean"]), cell(ref.get("kd_students", {}).get(name)))
-        row("baseline student", f"{cell(kd['hard_label_accuracy'])} ({kd['baseline']})")
-        row("KD gain, deciding attacker", f"{f['kd_gain']:+.2f} ({kd['best_kd']})",
-            cell(ref.get("kd_gain"), "{:+.2f}") + (f" ({ref['kd_attacker']})" if "kd_attacker" in ref else ""))
-        row("KD gain, 95% upper bound", f"{f['kd_gain_upper']:+.2f}", cell(ref.get("kd_gain_upper"), "{:+.2f}"))
+        row(f"recorded accuracy ({f.get('recorded_accuracy_source', '')})", _cell(f["recorded_accuracy"]))
+    if seat_names:
+        probes = report["attacks"]["kd"]["figures"]["seats"]
+        for name in probes[seat_names[0]]["students"]:
+            row(f"  student {name}", *[_cell(probes[s]["students"][name]["mean"]) for s in seat_names],
+                reference=_cell(ref.get("kd_students", {}).get(name)))
+        seat_figs = [report["seats"][s]["figures"] for s in seat_names]
+        row("baseline student", *[f"{_cell(x['baseline_accuracy'])} ({x['baseline']})" for x in seat_figs])
+        row("KD gain, deciding attacker", *[f"{x['kd_gain']:+.2f} ({x['kd_attacker']})" for x in seat_figs],
+            reference=_cell(ref.get("kd_gain"), "{:+.2f}") + (f" ({ref['kd_attacker']})" if "kd_attacker" in ref else ""))
+        row("KD gain, 95% bounds", *[f"{x['kd_gain_lower']:+.2f} .. {x['kd_gain_upper']:+.2f}" for x in seat_figs],
+            reference=(f"{ref['kd_gain_lower']:+.2f} .. {ref['kd_gain_upper']:+.2f}" if "kd_gain_lower" in ref else ""))
+        if "detected" in ref:
+            row("reference: best lower bound (power)", reference=f"{ref['detected']['lower95']:+.2f} "
+                f"({ref['detected']['attacker']})")
         m = f.get("matched_reference")
         if m:
             row("matched reference: accuracy / KD gain", f"{m['accuracy']:.2f} / {m['kd_gain']:+.2f}")
     if "datafree" in report["attacks"]:
         df = report["attacks"]["datafree"]["figures"]
-        row(f"data-free student ({df['mode']})", cell(df["student_accuracy"]), cell(ref.get("datafree_accuracy")))
+        row(f"data-free student ({df['mode']}, {df.get('seat', 'answer')} seat)", _cell(df["student_accuracy"]),
+            reference=_cell(ref.get("datafree_accuracy")))
     if "robustness" in report["attacks"]:
         for name, acc in report["attacks"]["robustness"]["figures"].items():
             if name != "clean":
-                row(f"robust accuracy: {name}", cell(acc))
+                row(f"robust accuracy: {name}", _cell(acc))
     for name in ("kd", "datafree", "robustness"):
         if name in report["attacks"]:
             a = report["attacks"][name]
@@ -103,14 +136,18 @@ def verdict_table(report: dict):
     for c in report["checks"]:
         mark = "[green]pass[/]" if c["passed"] else "[bold red]FAIL[/]"
         value = f"{c['value']:.4f}" if "parity" in c["name"] else f"{c['value']:.2f}"
-        c_table.add_row(c["name"], value, f"{c['op']} {c['threshold']:g}", mark)
+        c_table.add_row(check_label(c), value, f"{c['op']} {c['threshold']:g}", mark)
     for name, reason in report.get("skipped_checks", {}).items():
         c_table.add_row(f"[dim]{name}[/]", "", "", f"[dim]skipped: {reason}[/]")
     for reason in report.get("inconclusive", []):
         c_table.add_row("[yellow]inconclusive[/]", "", "", reason)
+    if report.get("assumed"):
+        c_table.add_row("[yellow]assumed[/]", "", "", report["assumed"])
     colour = {"PASS": "green", "FAIL": "bold red"}.get(report["verdict"], "yellow")
-    c_table.add_row("[bold]verdict[/]", "", "", f"[{colour}]{report['verdict']}[/]")
-    return Group(t, c_table)
+    c_table.add_row("[bold]verdict[/]", "", "", f"[{colour}]{report['verdict']}[/] (gated seats: "
+                    f"{', '.join(report.get('gated_seats', []))})")
+    tables = [t] + ([seats_table(report)] if seat_names else []) + [c_table]
+    return Group(*tables)
 
 
 def robustness_table(report: dict) -> Table:
@@ -126,20 +163,37 @@ def robustness_table(report: dict) -> Table:
     return t
 
 
-def demo_table(result: dict[str, Any]):
-    """A rich table: accuracy, baseline student, the deciding attacker, its KD gain (and 95 % upper bound) and
-    the verdict per artefact."""
+def demo_rows(result: dict[str, Any]) -> tuple[str, list[str], list[list[str]]]:
+    """The demo's table as plain cells: (title, header, rows), one row per model and seat. The README quotes it
+    (benchmarks/results/demo.json rendered by ``shieldkit demo --render``)."""
     any_row = next(iter(result["rows"].values()))
     settings = any_row["attacks"]["kd"]["settings"]
-    t = Table(title=f"shieldkit verify on {result['dataset']['name']} through ONNX Runtime (students "
-                    f"{', '.join(settings['families'])}, {len(settings['seeds'])} seeds; max KD gain "
-                    f"{any_row['thresholds']['max_kd_gain']:+.1f} on the 95% upper bound)")
-    for col in ("artefact", "accuracy", "baseline student", "deciding attacker", "KD gain (upper)", "verdict"):
-        t.add_column(col, justify="right")
+    title = (f"shieldkit verify on {result['dataset']['name']} through ONNX Runtime (students "
+             f"{', '.join(settings['families'])}, {len(settings['seeds'])} seeds, baseline '{settings['baseline']}'; "
+             f"max KD gain {any_row['thresholds']['max_kd_gain']:+.1f} on the 95% upper bound at each seat)")
+    head = ["model", "accuracy", "seat", "baseline student", "deciding attacker", "KD gain (upper)", "seat verdict",
+            "verdict"]
+    rows = []
     for name, report in result["rows"].items():
-        kd = report["attacks"]["kd"]["figures"]
-        colour = {"PASS": "green", "FAIL": "red"}.get(report["verdict"], "yellow")
-        t.add_row(name, f"{report['figures']['accuracy']:.2f}", f"{kd['hard_label_accuracy']:.2f}",
-                  f"{kd['best_kd_accuracy']:.2f} ({kd['best_kd']})", f"{kd['kd_gain']:+.2f} ({kd['kd_gain_upper']:+.2f})",
-                  f"[{colour}]{report['verdict']}[/]")
+        probes = report["attacks"]["kd"]["figures"]["seats"]
+        for seat in ("file", "answer"):
+            s, p = report["seats"][seat], probes[seat]
+            f = s["figures"]
+            rows.append([name, f"{report['figures']['accuracy']:.2f}", seat, f"{f['baseline_accuracy']:.2f}",
+                         f"{p['best_kd_accuracy']:.2f} ({f['kd_attacker'].split('/')[-1]})",
+                         f"{f['kd_gain']:+.2f} ({f['kd_gain_upper']:+.2f})", s["verdict"] or "-",
+                         report["verdict"] if seat == "file" else ""])
+    return title, head, rows
+
+
+def demo_table(result: dict[str, Any]):
+    """A rich table of :func:`demo_rows`: per model and seat, accuracy, baseline student, the deciding attacker, its
+    KD gain (and 95 % upper bound), the seat's verdict, and the model's verdict."""
+    title, head, rows = demo_rows(result)
+    t = Table(title=title)
+    for col in head:
+        t.add_column(col, justify="right")
+    for r in rows:
+        colour = {"PASS": "green", "FAIL": "red"}.get(r[6], "yellow")
+        t.add_row(*r[:6], f"[{colour}]{r[6]}[/]", r[7])
     return t

@@ -1,8 +1,15 @@
 """``export``: a model to a self-describing, tamper-evident artefact directory, checked on ONNX Runtime.
 
-The directory holds ``model.onnx``, ``model.safetensors``, optionally ``model.int8.onnx``, and
-``manifest.json``. It is built in a temporary directory beside ``out`` and renamed into place only
-when everything (export, checker, parity) has passed, so a failed export leaves nothing behind.
+The directory holds ``model.onnx``, optionally ``model.int8.onnx``, ``manifest.json`` and, for a graph that
+answers with its logits, ``model.safetensors``. A graph with an output head (``decision``/``confidence``) ships
+without the plain network by default: whoever holds the files could read the weights and bypass the head, so
+``with_weights=True`` (``--with-weights``, an audit bundle) is the explicit choice to ship them. It is built in a
+temporary directory beside ``out`` and renamed into place only when everything (export, checker, parity) has
+passed, so a failed export leaves nothing behind.
+
+The ONNX output is named after what it answers (``logits``, ``confidence`` or ``decision``); with a head, the
+manifest records the tensor the head reads (``output.pre_head``), and parity checks the graph cut there
+(:mod:`.graph_cut`, what a file holder reaches) against the plain network.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from .parity import ParityThresholds, compare_logits, parity_failures, torch_log
 from .quantize import quantize_int8
 from .runtime import make_session, provider_names, run_batched
 from .to_onnx import MIN_OPSET, InputSpec, export_onnx, graph_module, input_spec
+from .graph_cut import cut_session, pre_head_tensor
 from .to_safetensors import export_safetensors
 
 
@@ -52,11 +60,12 @@ class ExportConfig:
     max_abs_diff: float = 1e-3
     min_agreement: float = 0.999
     seed: int = 0
-    outputs: str = "logits"  # the output head in the ONNX graph (shieldkit/output_heads.py)
+    head: str = "logits"  # the output head in the ONNX graph (shieldkit/output_heads.py)
     decision_confidence: float = DEFAULT_DECISION_CONFIDENCE
+    with_weights: bool = False  # ship model.safetensors beside a head (the plain network bypasses the head)
 
     def __post_init__(self) -> None:
-        check_head(self.outputs, self.decision_confidence)
+        check_head(self.head, self.decision_confidence)
         if self.quantize not in (None, "int8"):
             raise InputError(f"unknown quantisation {self.quantize!r}; valid: int8")
         if self.batch is not None and self.batch < 1:
@@ -152,9 +161,31 @@ def _check_safetensors(path: Path, model: NormalizedClassifier, chw) -> bool:
 
 
 def recorded_head(settings: dict | None) -> str:
-    """The output head a ``protect`` run recorded in its checkpoint's settings, else ``logits``."""
-    head = (settings or {}).get("outputs") or "logits"
-    return check_head(head)
+    """The output head a ``protect`` run recorded in its checkpoint's settings (``head``, or ``outputs`` in runs
+    before it was renamed), else ``logits``."""
+    settings = settings or {}
+    return check_head(settings.get("head") or settings.get("outputs") or "logits")
+
+
+def ships_weights(cfg: ExportConfig) -> bool:
+    """Whether ``model.safetensors`` goes into the artefact: always for a graph that answers with its logits
+    (the file gives nothing the graph does not), beside a head only when asked (``with_weights``)."""
+    return cfg.head == "logits" or cfg.with_weights
+
+
+def _file_seat_parity(onnx_path: Path, tensor: str, module: nn.Module, cfg: ExportConfig, images, labels,
+                      spec: InputSpec) -> dict:
+    """The graph cut at ``tensor`` (what a file holder reaches) against the plain network in torch: the same
+    figures as the answer's parity; a mismatch means the recorded pre-head tensor is not the network's logits."""
+    cut = cut_session(onnx_path, tensor, lambda p: make_session(p, cfg.providers[:1], spinning=False))
+    session, _ = cut
+    figures = compare_logits(torch_logits(graph_module(module, cfg.input_format), images),
+                             run_batched(session, images, 64, spec.fixed_batch), labels)
+    failures = parity_failures(figures, ParityThresholds(cfg.max_abs_diff, cfg.min_agreement))
+    if failures:
+        raise ParityError(f"the graph cut at its pre-head tensor {tensor!r} is not the plain network: "
+                          + "; ".join(failures))
+    return {**figures, "tensor": tensor, "provider": cfg.providers[0]}
 
 
 def _replace_dir(tmp: Path, out: Path) -> None:
@@ -175,24 +206,29 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
            max_abs_diff: float = 1e-3, min_agreement: float = 0.999, overwrite: bool = False, seed: int = 0,
            arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False,
            image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
-           outputs: str | None = None, decision_confidence: float = DEFAULT_DECISION_CONFIDENCE,
-           log=None) -> ExportResult:
+           head: str | None = None, decision_confidence: float = DEFAULT_DECISION_CONFIDENCE,
+           with_weights: bool = False, outputs: str | None = None, log=None) -> ExportResult:
     """Export ``model`` to the directory ``out`` and check it against ONNX Runtime.
 
-    Writes ``model.onnx`` (+ ``model.int8.onnx`` with ``quantize="int8"``), ``model.safetensors`` and
-    ``manifest.json``. Parity is measured on ``parity_n`` test images of ``data`` (random images
+    Writes ``model.onnx`` (+ ``model.int8.onnx`` with ``quantize="int8"``), ``manifest.json`` and (see
+    :func:`ships_weights`) ``model.safetensors``. Parity is measured on ``parity_n`` test images of ``data`` (random images
     when no data is given, and the manifest says so). Raises :class:`ParityError` (exit 1) when the
     fp32 graph misses ``max_abs_diff``/``min_agreement`` on any provider, and leaves nothing behind.
 
-    ``outputs`` is the output head the ONNX graphs answer with (:data:`~shieldkit.output_heads.OUTPUT_HEADS`:
-    ``logits``, ``confidence``, ``decision``); None takes the one a ``protect`` run recorded in its
-    checkpoint, else ``logits``. The safetensors file always holds the plain network.
+    ``head`` is the output head the ONNX graphs answer with (:data:`~shieldkit.output_heads.OUTPUT_HEADS`:
+    ``logits``, ``confidence``, ``decision``; ``outputs`` is its former name, still accepted); None takes the one
+    a ``protect`` run recorded in its checkpoint, else ``logits``. ``with_weights`` also ships the plain network
+    (``model.safetensors``) beside a head: an audit bundle, whose file seat is then the plain network.
     """
     say = log or (lambda msg: None)
+    if outputs is not None and head is not None and outputs != head:
+        raise InputError(f"--head {head} and --outputs {outputs} disagree (--outputs is the old name of --head)")
+    head = head or outputs
     cfg = ExportConfig(opset=opset, batch=parse_batch(batch), input_format=input_format, quantize=quantize,
                        parity_n=parity_n, calibration_n=calibration_n,
                        providers=providers, max_abs_diff=max_abs_diff, min_agreement=min_agreement,
-                       seed=seed, outputs=outputs or "logits", decision_confidence=decision_confidence)
+                       seed=seed, head=head or "logits", decision_confidence=decision_confidence,
+                       with_weights=with_weights)
     out = Path(out)
     check_output_dir(out, "--out")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
@@ -211,9 +247,9 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
                          f"state_dict/.safetensors file with --arch and --num-classes, or an nn.Module in Python), "
                          f"not a {info.format or type(module).__name__} module")
     module = module.cpu().float().eval()
-    if outputs is None:
-        cfg.outputs = recorded_head(info.settings)
-    answered = module if cfg.outputs == "logits" else OutputHead(module, cfg.outputs, cfg.decision_confidence).eval()
+    if head is None:
+        cfg.head = recorded_head(info.settings)
+    answered = module if cfg.head == "logits" else OutputHead(module, cfg.head, cfg.decision_confidence).eval()
     chw = parse_shape(input_shape)
     if ds is not None:
         if chw is not None and tuple(chw) != tuple(ds.input_shape):
@@ -235,12 +271,20 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
         batch_text = "dynamic batch" if spec.fixed_batch is None else f"batch {spec.fixed_batch}"
         say(f"exporting {module.arch} to ONNX (opset {cfg.opset}, {spec.layout} {spec.dtype}, {batch_text})")
         t = time.perf_counter()
-        if cfg.outputs != "logits":
-            say(f"output head: {cfg.outputs} (docs/output-heads.md)")
-        export_onnx(answered, tmp / "model.onnx", spec, cfg.opset)
+        if cfg.head != "logits":
+            say(f"output head: {cfg.head} (docs/output-heads.md)"
+                + ("; model.safetensors ships beside it (--with-weights)" if cfg.with_weights else
+                   "; the plain network is not shipped (--with-weights ships it)"))
+        export_onnx(answered, tmp / "model.onnx", spec, cfg.opset, output_name=cfg.head)
         onnx_seconds = time.perf_counter() - t
-        export_safetensors(module, tmp / "model.safetensors", classes)
-        safetensors_ok = _check_safetensors(tmp / "model.safetensors", module, chw)
+        pre_head = pre_head_tensor(tmp / "model.onnx") if cfg.head != "logits" else None
+        if cfg.head != "logits" and pre_head is None:
+            raise ParityError(f"the {cfg.head} head is not where the exporter should have put it (no ArgMax node in "
+                              f"the graph)")
+        safetensors_ok = None
+        if ships_weights(cfg):
+            export_safetensors(module, tmp / "model.safetensors", classes)
+            safetensors_ok = _check_safetensors(tmp / "model.safetensors", module, chw)
 
         images, labels, source = _parity_images(ds, chw, spec, cfg.parity_n, cfg.seed)
         say(f"parity on {source}")
@@ -256,8 +300,10 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
                                                                                                 cfg.min_agreement))]
         if failures:
             raise ParityError("ONNX Runtime parity failed: " + "; ".join(failures))
+        if pre_head is not None:
+            parity["file_seat"] = _file_seat_parity(tmp / "model.onnx", pre_head, module, cfg, images, labels, spec)
 
-        files = ["model.onnx", "model.safetensors"]
+        files = ["model.onnx"] + (["model.safetensors"] if ships_weights(cfg) else [])
         if cfg.quantize == "int8":
             calib = None
             if ds is not None:
@@ -271,9 +317,12 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
             int8 = compare_logits(reference, run_batched(session, images, 64, spec.fixed_batch), labels)
             parity["int8"] = {**int8, "mode": mode, "calibration_images": 0 if calib is None else len(calib),
                               "provider": cfg.providers[0]}
+            if pre_head is not None:
+                parity["int8"]["pre_head"] = pre_head_tensor(tmp / "model.int8.onnx")
             files.append("model.int8.onnx")
 
-        manifest = _manifest(module, info, spec, cfg, classes, parity, ds, onnx_seconds, time.perf_counter() - t0)
+        manifest = _manifest(module, info, spec, cfg, classes, parity, ds, onnx_seconds, time.perf_counter() - t0,
+                             pre_head)
         manifest = seal(manifest, tmp, files)
         write_json(manifest, tmp / MANIFEST)
         _replace_dir(tmp, out)
@@ -286,7 +335,7 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
 
 
 def _manifest(module: NormalizedClassifier, info, spec: InputSpec, cfg: ExportConfig, classes, parity: dict,
-              ds: Dataset | None, onnx_seconds: float, seconds: float) -> dict:
+              ds: Dataset | None, onnx_seconds: float, seconds: float, pre_head: str | None) -> dict:
     import onnx
     import onnxruntime
 
@@ -299,8 +348,9 @@ def _manifest(module: NormalizedClassifier, info, spec: InputSpec, cfg: ExportCo
         "versions": {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
         "model": {**module.spec(), "classes": classes},
         "input": spec.to_dict(),
-        "output": {"name": "logits", "shape": [spec.shape[0], module.num_classes], "dtype": "float32",
-                   **head_record(cfg.outputs, cfg.decision_confidence)},
+        "output": {"name": cfg.head, "shape": [spec.shape[0], module.num_classes], "dtype": "float32",
+                   **head_record(cfg.head, cfg.decision_confidence), "pre_head": pre_head,
+                   "weights_shipped": ships_weights(cfg)},
         "onnx": {"opset": cfg.opset, "exporter": "torch.onnx.export(dynamo=True)", "export_seconds": onnx_seconds},
         "export_settings": {**asdict(cfg), "data": ds.describe() if ds is not None else None},
         "parity": parity,

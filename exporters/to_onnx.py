@@ -85,8 +85,10 @@ def example_input(spec: InputSpec, batch: int = 2, seed: int = 0) -> torch.Tenso
     return torch.rand(shape, generator=g)
 
 
-def export_onnx(model: nn.Module, path: str | Path, spec: InputSpec, opset: int = MIN_OPSET) -> Path:
-    """Export ``model`` (taking [0, 1] NCHW floats) to ``path`` for inputs described by ``spec``.
+def export_onnx(model: nn.Module, path: str | Path, spec: InputSpec, opset: int = MIN_OPSET,
+                output_name: str = OUTPUT_NAME) -> Path:
+    """Export ``model`` (taking [0, 1] NCHW floats) to ``path`` for inputs described by ``spec``; the graph's
+    output is called ``output_name`` (what it answers: logits, confidence, decision).
 
     The batch axis is dynamic unless ``spec`` fixes it. ``onnx.checker`` (full check, with shape
     inference) must pass. Raises :class:`InputError` when the model cannot take such inputs.
@@ -114,7 +116,7 @@ def export_onnx(model: nn.Module, path: str | Path, spec: InputSpec, opset: int 
         warnings.simplefilter("ignore")
         try:
             program = torch.onnx.export(module, (x,), dynamo=True, opset_version=opset, input_names=[INPUT_NAME],
-                                        output_names=[OUTPUT_NAME], dynamic_shapes=dynamic, verbose=False,
+                                        output_names=[output_name], dynamic_shapes=dynamic, verbose=False,
                                         optimize=True)
         except Exception as e:  # noqa: BLE001 -- the exporter raises many types; one line for the user
             raise InputError(f"torch.onnx.export failed: {str(e).strip().splitlines()[0]}") from None

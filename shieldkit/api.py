@@ -108,7 +108,7 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
             eps: float = 8 / 255, attack_step_size: float = 2 / 255, adv_weight: float = 1.0,
             mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
             image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
-            augment: str | None = None, outputs: str = PROTECT_HEAD) -> RunResult:
+            augment: str | None = None, head: str | None = None, outputs: str | None = None) -> RunResult:
     """Protect a trained classifier against distillation; save the protected model to ``out``.
 
     ``method`` names a :data:`~shieldkit.methods.PROTECTIONS` entry. ``"rml"`` fine-tunes a copy of the model with
@@ -121,14 +121,20 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
     (``eps``, ``attack_step_size``) so that protection does not erode robustness; PGD-20 is then stored too.
     ``model`` may be a plain ``nn.Module`` taking normalised images: it is wrapped with ``mean``/``std``
     (default: the data's statistics), see :func:`~shieldkit.runs.as_model`.
-    ``outputs`` is the output head (:data:`~shieldkit.output_heads.OUTPUT_HEADS`) recorded for ``export``, which
+    ``head`` is the output head (:data:`~shieldkit.output_heads.OUTPUT_HEADS`) recorded for ``export``, which
     puts it into the ONNX graph: ``decision`` (default) answers with the decision only, ``confidence`` with the
-    decision and its confidence (docs/output-heads.md).
+    decision and its confidence (docs/output-heads.md). A head protects the ``answer`` seat only: whoever holds
+    the exported file can cut it off, and then only the fine-tuned weights protect (docs/verification.md).
+    ``outputs`` is the former name of ``head``.
     """
+    if outputs is not None and head is not None and outputs != head:
+        raise InputError(f"--head {head} and --outputs {outputs} disagree (--outputs is the old name of --head)")
+    head = head or outputs or PROTECT_HEAD
+    outputs = None
     options = recorded_options(locals())
     check_output_file(out)
     check_data_options(image_size, resize, center_crop, augment)
-    check_head(outputs)
+    check_head(head)
     method = PROTECTIONS.canonical(method)
     protection = PROTECTIONS.get(method)
     opts = ProtectOptions(recipe=recipe, alpha=alpha, beta=beta, tau=tau, negatives=negatives, confidence=confidence,
@@ -157,7 +163,7 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
                 "arch": original.arch,
                 "normalization": {"source": info.normalization, "mean": original.spec()["mean"],
                                   "std": original.spec()["std"]},
-                "data": ds.describe(), "train": asdict(cfg), "method": step.settings(), "outputs": outputs,
+                "data": ds.describe(), "train": asdict(cfg), "method": step.settings(), "head": head,
                 "options": options}
     resume_file = resume_path(out)
     t0 = time.perf_counter()

@@ -76,8 +76,9 @@ def digits_model(tmp_path_factory):
     return d / "m.pt"
 
 
-def test_export_puts_the_head_in_the_graph_and_keeps_the_plain_network(digits_model, tmp_path):
-    r = export(digits_model, tmp_path / "art", data="digits", outputs="confidence", parity_n=128)
+def test_export_puts_the_head_in_the_graph_and_ships_the_network_only_when_asked(digits_model, tmp_path):
+    r = export(digits_model, tmp_path / "art", data="digits", head="confidence", parity_n=128, with_weights=True)
+    assert r.manifest["output"]["weights_shipped"] is True
     m = json.loads((tmp_path / "art" / "manifest.json").read_text())
     assert m["output"]["head"] == "confidence" and r.manifest["output"]["head"] == "confidence"
     fp32 = m["parity"]["fp32"]["CPUExecutionProvider"]
@@ -96,15 +97,15 @@ def test_export_puts_the_head_in_the_graph_and_keeps_the_plain_network(digits_mo
 def test_export_takes_the_head_a_protect_run_recorded(digits_model, tmp_path):
     import shieldkit
 
-    shieldkit.protect(digits_model, "digits", out=tmp_path / "p.pt", epochs=1, progress=False, outputs="decision")
-    assert load_model(tmp_path / "p.pt")[1].settings["outputs"] == "decision"
+    shieldkit.protect(digits_model, "digits", out=tmp_path / "p.pt", epochs=1, progress=False, head="decision")
+    assert load_model(tmp_path / "p.pt")[1].settings["head"] == "decision"
     r = export(tmp_path / "p.pt", tmp_path / "art", data="digits", parity_n=32)
-    assert r.manifest["output"]["head"] == "decision"
-    r = export(tmp_path / "p.pt", tmp_path / "art2", data="digits", parity_n=32, outputs="logits")
-    assert r.manifest["output"]["head"] == "logits"
+    assert r.manifest["output"]["head"] == "decision" and "model.safetensors" not in r.manifest["files"]
+    r = export(tmp_path / "p.pt", tmp_path / "art2", data="digits", parity_n=32, head="logits")
+    assert r.manifest["output"]["head"] == "logits" and "model.safetensors" in r.manifest["files"]
 
 
 def test_cli_refuses_an_unknown_head(digits_model, tmp_path):
-    r = run("export", digits_model, "--out", tmp_path / "a", "--outputs", "probs")
-    assert r.exit_code == 2 and "output" in one_error_line(r)
+    r = run("export", digits_model, "--out", tmp_path / "a", "--head", "probs")
+    assert r.exit_code == 2 and "--head" in one_error_line(r)
     assert not (tmp_path / "a").exists()

@@ -26,7 +26,9 @@ def test_outputs_agree_with_the_report(artefact, tmp_path, monkeypatch):
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
     out = {k: tmp_path / v for k, v in (("report", "r.json"), ("summary", "s.md"), ("junit", "j.xml"),
                                         ("plot", "p.png"), ("card", "MODEL_CARD.md"))}
-    r = run("verify", artefact, "--data", "digits", "--budget", "smoke", "--max-kd-gain", "1000", "--report",
+    policy = tmp_path / "parity.toml"  # a PASS without a reference: no KD margin, whose power would need one
+    policy.write_text('budget = "smoke"\n[thresholds]\nmin_parity_agreement = 0.99\n')
+    r = run("verify", artefact, "--data", "digits", "--policy", policy, "--report",
             out["report"], "--summary", out["summary"], "--junit", out["junit"], "--plot", out["plot"],
             "--model-card", out["card"])
     assert r.exit_code == 0, r.output
@@ -41,8 +43,9 @@ def test_outputs_agree_with_the_report(artefact, tmp_path, monkeypatch):
     assert step.read_text() == "earlier step\n" + summary  # appended for GitHub Actions
     assert out["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     card = out["card"].read_text()
-    assert f"{report['figures']['accuracy']:.2f} %" in card and report["attacks"]["kd"]["figures"]["best_kd"] in card
+    assert f"{report['figures']['accuracy']:.2f} %" in card and report["figures"]["kd_attacker"] in card
     assert f"{report['figures']['kd_gain_upper']:+.2f}" in card and "not tested" in card.lower()
+    assert "**file seat**" in card and "**answer seat**" in card
     assert not list(tmp_path.glob(".*.tmp"))
 
 

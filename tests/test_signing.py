@@ -40,8 +40,9 @@ def signed(tmp_path_factory):
     train("cnn3", "digits", epochs=2, lr=0.05, progress=False, out=d / "m.pt", model_kwargs={"width": 8})
     export(d / "m.pt", d / "art", data="digits", parity_n=64)
     keys = {name: _key_pair(d, name)[:2] for name in ("a", "b")}
-    r = run("verify", d / "art", "--data", "digits", "--budget", "smoke", "--max-kd-gain", "1000",
-            "--report", d / "report.json")
+    # a PASS that needs no reference: a policy that checks parity only (a KD margin would need the probe's power)
+    (d / "parity.toml").write_text('budget = "smoke"\n[thresholds]\nmin_parity_agreement = 0.99\n')
+    r = run("verify", d / "art", "--data", "digits", "--policy", d / "parity.toml", "--report", d / "report.json")
     assert r.exit_code == 0, r.output
     r = run("sign", d / "art", "--key", keys["a"][0], "--report", d / "report.json")
     assert r.exit_code == 0, r.output
@@ -71,7 +72,7 @@ def test_round_trip_and_attestation_carries_the_report(signed):
     rt = load_runtime(d / "art", public_key=keys["a"][1])
     assert rt.signature["signature"] == "ok" and rt.signature["attestation"]["verdict"] == "PASS"
     # and verify records the checked key in its report
-    r = run("verify", d / "art", "--data", "digits", "--budget", "smoke", "--max-kd-gain", "1000",
+    r = run("verify", d / "art", "--data", "digits", "--policy", d / "parity.toml",
             "--public-key", keys["a"][1], "--report", d / "report2.json")
     assert r.exit_code == 0, r.output
     sig = json.loads((d / "report2.json").read_text())["artefact"]["signature"]

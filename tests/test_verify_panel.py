@@ -55,6 +55,7 @@ def test_t_quantiles_and_the_upper_bound():
     g = paired_gain([60.0, 61.0, 62.0], [60.0, 60.0, 60.0])  # diffs 0, 1, 2
     assert g["mean"] == pytest.approx(1.0) and g["std"] == pytest.approx(1.0)
     assert g["upper95"] == pytest.approx(1.0 + 2.920 / math.sqrt(3))
+    assert g["lower95"] == pytest.approx(1.0 - 2.920 / math.sqrt(3))  # what a reference must clear (power)
     assert paired_gain([61.0], [60.0])["upper95"] == math.inf  # one seed bounds nothing
 
 
@@ -83,6 +84,10 @@ def test_decide_takes_the_worst_case_over_families_and_kinds_and_selects_on_held
     assert d["deciding_attacker"] == "cnn3-16/kd_tau1" and d["kd_gain"] == pytest.approx(2.0)
     assert d["baseline"] == "cnn3-16/hard" and d["hard_label_accuracy"] == pytest.approx(50.0)
     assert d["kd_gain_upper"] == pytest.approx(2.0 + 2.920 * 0.5 / math.sqrt(3))
+    # power: the attacker with the best lower bound (cnn3-8/kd_tau4 gains 0.5 every seed: lower bound 0.5, while
+    # cnn3-16/kd_tau1's 2.0 ± 0.5 has 2.0 - 0.84 = 1.16)
+    assert d["detected"]["attacker"] == "cnn3-16/kd_tau1"
+    assert d["detected"]["lower95"] == pytest.approx(2.0 - 2.920 * 0.5 / math.sqrt(3))
     # the baseline is the better of hard and ls on the held-out slice, per family
     students["cnn3-16/ls"] = _student([51.0, 51.0, 51.0], 55.0)
     assert decide(students, cfg)["attackers"]["cnn3-16/kd"]["gain"]["mean"] == pytest.approx(1.0)
@@ -94,8 +99,9 @@ def test_decisions_baseline_measures_gains_beyond_the_oracles_own_argmax():
     students = {"cnn3-16/hard": _student([50.0, 50.0, 50.0], 50.0), "cnn3-16/ls": _student([49.0, 49.0, 49.0], 49.0),
                 "cnn3-16/top1": _student([52.0, 52.0, 52.0], 52.0), "cnn3-16/kd_tau1": _student([53.0, 53.5, 52.5], 53.0),
                 "cnn3-16/top1_kd": _student([51.0, 51.0, 51.0], 51.0)}
-    labels = KDProbeConfig(taus=(1.0,), soft_only_taus=(), seeds=(0, 1, 2))
-    decisions = KDProbeConfig(taus=(1.0,), soft_only_taus=(), seeds=(0, 1, 2), baseline="decisions")
+    labels = KDProbeConfig(taus=(1.0,), soft_only_taus=(), seeds=(0, 1, 2), baseline="labels")
+    decisions = KDProbeConfig(taus=(1.0,), soft_only_taus=(), seeds=(0, 1, 2))
+    assert decisions.baseline == "decisions"  # the default criterion: gains beyond the model's own decisions
     assert decide(students, labels)["kd_gain"] == pytest.approx(3.0)
     d = decide(students, decisions)
     assert d["baseline"] == "cnn3-16/top1" and d["kd_gain"] == pytest.approx(1.0)
@@ -121,10 +127,14 @@ def test_panel_names_every_attack_kind():
 
 def test_a_reference_that_gains_nothing_makes_the_verdict_inconclusive():
     th = {"max_kd_gain": 0.5}
-    assert inconclusive_reasons({"reference": {"kd_gain": 2.0}}, th) == []
-    reasons = inconclusive_reasons({"reference": {"kd_gain": 0.3}, "matched_reference": {"kd_gain": -1.0}}, th)
+
+    def ref(lower):
+        return {"detected": {"attacker": "cnn3-8/kd_tau4", "lower95": lower, "mean": lower + 1}}
+
+    assert inconclusive_reasons({"kd_gain": 0.0, "reference": ref(2.0)}, th, [{}]) == []
+    reasons = inconclusive_reasons({"kd_gain": 0.0, "reference": ref(0.3), "matched_reference": ref(-1.0)}, th, [{}])
     assert len(reasons) == 2 and "matched reference" in reasons[1]
-    assert inconclusive_reasons({"reference": {"kd_gain": 0.3}}, {"max_kd_gain": None}) == []
+    assert inconclusive_reasons({"kd_gain": 0.0, "reference": ref(0.3)}, {"max_kd_gain": None}, [{}]) == []
 
 
 @pytest.mark.parametrize("bad", [dict(families=()), dict(families=("nonsense",)), dict(seeds=()),

@@ -5,6 +5,11 @@ An attack reads what the run resolved (:class:`AttackContext`: the oracle, the d
 settings of every attack) and returns its report entry ``{"settings", "queries", "seconds", "figures"}``; the
 figures a threshold reads it writes into ``ctx.figures`` (and the reference's into ``ctx.reference_figures``).
 A new attack is one function and one registration here.
+
+The KD probe runs at every seat of the artefact (:mod:`.seats`: ``answer``, the graph as shipped; ``file``, what a
+file holder reaches), sharing its label-only students and, through one :class:`~.kd.StudentMemo`, every student
+whose targets two seats share (the decisions, for one); each seat's figures go to ``ctx.seat_figures``. The
+references are probed at their own ``file`` seat (the strongest logits they give).
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from shieldkit.robustness import RobustnessConfig
 
 from .datafree import DataFreeConfig, datafree_attack
 from .evaluation import evaluate_robustness_of
-from .kd import KDProbeConfig, kd_probe, train_baselines
+from .kd import KDProbeConfig, StudentMemo, kd_probe, train_baselines
 from .oracle import Oracle, oracle_accuracy
+from .seats import DEFAULT_SEATS, SEATS, Seat, model_seats
 
 
 @dataclass
@@ -43,37 +49,73 @@ class AttackContext:
     say: Callable[[str], None] = lambda msg: None
     figures: dict[str, Any] = field(default_factory=dict)
     reference_figures: dict[str, Any] = field(default_factory=dict)
+    seats: dict[str, Seat] = field(default_factory=dict)  # the artefact's seats (model_seats)
+    gated: tuple[str, ...] = DEFAULT_SEATS
+    seat_figures: dict[str, dict] = field(default_factory=dict)
+    memo: StudentMemo = field(default_factory=StudentMemo)
+
+    def strongest_seat(self) -> str:
+        """The seat an attack that runs once (data-free) runs at: ``file`` when it is gated, else ``answer``."""
+        return "file" if "file" in self.gated else "answer"
 
 
 VERIFY_ATTACKS: Registry[Callable[[AttackContext], dict]] = Registry("verify attack")
 
 
 def probe_figures(probe: dict) -> dict:
-    """The figures of a KD probe that a report keeps beside the model's accuracy."""
-    return {"kd_gain": probe["kd_gain"], "kd_gain_upper": probe["kd_gain_upper"], "kd_attacker": probe["best_kd"],
+    """The figures of a KD probe that a report keeps beside the model's accuracy: the deciding attacker's gain
+    with both bounds, its baseline, the attacker the probe detects best (``detected``: largest lower bound)."""
+    return {"kd_gain": probe["kd_gain"], "kd_gain_upper": probe["kd_gain_upper"],
+            "kd_gain_lower": probe["kd_gain_lower"], "kd_attacker": probe["best_kd"], "baseline": probe["baseline"],
+            "baseline_accuracy": probe["hard_label_accuracy"], "detected": probe["detected"],
             "kd_students": {n: s["mean"] for n, s in probe["students"].items()}}
+
+
+def _probe_reference(ctx: AttackContext, oracle: Oracle, baselines: dict, what: str) -> dict:
+    """The KD probe at a reference's ``file`` seat (its strongest logits), with the run's baselines and memo."""
+    seat = model_seats(oracle, ctx.providers)["file"]
+    ctx.say(f"KD probe on the {what} ({seat.reached})")
+    probe = kd_probe(seat.oracle, ctx.data, ctx.kd, baselines=baselines, progress=ctx.progress, memo=ctx.memo)
+    return {**probe_figures(probe), "seat": "file", "reached": seat.reached}
 
 
 @VERIFY_ATTACKS.register("kd")
 def run_kd(ctx: AttackContext) -> dict:
-    """The data-driven KD probe on the artefact (and, with the same label-only baselines, on the references)."""
+    """The data-driven KD probe at each seat of the artefact (and, with the same label-only baselines, at the
+    references' file seats)."""
     cfg = ctx.kd
-    ctx.say(f"KD probe: {', '.join(cfg.families)} students, {cfg.epochs} epochs, seeds {list(cfg.seeds)}")
-    baselines = train_baselines(ctx.data, cfg, progress=ctx.progress)
-    probe = kd_probe(ctx.oracle, ctx.data, cfg, baselines=baselines, progress=ctx.progress)
-    ctx.figures.update({k: v for k, v in probe_figures(probe).items() if k != "kd_students"})
-    entry = {"settings": probe.pop("settings"), "queries": probe.pop("queries"), "seconds": probe["seconds"],
-             "figures": probe}
-    ctx.say(f"KD probe: worst attacker {probe['best_kd']}, gain {probe['kd_gain']:+.2f} "
-            f"(95% upper bound {probe['kd_gain_upper']:+.2f})")
+    ctx.say(f"KD probe: {', '.join(cfg.families)} students, {cfg.epochs} epochs, seeds {list(cfg.seeds)}, baseline "
+            f"'{cfg.baseline}'")
+    baselines = train_baselines(ctx.data, cfg, progress=ctx.progress, memo=ctx.memo)
+    probes: dict[str, dict] = {}
+    queries = 0
+    for name in SEATS:
+        seat = ctx.seats[name]
+        if seat.same_as is not None:
+            probes[name] = probes[seat.same_as]
+            ctx.say(f"the {name} seat is the {seat.same_as} seat ({seat.reached})")
+            continue
+        ctx.say(f"KD probe at the {name} seat: {seat.reached}")
+        probe = kd_probe(seat.oracle, ctx.data, cfg, baselines=baselines, progress=ctx.progress, memo=ctx.memo)
+        queries += probe.pop("queries")
+        settings = probe.pop("settings")
+        probes[name] = probe
+        ctx.say(f"KD probe at the {name} seat: worst attacker {probe['best_kd']}, gain {probe['kd_gain']:+.2f} "
+                f"(95% upper bound {probe['kd_gain_upper']:+.2f})")
+    for name in DEFAULT_SEATS:
+        ctx.seat_figures[name] = probe_figures(probes[name])
+    worst = max(ctx.gated, key=lambda s: ctx.seat_figures[s]["kd_gain_upper"])
+    ctx.figures.update({k: ctx.seat_figures[worst][k] for k in ("kd_gain", "kd_gain_upper", "kd_attacker")})
+    ctx.figures["kd_seat"] = worst
     if ctx.reference is not None:
-        ctx.reference_figures.update(probe_figures(kd_probe(ctx.reference, ctx.data, cfg, baselines=baselines,
-                                                            progress=ctx.progress)))
+        ctx.reference_figures.update(_probe_reference(ctx, ctx.reference, baselines, "reference"))
     if ctx.matched_reference is not None:
-        matched = kd_probe(ctx.matched_reference, ctx.data, cfg, baselines=baselines, progress=ctx.progress)
         ctx.figures["matched_reference"] = {"accuracy": oracle_accuracy(ctx.matched_reference, ctx.data.test),
-                                            **probe_figures(matched)}
-    return entry
+                                            **_probe_reference(ctx, ctx.matched_reference, baselines,
+                                                               "matched reference")}
+    seconds = sum(p["seconds"] for n, p in probes.items() if ctx.seats[n].same_as is None)
+    return {"settings": settings, "queries": queries, "seconds": seconds,
+            "figures": {"seats": {name: probes[name] for name in DEFAULT_SEATS}, "students_reused": ctx.memo.hits}}
 
 
 def _completed(result: dict, iterations: int, what: str) -> dict:
@@ -88,18 +130,21 @@ def _completed(result: dict, iterations: int, what: str) -> dict:
 def run_datafree(ctx: AttackContext) -> dict:
     """Data-free KD on the artefact; on the reference, the same attack (mode, iterations, query budget)."""
     cfg = ctx.datafree
-    ctx.say(f"data-free KD: {cfg.iterations} iterations, batch {cfg.batch_size}")
-    df = _completed(datafree_attack(ctx.oracle, ctx.data, cfg, progress=ctx.progress), cfg.iterations, "")
+    seat = ctx.seats[ctx.strongest_seat()]
+    ctx.say(f"data-free KD at the {seat.name} seat: {cfg.iterations} iterations, batch {cfg.batch_size}")
+    df = _completed(datafree_attack(seat.oracle, ctx.data, cfg, progress=ctx.progress), cfg.iterations, "")
     df.pop("student")
+    df["seat"] = seat.name
     ctx.figures["datafree_accuracy"] = df["student_accuracy"]
     entry = {"settings": df.pop("settings"), "queries": df["queries"], "seconds": df["seconds"], "figures": df}
     if ctx.reference is not None:
         same = replace(cfg, mode="white" if df["mode"] == "white-box" else "black",
                        query_budget=cfg.query_budget if cfg.query_budget is not None else ctx.query_budget)
-        if same.mode == "white" and not ctx.reference.white_box:
+        ref_oracle = model_seats(ctx.reference, ctx.providers)["file"].oracle
+        if same.mode == "white" and not ref_oracle.white_box:
             raise InputError("the artefact was attacked white-box but the reference gives no gradients: pass the "
                              "reference as a checkpoint, or both as exported artefacts")
-        ref_df = _completed(datafree_attack(ctx.reference, ctx.data, same, progress=ctx.progress), same.iterations,
+        ref_df = _completed(datafree_attack(ref_oracle, ctx.data, same, progress=ctx.progress), same.iterations,
                             " on the reference")
         ctx.reference_figures["datafree_accuracy"] = ref_df["student_accuracy"]
         ctx.figures["datafree_ratio"] = df["student_accuracy"] / max(ref_df["student_accuracy"], 1e-9)

@@ -1,13 +1,14 @@
 """How hard ``verify`` attacks: named budgets of the KD probe and the data-free attack.
 
-Every budget runs at least 3 seeds (gains are paired per seed and bounded with Student's t) and two
-student families, since which attacker wins depends on the student (docs/verification.md).
+Every budget but ``smoke`` runs 3 seeds (gains are paired per seed and bounded with Student's t) and two student
+families, since which attacker wins depends on the student (docs/verification.md). Every budget probes both seats
+(:mod:`.seats`); a seat without a head to cut is the answer seat and is probed once, and a student whose targets
+two seats share is trained once (:class:`~.kd.StudentMemo`).
 
 - ``smoke``: seconds, for wiring a pipeline: one family, 1 epoch, 2 seeds. Its verdict bounds nothing
   (the upper bound over 2 seeds is wide): use it to check that the gate runs, not that it holds.
-- ``quick``: a 2-core CPU, CIFAR-10, about 6 minutes for one artefact (371 s measured for a ResNet-8
-  artefact, KD probe only, 2 threads): CNN3-16 and CNN3-8 students on
-  a 10k-image attacker split for 5 epochs, 3 seeds; KD at τ ∈ {1, 4}, top-1, un-mirror and
+- ``quick``: a 2-core CPU, CIFAR-10 (:data:`QUICK_TIME`, measured by benchmarks/seats_cifar10.py): CNN3-16 and
+  CNN3-8 students on a 10k-image attacker split for 5 epochs, 3 seeds; KD at τ ∈ {1, 4}, top-1, un-mirror and
   recalibration; a short data-free run. (A CNN3-32 family costs 2.6× a CNN3-16 here: it is in ``standard``.)
 - ``standard``: the CPU benchmark protocol: CNN3-16 and CNN3-32, 15 epochs, 3 seeds, KD at
   τ ∈ {0.5, 1, 2, 4, 10, 20}, soft labels, top-1, top-3, un-mirror, recalibration; 1000 data-free iterations.
@@ -25,6 +26,8 @@ from .datafree import DataFreeConfig
 from .kd import KDProbeConfig
 
 BUDGETS = ("smoke", "quick", "standard", "full")
+# the quick budget's wall time, from benchmarks/results/seats_cifar10.json (tests/test_seats.py checks the two agree)
+QUICK_TIME = "TBD"
 _PANEL = dict(taus=(0.5, 1.0, 2.0, 4.0, 10.0, 20.0), top_k=(3,), unmirror=True, recalibrate=True)
 
 

@@ -18,9 +18,11 @@ split of the training data (never the test split that scores them). Per family:
 - ``recal_tau{τ}``: KD on z/T with T fitted on the attacker's labelled images (:func:`~.adaptive.fit_temperature`).
 
 Noise and selection (docs/verification.md): every student runs once per seed; a gain is paired per
-seed, ``acc(student, s) − acc(baseline, s)``, the baseline being whichever of ``hard``/``ls`` (and, with
-``baseline="decisions"``, ``top1`` and ``top1_kd``: the students of the oracle's own decisions) scores higher on a held-out
-``selection_fraction`` of the attacker's pool. Within an attack kind (the τ of
+seed, ``acc(student, s) − acc(baseline, s)``, the baseline being whichever of the baseline students scores
+higher on a held-out ``selection_fraction`` of the attacker's pool. The baseline set is declared before any
+measurement (:data:`KD_BASELINES`): ``decisions`` (the default) holds ``hard``, ``ls``, ``top1`` and ``top1_kd``,
+the students of the dataset's labels and of the oracle's own top-1 decisions, which any model that answers gives
+away; ``labels`` (a policy choice: a knockoff must not beat a label-smoothing student) holds ``hard`` and ``ls``. Within an attack kind (the τ of
 KD, the k of top-k, ...) the attacker picks the setting that scores best on that held-out slice, as a
 real attacker would, never on the test split. The probe's ``kd_gain`` is the worst case over
 (family, kind): the largest one-sided 95 % upper bound of the paired gain (Student t over seeds).
@@ -28,10 +30,15 @@ real attacker would, never on the test split. The probe's ``kd_gain`` is the wor
 The teacher is any callable ``images -> logits``: a torch module, or an oracle (:mod:`.oracle`),
 whose queries are counted and checked against its budget before the probe starts. The teacher is
 queried once per seed on every epoch's augmented batches; every student of that seed reuses them.
+A :class:`StudentMemo` shared between probes (the seats of one artefact, its references) trains a student
+only once per distinct input: same family, seed, method and teacher targets (the decisions alone, for ``top1``).
+Training is deterministic given those, so a reused student is the student the probe would have trained.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import statistics
 import time
@@ -91,7 +98,7 @@ class KDProbeConfig:
     # what a gain is measured against: "labels" (the best student of the dataset's labels: hard or ls) or
     # "decisions" (also the student of the oracle's own argmax, top1: a gain is then what the outputs teach beyond
     # the decisions every classifier must give away; see the README's "floor under every gain")
-    baseline: str = "labels"
+    baseline: str = "decisions"
 
     def __post_init__(self) -> None:
         if self.baseline not in KD_BASELINES:
@@ -184,14 +191,15 @@ def t95(df: int) -> float:
 
 
 def paired_gain(runs: list[float], baseline_runs: list[float]) -> dict[str, Any]:
-    """Per-seed gains acc_s − base_s: mean, std, and the one-sided 95 % upper bound mean + t·std/√n
-    (infinite with one seed: one run bounds nothing)."""
+    """Per-seed gains acc_s − base_s: mean, std, and the one-sided 95 % bounds mean ± t·std/√n (upper: what a
+    protection must keep under the margin; lower: what a reference must clear to show the probe has power;
+    infinite with one seed: one run bounds nothing)."""
     diffs = [a - b for a, b in zip(runs, baseline_runs)]
     n = len(diffs)
     mean = statistics.fmean(diffs)
     std = statistics.stdev(diffs) if n > 1 else 0.0
-    upper = mean + t95(n - 1) * std / math.sqrt(n) if n > 1 else math.inf
-    return {"mean": mean, "std": std, "upper95": upper, "runs": diffs}
+    half = t95(n - 1) * std / math.sqrt(n) if n > 1 else math.inf
+    return {"mean": mean, "std": std, "upper95": mean + half, "lower95": mean - half, "runs": diffs}
 
 
 def _mean_std(values: list[float]) -> dict[str, Any]:
@@ -199,21 +207,71 @@ def _mean_std(values: list[float]) -> dict[str, Any]:
             "runs": values}
 
 
-def train_baselines(data: Dataset, cfg: KDProbeConfig, *, progress: bool = False) -> dict[str, dict]:
+def train_baselines(data: Dataset, cfg: KDProbeConfig, *, progress: bool = False,
+                    memo: "StudentMemo | None" = None) -> dict[str, dict]:
     """Label-only students (``hard``, ``ls``) of every family; they do not depend on the teacher, so compute
-    once and reuse across teachers."""
-    return _run(None, data, cfg, only_baselines=True, progress=progress)
+    once and reuse across teachers (and, through ``memo``, across runs)."""
+    if memo is not None:
+        memo.bind(data, cfg)
+    return _run(None, data, cfg, only_baselines=True, progress=progress, memo=memo)
+
+
+class StudentMemo:
+    """Students already trained in this run, by what determines them: family, seed, method and a digest of the
+    teacher targets they were trained on (:func:`student_key`). ``hits`` counts the students it saved."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, dict] = {}
+        self.hits = 0
+        self.scope: str | None = None
+
+    def bind(self, data: Dataset, cfg: KDProbeConfig) -> None:
+        """Tie the memo to one dataset and one probe setting (seeds aside): a student is only the same student on
+        the same data with the same training settings. A second binding to anything else is a bug, refused."""
+        settings = {k: v for k, v in asdict(cfg).items() if k != "seeds"}
+        scope = json.dumps({"data": data.describe(), "probe": settings}, sort_keys=True, default=str)
+        if self.scope is None:
+            self.scope = scope
+        elif self.scope != scope:
+            raise ValueError("a StudentMemo is shared by probes of different data or settings")
+
+    def get(self, key: str) -> dict | None:
+        out = self.results.get(key)
+        if out is not None:
+            self.hits += 1
+        return out
+
+    def put(self, key: str, result: dict) -> None:
+        self.results[key] = result
+
+
+def student_key(family: str, seed: int, c: dict, view: list[list[torch.Tensor]] | None) -> str:
+    """What determines a student given the probe's settings: its family, seed, method (labels with their label
+    smoothing; pseudo-label; KD with its α and τ) and, for a teacher-taught one, the sha256 of its targets over every
+    batch of every epoch (the argmax only, for a pseudo-label student, which sees nothing else)."""
+    if not c["teacher"]:
+        return f"{family}|{seed}|labels:{c['label_smoothing']!r}"
+    h = hashlib.sha256()
+    for epoch in view:
+        for z in epoch:
+            t = z.argmax(1) if c.get("pseudo_label") else z
+            h.update(t.detach().contiguous().cpu().numpy().tobytes())
+    method = "pseudo" if c.get("pseudo_label") else f"kd:{c['alpha']!r}:{c['tau']!r}"
+    return f"{family}|{seed}|{method}|{h.hexdigest()}"
 
 
 def kd_probe(teacher: Teacher | None, data: Dataset, cfg: KDProbeConfig | None = None, *,
-             baselines: dict[str, dict] | None = None, progress: bool = True) -> dict[str, Any]:
+             baselines: dict[str, dict] | None = None, progress: bool = True,
+             memo: StudentMemo | None = None) -> dict[str, Any]:
     """Train every student of :func:`student_configs` in every family against ``teacher``; return figures:
 
     ``students`` (``"family/name"`` -> test accuracy mean/std/runs and held-out ``selection`` accuracy),
     ``attackers`` (per family and kind: the chosen student and its paired gain with upper bound),
     ``kd_gain`` / ``kd_gain_upper`` / ``best_kd`` (the deciding attacker: the largest upper bound),
     ``hard_label_accuracy`` (its family's baseline), ``kd_gain_per_student`` and ``settings``.
-    Pass ``baselines`` from :func:`train_baselines` to reuse the label-only students across teachers.
+    ``detected`` is the attacker whose gain has the largest one-sided 95 % *lower* bound (the probe's power, when
+    the teacher is an unprotected reference). Pass ``baselines`` from :func:`train_baselines` to reuse the
+    label-only students across teachers, and one ``memo`` to every probe of a run (:class:`StudentMemo`).
     """
     cfg = cfg or KDProbeConfig()
     t0 = time.perf_counter()
@@ -223,11 +281,15 @@ def kd_probe(teacher: Teacher | None, data: Dataset, cfg: KDProbeConfig | None =
                                   f"{remaining} remain in the budget; lower epochs/seeds/attacker fraction")
     q0 = getattr(teacher, "queries", 0)
     students = dict(baselines if baselines is not None else train_baselines(data, cfg, progress=progress))
-    students.update(_run(teacher, data, cfg, only_baselines=False, skip=set(students), progress=progress))
+    hits0 = memo.hits if memo is not None else 0
+    if memo is not None:
+        memo.bind(data, cfg)
+    students.update(_run(teacher, data, cfg, only_baselines=False, skip=set(students), progress=progress, memo=memo))
     figures = decide(students, cfg)
     train_idx, sel_idx = attacker_split(data, cfg)
     return {"students": students, **figures, "seconds": time.perf_counter() - t0,
             "queries": getattr(teacher, "queries", 0) - q0,
+            "students_reused": (memo.hits - hits0) if memo is not None else 0,
             "settings": {**asdict(cfg), "attacker_images": int(len(train_idx)), "selection_images": int(len(sel_idx)),
                          "test_images": len(data.test)}}
 
@@ -257,8 +319,12 @@ def decide(students: dict[str, dict], cfg: KDProbeConfig) -> dict[str, Any]:
             attackers[f"{family}/{kind}"] = {"student": f"{family}/{chosen}", "baseline": f"{family}/{base}",
                                              "gain": gain}
     deciding = max(attackers, key=lambda a: (attackers[a]["gain"]["upper95"], attackers[a]["gain"]["mean"]))
+    detected = max(attackers, key=lambda a: (attackers[a]["gain"]["lower95"], attackers[a]["gain"]["mean"]))
     d = attackers[deciding]
     return {"attackers": attackers, "deciding_attacker": d["student"], "best_kd": d["student"],
+            "kd_gain_lower": d["gain"]["lower95"],
+            "detected": {"attacker": attackers[detected]["student"], "lower95": attackers[detected]["gain"]["lower95"],
+                         "mean": attackers[detected]["gain"]["mean"]},
             "best_kd_accuracy": students[d["student"]]["mean"], "baseline": d["baseline"],
             "hard_label_accuracy": students[d["baseline"]]["mean"], "kd_gain": d["gain"]["mean"],
             "kd_gain_std": d["gain"]["std"], "kd_gain_upper": d["gain"]["upper95"], "kd_gain_runs": d["gain"]["runs"],
@@ -316,7 +382,8 @@ def _accuracy(model, data, idx, dev) -> float:
     return 100.0 * (logits.argmax(1) == y.cpu()).float().mean().item()
 
 
-def _run(teacher, data, cfg, *, only_baselines, skip=frozenset(), progress=False) -> dict[str, dict]:
+def _run(teacher, data, cfg, *, only_baselines, skip=frozenset(), progress=False,
+         memo: StudentMemo | None = None) -> dict[str, dict]:
     dev = resolve_device(cfg.device)
     idx, sel_idx = attacker_split(data, cfg)
     steps = max(1, len(idx) // cfg.batch_size)
@@ -336,11 +403,7 @@ def _run(teacher, data, cfg, *, only_baselines, skip=frozenset(), progress=False
                 cached, labels = _teacher_logits(teacher, data, idx, cfg, seed, dev)
             views: dict[str | None, list] = {}
             for name, (family, c) in configs.items():
-                arch, kwargs = family_model(family)
-                seed_everything(10_000 + seed)
-                student = create_model(arch, data.num_classes, mean=data.mean, std=data.std, **kwargs)
-                tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                                   weight_decay=cfg.weight_decay, seed=seed, device=str(dev))
+                key = None
                 if c["teacher"]:
                     transform = c.get("transform")
                     if transform not in views:
@@ -348,6 +411,22 @@ def _run(teacher, data, cfg, *, only_baselines, skip=frozenset(), progress=False
                     view, info = views[transform]
                     if info:
                         fitted.setdefault(name, []).append(info)
+                if memo is not None:
+                    key = student_key(family, seed, c, view if c["teacher"] else None)
+                    known = memo.get(key)
+                    if known is not None:
+                        runs[name].append(known["test"])
+                        if known["selection"] is not None:
+                            sel[name].append(known["selection"])
+                        bar.update(task, advance=1, stats=f"seed {seed} {name}: {runs[name][-1]:.2f}% (same "
+                                                          f"targets as a student already trained)")
+                        continue
+                arch, kwargs = family_model(family)
+                seed_everything(10_000 + seed)
+                student = create_model(arch, data.num_classes, mean=data.mean, std=data.std, **kwargs)
+                tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                                   weight_decay=cfg.weight_decay, seed=seed, device=str(dev))
+                if c["teacher"]:
                     method = PseudoLabel() if c.get("pseudo_label") else HintonKD(alpha=c["alpha"], tau=c["tau"])
 
                     def batches(epoch, _seed=seed, _view=view):
@@ -363,6 +442,8 @@ def _run(teacher, data, cfg, *, only_baselines, skip=frozenset(), progress=False
                 runs[name].append(_accuracy(student, data.test, None, dev))
                 if len(sel_idx):
                     sel[name].append(_accuracy(student, data.train, sel_idx, dev))
+                if memo is not None:
+                    memo.put(key, {"test": runs[name][-1], "selection": sel[name][-1] if len(sel_idx) else None})
                 bar.update(task, advance=1, stats=f"seed {seed} {name}: {runs[name][-1]:.2f}%")
     out = {}
     for n, v in runs.items():

@@ -5,16 +5,20 @@
 budget = "quick"              # optional: quick | standard | full
 seeds = [0, 1, 2]             # optional: seeds of every student
 attacks = ["kd", "datafree"]  # optional
+seats = ["file", "answer"]    # optional, the default: the seats whose KD gain is gated (docs/verification.md);
+                              # ["answer"] only for a model whose files never leave a server
 
 [kd]                          # optional: replaces fields of the budget's KD-probe settings
 epochs = 40
 attacker_fraction = 0.1
+baseline = "decisions"        # the default: gains beyond the labels and the model's own top-1 decisions;
+                              # "labels": beyond the labels only (a knockoff must not beat a label-smoothing student)
 
 [datafree]                    # optional: the same for the data-free attack
 iterations = 500
 
 [thresholds]
-max_kd_gain = 0.5             # points: best KD student − hard-label student
+max_kd_gain = 0.5             # points: worst attacker's gain over the baseline students (95 % upper bound), per seat
 max_datafree_accuracy = 30.0  # %: data-free student's test accuracy
 max_datafree_ratio = 0.8      # data-free student from the model / from --reference
 max_accuracy_drop = 1.0       # points: --reference accuracy − model accuracy
@@ -44,6 +48,7 @@ from shieldkit.robustness import RobustnessConfig
 
 from .attacks import attack_order
 from .budgets import budget_configs
+from .seats import check_seats
 
 DEFAULT_MAX_KD_GAIN = 0.5
 # points the measured accuracy may lie below the accuracy the model's own record carries (before protection, for
@@ -112,10 +117,13 @@ class Policy:
     kd: dict = field(default_factory=dict)
     datafree: dict = field(default_factory=dict)
     robustness: dict = field(default_factory=dict)
+    seats: tuple[str, ...] | None = None  # None: both (seats.DEFAULT_SEATS)
 
 
 THRESHOLD_KEYS = tuple(f.name for f in fields(Thresholds))
-TOP_KEYS = ("budget", "seeds", "attacks", "thresholds", "kd", "datafree", "robustness")
+TOP_KEYS = ("budget", "seeds", "attacks", "seats", "thresholds", "kd", "datafree", "robustness")
+# thresholds checked once per gated seat (the others read figures of the model as a whole)
+SEAT_THRESHOLDS = ("max_kd_gain",)
 
 
 def load_policy(path: str | Path | None) -> Policy:
@@ -151,8 +159,13 @@ def load_policy(path: str | Path | None) -> Policy:
         if not isinstance(section, dict):
             raise InputError(f"{path}: [{name}] must be a table")
         sections[name] = section
+    seats = raw.get("seats")
+    if seats is not None:
+        if not isinstance(seats, list) or not all(isinstance(x, str) for x in seats):
+            raise InputError(f"{path}: seats must be a list of seat names, e.g. [\"file\", \"answer\"]")
+        seats = check_seats(seats, f"{path}: seats")
     policy = Policy(thresholds, raw.get("budget"), seeds, attacks, str(path), sections["kd"], sections["datafree"],
-                    sections["robustness"])
+                    sections["robustness"], seats)
     apply_sections(policy, *budget_configs(policy.budget or "quick"))  # validate the sections now, not mid-run
     robustness_config(policy)
     return policy

@@ -6,7 +6,9 @@ from typing import Any
 
 from shieldkit.errors import InputError
 
-REPORT_SCHEMA_VERSION = 1
+# 2: per-seat results (``seats``, ``gated_seats``, ``assumed``), the probe's ``power``, checks carry their ``seat``,
+#    attacks.kd.figures holds one probe per seat (``seats``); the default KD baseline is ``decisions``
+REPORT_SCHEMA_VERSION = 2
 
 _NUMBER_OR_NULL = {"type": ["number", "null"]}
 REPORT_SCHEMA: dict[str, Any] = {
@@ -14,7 +16,8 @@ REPORT_SCHEMA: dict[str, Any] = {
     "title": "shieldkit verification report",
     "type": "object",
     "required": ["schema", "schema_version", "shieldkit_version", "created", "artefact", "reference", "dataset",
-                 "budget", "attacks", "figures", "thresholds", "checks", "verdict", "seconds"],
+                 "budget", "attacks", "figures", "thresholds", "checks", "seats", "gated_seats", "verdict",
+                 "seconds"],
     "properties": {
         "schema": {"const": "shieldkit-verify-report"},
         "schema_version": {"const": REPORT_SCHEMA_VERSION},
@@ -49,6 +52,14 @@ REPORT_SCHEMA: dict[str, Any] = {
         "verdict": {"enum": ["PASS", "FAIL", "INCONCLUSIVE"]},
         "inconclusive": {"type": "array", "items": {"type": "string"}},
         "skipped_checks": {"type": "object", "additionalProperties": {"type": "string"}},
+        "seats": {"type": "object", "required": ["answer", "file"],
+                  "additionalProperties": {"type": "object", "required": ["attacker", "reached", "gated", "figures",
+                                                                          "checks", "verdict"],
+                                           "properties": {"gated": {"type": "boolean"},
+                                                          "verdict": {"enum": ["PASS", "FAIL", "INCONCLUSIVE", None]}}}},
+        "gated_seats": {"type": "array", "items": {"enum": ["answer", "file"]}, "minItems": 1},
+        "assumed": {"type": ["string", "null"]},
+        "power": {"type": ["object", "null"]},
         "seconds": {"type": "number"},
     },
 }
@@ -86,6 +97,11 @@ def evaluate_checks(figures: dict, thresholds: dict) -> list[dict]:
     return checks
 
 
+def check_label(c: dict) -> str:
+    """A check's name, with the seat it was measured at (``max_kd_gain@file``)."""
+    return f"{c['name']}@{c['seat']}" if c.get("seat") else c["name"]
+
+
 def failed_lines(report: dict) -> list[str]:
-    return [f"{c['figure']} = {c['value']:.4g} violates {c['name']} ({c['op']} {c['threshold']:g})"
+    return [f"{c['figure']} = {c['value']:.4g} violates {check_label(c)} ({c['op']} {c['threshold']:g})"
             for c in report["checks"] if not c["passed"]]

@@ -8,10 +8,15 @@ the data-driven KD probe (:mod:`.kd`, a panel of attackers whose worst case deci
 KD (:mod:`.datafree`). The attacker's data is a stratified split of the training set; every student
 is scored on the test split, which no attack ever sees.
 
-Verdicts: FAIL (exit 1) when a threshold fails; INCONCLUSIVE (exit 3) when every threshold holds but
-the run could not show that its KD probe detects distillation (the ``reference`` or the
-``matched_reference``, a clean model of the protected model's accuracy, gained no more than the
-margin: a model that merely lost accuracy, or a probe too weak to see KD, must not PASS); PASS otherwise.
+Seats (:mod:`.seats`): the KD probe runs at the ``answer`` seat (the graph as shipped) and at the ``file`` seat
+(the graph cut below any output head, what anyone holding the files reaches); the policy's ``seats`` (default
+both) are gated, each with its own ``max_kd_gain`` check, and the report shows both.
+
+Verdicts: FAIL (exit 1) when a threshold fails; INCONCLUSIVE (exit 3) when every threshold holds but the run
+cannot stand behind a PASS: no check applied at all, or a KD margin is checked and the probe's power is not
+shown in this run (no ``reference``, or the reference's, or the ``matched_reference``'s, best one-sided 95 %
+*lower* bound does not clear the margin: a model that merely lost accuracy, or a probe too weak to see KD, must
+not PASS); PASS otherwise.
 """
 
 from __future__ import annotations
@@ -33,10 +38,11 @@ from shieldkit.version import __version__
 from .attacks import VERIFY_ATTACKS, AttackContext, attack_order
 from .budgets import budget_configs, with_seeds
 from .datafree import DataFreeConfig
-from .kd import KDProbeConfig
+from .kd import KDProbeConfig, StudentMemo
 from .oracle import Oracle, as_oracle, check_oracle_data, describe_oracle, oracle_accuracy, oracle_preprocess
-from .policy import Policy, apply_sections, load_policy, robustness_config, with_overrides
+from .policy import SEAT_THRESHOLDS, Policy, apply_sections, load_policy, robustness_config, with_overrides
 from .report import REPORT_SCHEMA_VERSION, evaluate_checks
+from .seats import ANSWER_ONLY_ASSUMPTION, DEFAULT_SEATS, check_seats, model_seats
 from .summary import require_matplotlib, write_outputs
 
 
@@ -61,18 +67,65 @@ class VerifyResult:
         return self.report["verdict"]
 
 
-def inconclusive_reasons(figures: dict, thresholds: dict) -> list[str]:
-    """Why a run whose checks all hold still cannot PASS: a reference it was given did not show a KD gain above
-    the margin, so the probe is not shown to detect distillation."""
+def power(figures: dict, thresholds: dict) -> dict | None:
+    """The probe's power in this run: per reference, the attacker whose gain has the largest one-sided 95 % lower
+    bound, and whether that bound clears the KD margin. None when no KD margin is checked."""
     margin = thresholds.get("max_kd_gain")
-    if margin is None:
-        return []
-    out = []
+    if margin is None or figures.get("kd_gain") is None:
+        return None
+    out = {"margin": margin, "references": {}}
     for key in ("reference", "matched_reference"):
         ref = figures.get(key) or {}
-        if "kd_gain" in ref and not ref["kd_gain"] > margin:
-            out.append(f"the {key.replace('_', ' ')}'s own KD gain {ref['kd_gain']:+.2f} does not clear the margin "
-                       f"{margin:g}: this probe is not shown to detect distillation")
+        if "detected" in ref:
+            d = ref["detected"]
+            out["references"][key] = {"attacker": d["attacker"], "gain": d["mean"], "lower95": d["lower95"],
+                                      "seat": ref.get("seat"), "shown": bool(d["lower95"] > margin)}
+    out["shown"] = bool(out["references"]) and all(r["shown"] for r in out["references"].values())
+    return out
+
+
+NO_CHECK = "no check applied in this run (every threshold set was skipped): nothing was verified"
+
+
+def power_reasons(figures: dict, thresholds: dict) -> list[str]:
+    """Why the KD margin's verdict cannot PASS yet: no reference shows, in this run, a gain whose lower bound
+    clears the margin (the probe is not shown to detect what it looks for). Empty when no KD margin is checked."""
+    p = power(figures, thresholds)
+    if p is None:
+        return []
+    out = []
+    if not p["references"]:
+        out.append("the probe's power is unproven: no --reference (the unprotected model) was given, so nothing in "
+                   "this run shows that the probe detects dark knowledge where there is some")
+    for key, r in p["references"].items():
+        if not r["shown"]:
+            out.append(f"the {key.replace('_', ' ')}'s best gain {r['gain']:+.2f} ({r['attacker']}) has a 95% lower "
+                       f"bound {r['lower95']:+.2f} that does not clear the margin {p['margin']:g}: this probe is not "
+                       f"shown to detect distillation")
+    return out
+
+
+def inconclusive_reasons(figures: dict, thresholds: dict, checks: list[dict]) -> list[str]:
+    """Why a run whose checks all hold still cannot PASS: no check applied (an empty set of checks never PASSes),
+    or :func:`power_reasons`."""
+    return ([] if checks else [NO_CHECK]) + power_reasons(figures, thresholds)
+
+
+def seat_reports(ctx, thresholds: dict, reasons: list[str], skipped_kd: bool) -> dict:
+    """Per seat: who the attacker is, how it reaches the logits, its figures, its checks and its own verdict
+    (``gated``: whether the policy's verdict includes it)."""
+    out = {}
+    for name in DEFAULT_SEATS:
+        seat = ctx.seats[name]
+        figures = ctx.seat_figures.get(name)
+        entry = {**{k: v for k, v in seat.describe().items() if k != "seat"}, "gated": name in ctx.gated,
+                 "figures": figures, "checks": [], "verdict": None}
+        if figures is not None and not skipped_kd:
+            entry["checks"] = [{**c, "seat": name} for c in evaluate_checks(
+                figures, {k: thresholds.get(k) for k in SEAT_THRESHOLDS})]
+            failed = not all(c["passed"] for c in entry["checks"])
+            entry["verdict"] = "FAIL" if failed else ("INCONCLUSIVE" if reasons or not entry["checks"] else "PASS")
+        out[name] = entry
     return out
 
 
@@ -123,7 +176,8 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
            image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
            summary: str | Path | None = None, junit: str | Path | None = None, plot: str | Path | None = None,
            model_card: str | Path | None = None, public_key: str | Path | None = None,
-           certificate_chain: Sequence[str | Path] | None = (), log=None) -> VerifyResult:
+           certificate_chain: Sequence[str | Path] | None = (), seats: Sequence[str] | str | None = None,
+           memo: StudentMemo | None = None, log=None) -> VerifyResult:
     """Attack ``artefact`` (and ``reference`` / ``matched_reference``, when given) and return the report with
     its verdict (PASS, FAIL or INCONCLUSIVE).
 
@@ -133,7 +187,10 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
     ``$GITHUB_STEP_SUMMARY``), ``junit`` (XML, one test case per check), ``plot`` (PNG of the students) and
     ``model_card`` (MODEL_CARD.md) likewise (:mod:`shieldkit.verify.summary`). ``public_key`` (or
     ``certificate_chain``): the artefact directory's signature must verify with it before any attack runs (the
-    report records the key's sha256).
+    report records the key's sha256). ``seats``: the seats whose KD gain is gated (default the policy's, else
+    ``file`` and ``answer``); both are always measured and reported. ``memo``: a
+    :class:`~shieldkit.verify.kd.StudentMemo` shared with other runs on the same data and probe settings, so that a
+    student they share (the label-only ones, a common reference's) is trained once.
     """
     say = log or (lambda msg: None)
     report_path, report = report, None
@@ -148,6 +205,7 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
     t0 = time.perf_counter()
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     pol = with_overrides(pol, **(thresholds or {}))
+    gated = check_seats(seats if seats is not None else pol.seats, "--seats")
     budget = budget or pol.budget or "quick"
     kd_cfg, df_cfg = apply_sections(pol, *budget_configs(budget))
     kd_cfg, df_cfg = kd_config or kd_cfg, datafree_config or df_cfg
@@ -203,7 +261,10 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
     ctx = AttackContext(artefact=artefact, oracle=oracle, data=ds, kd=kd_cfg, datafree=df_cfg, robustness=rob_cfg,
                         reference=ref, matched_reference=matched, query_budget=query_budget, providers=providers,
                         variant=variant, trust_pickle=trust_pickle, progress=progress, say=say, figures=figures,
-                        reference_figures=ref_figures)
+                        reference_figures=ref_figures, seats=model_seats(oracle, providers), gated=gated,
+                        memo=memo if memo is not None else StudentMemo())
+    say("seats: " + "; ".join(f"{n} = {ctx.seats[n].reached}" for n in DEFAULT_SEATS)
+        + f" (gated: {', '.join(gated)})")
     report_attacks = {name: VERIFY_ATTACKS.get(name)(ctx) for name in attacks}
     if ref_figures:
         figures["reference"] = ref_figures
@@ -213,9 +274,12 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
     if thresholds.get("max_recorded_accuracy_drop") is not None and recorded is None:
         skipped["max_recorded_accuracy_drop"] = recorded_source  # nothing to compare with: said, not failed
         thresholds["max_recorded_accuracy_drop"] = None
-    checks = evaluate_checks(figures, thresholds)
-    reasons = inconclusive_reasons(figures, thresholds)
+    checks = evaluate_checks(figures, {k: v for k, v in thresholds.items() if k not in SEAT_THRESHOLDS})
+    checks += [{**c, "seat": name} for name in gated for c in evaluate_checks(
+        ctx.seat_figures.get(name, figures), {k: thresholds.get(k) for k in SEAT_THRESHOLDS})]
+    reasons = inconclusive_reasons(figures, thresholds, checks)
     verdict = "FAIL" if not all(c["passed"] for c in checks) else ("INCONCLUSIVE" if reasons else "PASS")
+    seat_entries = seat_reports(ctx, thresholds, power_reasons(figures, thresholds), "kd" not in attacks)
     report = {
         "schema": "shieldkit-verify-report",
         "schema_version": REPORT_SCHEMA_VERSION,
@@ -232,6 +296,10 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
         "thresholds": thresholds,
         "checks": checks,
         "skipped_checks": skipped,
+        "seats": seat_entries,
+        "gated_seats": list(gated),
+        "assumed": ANSWER_ONLY_ASSUMPTION if gated == ("answer",) else None,
+        "power": power(figures, thresholds),
         "verdict": verdict,
         "inconclusive": reasons,
         "seconds": time.perf_counter() - t0,

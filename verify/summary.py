@@ -15,36 +15,58 @@ from xml.etree import ElementTree as ET
 from shieldkit.errors import InputError
 from shieldkit.utils import atomic_path
 
+from .report import check_label
+
 
 def _fmt(value: Any, digits: int = 2) -> str:
     return "-" if value is None else (f"{value:.{digits}f}" if isinstance(value, float) else str(value))
 
 
+def _seat_lines(report: dict) -> list[str]:
+    """The seats side by side (Markdown rows), one sentence per seat on who the attacker is."""
+    lines = ["| seat | attacker | reaches | baseline | deciding attacker | KD gain (95 % upper) | verdict |",
+             "|---|---|---|---|---|---|---|"]
+    for name, seat in report["seats"].items():
+        f = seat.get("figures") or {}
+        gain = f"{f['kd_gain']:+.2f} ({f['kd_gain_upper']:+.2f})" if f else "-"
+        base = f"{_fmt(f.get('baseline_accuracy'))} % (`{f.get('baseline', '-')}`)" if f else "-"
+        lines.append(f"| {name}{'' if seat['gated'] else ' (not gated)'} | {seat['attacker']} | {seat['reached']} | "
+                     f"{base} | `{f.get('kd_attacker', '-')}` | {gain} | {seat.get('verdict') or '-'} |")
+    return lines
+
+
 def markdown_summary(report: dict, plot: str | None = None) -> str:
-    """The verdict, the checks (value, threshold, pass/FAIL), the deciding attacker and what was skipped."""
+    """The verdict, the seats side by side, the checks (value, threshold, pass/FAIL), the probe's power and what
+    was skipped or assumed."""
     f = report["figures"]
     icon = {"PASS": "✅", "FAIL": "❌"}.get(report["verdict"], "⚠️")
     lines = [f"## shieldkit verify: {icon} {report['verdict']}", "",
              f"Artefact `{report['artefact'].get('path', report['artefact']['kind'])}` on {report['dataset']['name']} "
-             f"({report['budget']} budget, shieldkit {report['shieldkit_version']}).", "",
-             "| check | figure | value | threshold | result |", "|---|---|---|---|---|"]
+             f"({report['budget']} budget, shieldkit {report['shieldkit_version']}; gated seats: "
+             f"{', '.join(report.get('gated_seats', []))}).", ""]
+    if "kd" in report["attacks"]:
+        lines += _seat_lines(report) + [""]
+    lines += ["| check | figure | value | threshold | result |", "|---|---|---|---|---|"]
     for c in report["checks"]:
-        lines.append(f"| `{c['name']}` | {c['figure']} | {_fmt(c['value'])} | {c['op']} {c['threshold']:g} | "
+        lines.append(f"| `{check_label(c)}` | {c['figure']} | {_fmt(c['value'])} | {c['op']} {c['threshold']:g} | "
                      f"{'pass' if c['passed'] else '**FAIL**'} |")
     for name, reason in (report.get("skipped_checks") or {}).items():
         lines.append(f"| `{name}` | - | - | - | skipped: {reason} |")
     lines += ["", f"- test accuracy: {_fmt(f.get('accuracy'))} %"]
     if f.get("recorded_accuracy") is not None:
         lines.append(f"- recorded accuracy: {_fmt(f['recorded_accuracy'])} % ({f.get('recorded_accuracy_source')})")
-    if "kd" in report["attacks"]:
-        kd = report["attacks"]["kd"]["figures"]
-        lines.append(f"- KD probe: deciding attacker `{kd['best_kd']}` at {_fmt(kd['best_kd_accuracy'])} % vs baseline "
-                     f"{_fmt(kd['hard_label_accuracy'])} %: gain {kd['kd_gain']:+.2f} (95 % upper bound "
-                     f"{kd['kd_gain_upper']:+.2f}) over {len(kd['kd_gain_runs'])} seeds")
+    power = report.get("power")
+    if power:
+        for key, r in power["references"].items():
+            lines.append(f"- probe power: the {key.replace('_', ' ')}'s best attacker `{r['attacker']}` gains "
+                         f"{r['gain']:+.2f} (95 % lower bound {r['lower95']:+.2f}, margin {power['margin']:g}): "
+                         f"{'shown' if r['shown'] else '**not shown**'}")
     if f.get("datafree_accuracy") is not None:
         lines.append(f"- data-free KD student: {_fmt(f['datafree_accuracy'])} %")
     for reason in report.get("inconclusive", []):
         lines.append(f"- inconclusive: {reason}")
+    if report.get("assumed"):
+        lines.append(f"- assumed: {report['assumed']}")
     if plot:
         lines += ["", f"![student accuracy per attacker]({plot})"]
     return "\n".join(lines) + "\n"
@@ -55,9 +77,9 @@ def junit_xml(report: dict) -> str:
     for the verdict (INCONCLUSIVE is a failure: a release gate must not pass it)."""
     cases = []
     for c in report["checks"]:
-        case = ET.Element("testcase", classname="shieldkit.verify", name=c["name"])
+        case = ET.Element("testcase", classname="shieldkit.verify", name=check_label(c))
         if not c["passed"]:
-            ET.SubElement(case, "failure", message=f"{c['figure']} = {c['value']:.4g} violates {c['name']} "
+            ET.SubElement(case, "failure", message=f"{c['figure']} = {c['value']:.4g} violates {check_label(c)} "
                                                    f"({c['op']} {c['threshold']:g})", type="threshold")
         cases.append(case)
     for name, reason in (report.get("skipped_checks") or {}).items():
@@ -99,23 +121,26 @@ def plot_students(report: dict, path: str | Path) -> Path:
 
     if "kd" not in report["attacks"]:
         raise InputError("--plot shows the KD probe's students; this run has no kd attack")
-    kd = report["attacks"]["kd"]["figures"]
-    names = list(kd["students"])
-    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(names)), 4))
-    for i, name in enumerate(names):
-        s = kd["students"][name]
-        colour = "tab:red" if name == kd["best_kd"] else "tab:blue"
-        ax.bar(i, s["mean"], color=colour, alpha=0.6)
-        ax.plot([i] * len(s["runs"]), s["runs"], "k.", ms=4)
-    ax.axhline(kd["hard_label_accuracy"], color="k", ls="--", lw=1, label=f"baseline {kd['hard_label_accuracy']:.2f} %")
-    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel("student test accuracy (%)")
-    lo = min(min(s["runs"]) for s in kd["students"].values())
-    hi = max(max(s["runs"]) for s in kd["students"].values())
-    ax.set_ylim(max(0, lo - 5), min(100, hi + 3))
-    ax.set_title(f"{report['verdict']}: deciding attacker {kd['best_kd']} (gain {kd['kd_gain']:+.2f}, "
-                 f"upper {kd['kd_gain_upper']:+.2f})", fontsize=9)
-    ax.legend(fontsize=8)
+    probes = report["attacks"]["kd"]["figures"]["seats"]
+    names = list(probes["file"]["students"])
+    fig, axes = plt.subplots(1, 2, figsize=(2 * max(5, 0.4 * len(names)), 4), sharey=True)
+    everything = [r for p in probes.values() for s in p["students"].values() for r in s["runs"]]
+    for ax, seat in zip(axes, ("file", "answer")):
+        kd = probes[seat]
+        for i, name in enumerate(names):
+            s = kd["students"][name]
+            ax.bar(i, s["mean"], color="tab:red" if name == kd["best_kd"] else "tab:blue", alpha=0.6)
+            ax.plot([i] * len(s["runs"]), s["runs"], "k.", ms=4)
+        ax.axhline(kd["hard_label_accuracy"], color="k", ls="--", lw=1,
+                   label=f"baseline {kd['hard_label_accuracy']:.2f} %")
+        ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
+        verdict = report["seats"][seat].get("verdict") or "-"
+        ax.set_title(f"{seat} seat, {verdict}: {kd['best_kd']} ({kd['kd_gain']:+.2f}, upper "
+                     f"{kd['kd_gain_upper']:+.2f})", fontsize=8)
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("student test accuracy (%)")
+    axes[0].set_ylim(max(0, min(everything) - 5), min(100, max(everything) + 3))
+    fig.suptitle(f"shieldkit verify: {report['verdict']}", fontsize=9)
     fig.tight_layout()
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -155,13 +180,22 @@ def model_card(report: dict, manifest: dict | None) -> str:
                      f"drop {f['recorded_accuracy_drop']:+.2f} points")
     lines += ["", "## Protection against distillation"]
     if "kd" in report["attacks"]:
-        kd, st = report["attacks"]["kd"]["figures"], report["attacks"]["kd"]["settings"]
+        st = report["attacks"]["kd"]["settings"]
         lines += [f"- attackers: student families {', '.join(st['families'])}, {st['epochs']} epochs, seeds "
                   f"{st['seeds']}, on {100 * st['attacker_fraction']:.0f} % of the training split (queries to the "
-                  f"model: {report['attacks']['kd']['queries']})",
-                  f"- strongest attacker `{kd['best_kd']}`: {_fmt(kd['best_kd_accuracy'])} % vs a student trained on "
-                  f"labels alone {_fmt(kd['hard_label_accuracy'])} % -> KD gain {kd['kd_gain']:+.2f} points "
-                  f"(95 % upper bound {kd['kd_gain_upper']:+.2f})"]
+                  f"model: {report['attacks']['kd']['queries']}); a gain is measured beyond the best student of the "
+                  f"baseline set `{st['baseline']}`"]
+        for name, seat in report["seats"].items():
+            kd = seat["figures"]
+            lines.append(f"- **{name} seat** ({seat['attacker']}; reaches {seat['reached']}"
+                         f"{'' if seat['gated'] else '; not gated'}): strongest attacker `{kd['kd_attacker']}`, gain "
+                         f"{kd['kd_gain']:+.2f} points over `{kd['baseline']}` ({_fmt(kd['baseline_accuracy'])} %), "
+                         f"95 % upper bound {kd['kd_gain_upper']:+.2f}: {seat.get('verdict') or '-'}")
+        power = report.get("power") or {}
+        for key, r in (power.get("references") or {}).items():
+            lines.append(f"- probe power: the {key.replace('_', ' ')} (unprotected) gains {r['gain']:+.2f} with "
+                         f"`{r['attacker']}` (95 % lower bound {r['lower95']:+.2f} vs margin {power['margin']:g}): "
+                         f"{'shown' if r['shown'] else 'not shown'}")
     else:
         lines.append("- not tested (no kd attack in this verification)")
     if "datafree" in report["attacks"]:
@@ -174,12 +208,15 @@ def model_card(report: dict, manifest: dict | None) -> str:
     else:
         lines.append("- not tested (no robustness attack in this verification)")
     lines += ["", "## Verdict", f"**{report['verdict']}** under these thresholds:"]
-    lines += [f"- `{c['name']}`: {c['figure']} = {_fmt(c['value'])} {c['op']} {c['threshold']:g}: "
+    lines += [f"- `{check_label(c)}`: {c['figure']} = {_fmt(c['value'])} {c['op']} {c['threshold']:g}: "
               f"{'pass' if c['passed'] else 'FAIL'}" for c in report["checks"]]
     lines += [f"- `{n}` skipped: {r}" for n, r in (report.get("skipped_checks") or {}).items()]
     lines += ["", "## Threat model and what was not tested",
-              "- The attacker queries the released model (its outputs: logits/probabilities) on its own images and "
-              "trains a student from them; the verdict holds for the attackers listed above, not for stronger ones.",
+              "- Two seats. The answer seat queries the model as shipped and trains a student from its answers. The "
+              "file seat holds the artefact's files, as anyone holding a device it ships to does: it cuts the graph "
+              "below any output head and trains from the raw logits. The verdict holds for the attackers listed "
+              "above at the gated seats, not for stronger ones.",
+              *([f"- Assumed: {report['assumed']}."] if report.get("assumed") else []),
               "- Not tested here: " + ", ".join(a for a in ("kd", "datafree", "robustness") if a not in report["attacks"])
               + (" (none)" if all(a in report["attacks"] for a in ("kd", "datafree", "robustness")) else "")
               + "; model extraction with more queries or data than this budget; other input preprocessing.",
