@@ -62,10 +62,11 @@ def main() -> None:
                 write_json(report, cached)
             results[f"{name}/{kind}"] = report
             kd = report["attacks"]["kd"]
-            f = kd["figures"]
+            seat = report["figures"]["kd_seat"]  # the worst gated seat (report schema 2)
+            f = report["seats"][seat]["figures"]
             df = report["attacks"].get("datafree")
-            rows.append([name, kind, f"{report['figures']['accuracy']:.2f}", f"{f['hard_label_accuracy']:.2f} ({f['baseline']})",
-                         f"{f['kd_gain']:+.2f} (≤ {f['kd_gain_upper']:+.2f})", f["best_kd"],
+            rows.append([name, kind, f"{report['figures']['accuracy']:.2f}", f"{f['baseline_accuracy']:.2f} ({f['baseline']})",
+                         f"{f['kd_gain']:+.2f} (≤ {f['kd_gain_upper']:+.2f}) at {seat}", f["kd_attacker"],
                          f"{df['figures']['student_accuracy']:.2f} ({df['figures']['mode']})" if df else "-",
                          kd["queries"] + (df["queries"] if df else 0), f"{report['seconds']:.0f}", report["verdict"]])
     head = ["model", "oracle", "acc", "baseline", "KD gain (95% upper)", "deciding attacker", "data-free",

@@ -11,6 +11,7 @@ at both seats. Students shared by the runs (the label-only ones, the reference's
 from __future__ import annotations
 
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ def run_demo(cfg: DemoConfig | None = None, *, data: Dataset | None = None, out_
     check_output_dir(out_dir, "--out-dir")
     cfg = cfg or DemoConfig()
     ds = data or load_dataset("digits")
+    t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(out_dir) if out_dir else Path(tmp)
         say(f"1/4 train {cfg.arch} on {ds.name}")
@@ -76,7 +78,11 @@ def run_demo(cfg: DemoConfig | None = None, *, data: Dataset | None = None, out_
             if out_dir:
                 write_json(r.report, out / f"{name}.report.json")
             rows[name] = r.report
-    result = {"dataset": ds.describe(), "rows": rows,
+    import torch
+
+    result = {"dataset": ds.describe(), "rows": rows, "seconds": time.perf_counter() - t0,
+              "command": "shieldkit demo" + (f" --seed {seed}" if seed else ""),
+              "environment": {"torch": torch.__version__, "threads": torch.get_num_threads()},
               "settings": {**{k: v for k, v in asdict(cfg).items() if k != "probe"}, "probe": asdict(cfg.probe),
                            "seed": seed},
               "original_train_accuracy": original.figures["test_accuracy"]}

@@ -38,7 +38,7 @@ from shieldkit.methods import ADVERSARIAL_TRAINING, HARDENING, PROTECTIONS
 from shieldkit.methods.rml import DEFAULT_RECIPE, RECIPES
 from shieldkit.models import list_models
 from shieldkit.output_heads import OUTPUT_HEADS, PROTECT_HEAD
-from shieldkit.utils import configure_threads, to_jsonable
+from shieldkit.utils import configure_threads, read_json, to_jsonable
 from shieldkit.verify import evaluate, verify
 from shieldkit.verify.budgets import BUDGETS, QUICK_TIME
 from shieldkit.verify.policy import THRESHOLD_KEYS
@@ -46,7 +46,7 @@ from shieldkit.verify.report import failed_lines
 from shieldkit.version import __version__
 
 from .demo import run_demo, smoke_config
-from .tables import demo_table, inspect_table, parity_table, robustness_table, verdict_table
+from .tables import demo_markdown, demo_table, inspect_table, parity_table, robustness_table, verdict_table
 
 app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="shieldkit: protect image classifiers before release.")
@@ -421,8 +421,14 @@ def evaluate_cmd(
 @handle_errors
 def demo_cmd(out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="keep models and demo.json here"),
              seed: int = SeedOpt,
-             smoke: bool = flag("--smoke", help="1 epoch everywhere: seconds, checks the wiring only")) -> None:
-    """Train -> protect -> export -> verify, original vs protected, on the bundled digits (a few minutes on CPU)."""
+             smoke: bool = flag("--smoke", help="1 epoch everywhere: seconds, checks the wiring only"),
+             render: Optional[Path] = typer.Option(None, "--render", help="print the Markdown table of a demo.json "
+                                                   "this command wrote (no run): what the README quotes")) -> None:
+    """Train -> protect -> export -> verify, original vs protected at both seats, on the bundled digits (a few
+    minutes on CPU)."""
+    if render is not None:
+        print(demo_markdown(read_json(render)))
+        return
     out_console.print(demo_table(run_demo(smoke_config() if smoke else None, out_dir=out_dir, seed=seed, log=_say)))
 
 
@@ -501,8 +507,9 @@ def verify_cmd(
     artefact: Path = typer.Argument(..., help="artefact directory or .onnx (attacked through ONNX Runtime), or a "
                                     "checkpoint (torch)"),
     data: str = typer.Option(..., "--data", help="dataset: attacker split of train, students scored on test"),
-    reference: Optional[Path] = typer.Option(None, "--reference", help="the unprotected model, for relative thresholds; "
-                                             "its own KD gain must clear the margin, else the verdict is INCONCLUSIVE"),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="the unprotected model (or its artefact): its "
+                                             "best KD gain must clear the margin as a 95% lower bound, else (and "
+                                             "without it) the verdict is INCONCLUSIVE; also for relative thresholds"),
     matched_reference: Optional[Path] = typer.Option(None, "--matched-reference",
                                                      help="a clean model of the protected model's accuracy (trained "
                                                           "from scratch): a second baseline, checked like --reference"),
@@ -555,7 +562,9 @@ def verify_cmd(
     trust_pickle: bool = TrustPickleOpt,
     **shared: Any,
 ) -> None:
-    """Attack the released artefact with a panel of KD attackers; exit 0 PASS, 1 FAIL, 2 bad input, 3 INCONCLUSIVE."""
+    """Attack the released artefact with a panel of KD attackers at two seats (answer: the graph as shipped; file:
+    the graph cut below any output head, what anyone holding the file reaches); exit 0 PASS, 1 FAIL, 2 bad input,
+    3 INCONCLUSIVE (no check applied, or no --reference showed the probe's power)."""
     options = library_options(locals())
     thresholds = {k: options.pop(k) for k in THRESHOLD_KEYS if k in options}  # the flags the policy file can set
     r = verify(**options, thresholds=thresholds, log=_say)

@@ -186,6 +186,15 @@ def demo_rows(result: dict[str, Any]) -> tuple[str, list[str], list[list[str]]]:
     return title, head, rows
 
 
+def demo_markdown(result: dict[str, Any]) -> str:
+    """:func:`demo_rows` as a Markdown table with its title (what the README quotes from
+    benchmarks/results/demo.json; ``shieldkit demo --render demo.json`` prints it)."""
+    title, head, rows = demo_rows(result)
+    lines = [f"*{title}*", "", "| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
 def demo_table(result: dict[str, Any]):
     """A rich table of :func:`demo_rows`: per model and seat, accuracy, baseline student, the deciding attacker, its
     KD gain (and 95 % upper bound), the seat's verdict, and the model's verdict."""

@@ -112,8 +112,9 @@ def evaluate_robustness(model: nn.Module | None, data: ImageArray, cfg: Robustne
     dev = resolve_device(cfg.device)
     if model is None and any(a in GRADIENT_ATTACKS for a in cfg.attacks):
         wanted = [a for a in cfg.attacks if a in GRADIENT_ATTACKS]
-        raise InputError(f"white-box attacks {wanted} need gradients, which a bare .onnx graph does not give: "
-                         f"evaluate the artefact directory (it holds model.safetensors) or a checkpoint, or use "
+        raise InputError(f"white-box attacks {wanted} need gradients, which an ONNX graph alone does not give (a "
+                         f"bare .onnx, or an artefact with an output head, which ships no model.safetensors): "
+                         f"evaluate the checkpoint, an artefact exported with --with-weights, or use "
                          f"--attacks clean,square,transfer")
     if "transfer" in cfg.attacks and transfer_source is None:
         raise InputError("the transfer attack needs a source model (--transfer-from)")

@@ -84,7 +84,14 @@ def test_demo_smoke_runs_end_to_end(tmp_path):
     assert set(result["rows"]) == {"original", "protected"}
     for report in result["rows"].values():
         assert report["verdict"] in ("PASS", "FAIL", "INCONCLUSIVE")
-        assert report["artefact"]["kind"] == "onnxruntime"
+        assert report["artefact"]["kind"] == "onnxruntime" and report["reference"] is not None
+        assert set(report["seats"]) == {"file", "answer"}
+    # the protected artefact has a head to cut; the original answers with its logits
+    assert result["rows"]["protected"]["seats"]["file"]["same_as"] is None
+    assert result["rows"]["original"]["seats"]["file"]["same_as"] == "answer"
+    # --render prints the table the README quotes, from the saved JSON (no run)
+    r = run("demo", "--render", tmp_path / "demo" / "demo.json")
+    assert r.exit_code == 0 and r.output.count("| original |") == 2 and r.output.count("| protected |") == 2
 
 
 def test_demo_out_dir_that_is_a_file_is_refused_before_work(tmp_path):

@@ -2,7 +2,7 @@
 deployable artefact ships, and verdicts that need a check and the probe's power.
 
 Fast tier: tiny CNNs on digits, the smoke budget; every assertion is exact (bits, names, exit codes, verdict
-logic), not a KD gain of a few points (those are tests/test_demo_seats.py's, with margins from seeds)."""
+logic), not a KD gain of a few points (those are tests/test_verify.py's, with margins from benchmarks/seat_margins.py)."""
 
 import json
 import re
@@ -180,5 +180,6 @@ def test_answer_only_gating_says_what_it_assumed(decision_artefact, tmp_path):
     for text in (summary, card):
         assert "file seat" in text.lower() or "| file" in text
         assert "never leave a server" in text
-    assert 'name="max_kd_gain@answer"' in (tmp_path / "j.xml").read_text()
+    junit = (tmp_path / "j.xml").read_text()
+    assert 'name="max_kd_gain@answer"' in junit and 'name="seat.file"' in junit and "not gated" in junit
     assert re.search(r"\| answer \| a client of the model as shipped", summary)

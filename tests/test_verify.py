@@ -1,11 +1,11 @@
-"""``shieldkit verify`` end to end on digits, through ONNX Runtime: the unprotected model FAILS (its KD gain is
-several points above the margin on every machine), PASS and INCONCLUSIVE come out with exit 0 and 3 where the
-thresholds make them certain; reports validate; bad input exits 2.
-
-Whether the protected digits model PASSES a 0.5-point margin depends on a few tenths of a point, i.e. on the
-machine: that claim lives in benchmarks/protect_frontier.py (CIFAR-10, 3 seeds), not in a test."""
+"""``shieldkit verify`` end to end on digits, through ONNX Runtime, at both seats, with the original artefact as
+reference (the probe's power): the unprotected original FAILs at both seats (it has one: no head to cut); the
+default protected artefact (decision head) PASSes at the answer seat and FAILs at the file seat, where its weights
+still teach. The margins behind each of those four claims come from benchmarks/seat_margins.py (5 training seeds,
+benchmarks/results/seat_margins.json), quoted at each assertion. Reports validate; bad input exits 2."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -14,26 +14,8 @@ from shieldkit import save_checkpoint
 from shieldkit.exporters import export
 from shieldkit.verify import REPORT_SCHEMA, KDProbeConfig, verify
 
-# a small panel: CNN3-8 students on a stratified 20 % attacker split (288 images), 20 epochs, 3 seeds
-POLICY = """
-budget = "quick"
-seeds = [0, 1, 2]
-attacks = ["kd"]
-
-[kd]
-families = ["cnn3-8"]
-epochs = 20
-batch_size = 64
-attacker_fraction = 0.2
-taus = [4.0]
-soft_only_taus = [4.0]
-unmirror = false
-recalibrate = false
-
-[thresholds]
-max_kd_gain = 0.5
-min_parity_agreement = 0.999
-"""
+# the small digits panel, shared with benchmarks/seat_margins.py: CNN3-8 students on 288 images, 20 epochs, 3 seeds
+POLICY = (Path(__file__).parent / "data" / "verify_digits.toml").read_text()
 
 
 pytestmark = pytest.mark.slow  # end-to-end: trains several models (CI runs it; -m 'not slow' skips)
@@ -53,29 +35,49 @@ def artefacts(digits_models, digits, tmp_path_factory):
 @pytest.fixture(scope="module")
 def verdicts(artefacts):
     out = {}
-    for name, extra in (("original", []), ("protected", ["--max-kd-gain", "100"])):
+    for name in ("original", "protected"):
         r = run("verify", artefacts / name, "--data", "digits", "--policy", artefacts / "release.toml",
-                "--report", artefacts / f"{name}.json", *extra)
+                "--reference", artefacts / "original", "--report", artefacts / f"{name}.json")
         out[name] = (r, json.loads((artefacts / f"{name}.json").read_text()))
     return out
 
 
-def test_unprotected_model_fails(verdicts):
+def test_unprotected_model_fails_at_both_seats_and_shows_the_probes_power(verdicts):
     r, report = verdicts["original"]
     assert r.exit_code == 1, r.output
-    assert "kd_gain_upper" in one_error_line(r) and "max_kd_gain" in one_error_line(r)
-    assert report["verdict"] == "FAIL" and report["figures"]["kd_gain_upper"] > 0.5
+    assert "kd_gain_upper" in one_error_line(r) and "max_kd_gain@file" in one_error_line(r)
+    assert report["verdict"] == "FAIL" and report["seats"]["file"]["same_as"] == "answer"
+    # upper bound over 5 training seeds: min +2.9 vs the 0.5 margin (seat_margins.json, original_upper)
+    for seat in ("file", "answer"):
+        assert report["seats"][seat]["verdict"] == "FAIL" and report["seats"][seat]["figures"]["kd_gain_upper"] > 0.5
+    # the reference (itself) clears the margin as a lower bound (seat_margins.json, original_lower)
+    assert report["power"]["shown"] and report["power"]["references"]["reference"]["lower95"] > 0.5
     # the report names the attacker that decided the verdict, and its paired per-seed gains
-    kd = report["attacks"]["kd"]["figures"]
+    kd = report["attacks"]["kd"]["figures"]["seats"]["file"]
     assert report["figures"]["kd_attacker"] == kd["best_kd"] and kd["best_kd"].startswith("cnn3-8/")
-    assert len(kd["kd_gain_runs"]) == 3
+    assert len(kd["kd_gain_runs"]) == 3 and kd["baseline"].split("/")[1] in ("hard", "ls", "top1", "top1_kd")
 
 
-def test_a_met_threshold_passes_with_exit_0(verdicts):
+def test_the_decision_head_passes_the_answer_seat_and_the_file_seat_fails_honestly(verdicts):
     r, report = verdicts["protected"]
+    seats = report["seats"]
+    assert "cut below its head" in seats["file"]["reached"] and seats["file"]["same_as"] is None
+    # answer: upper bound max +0.1 over 5 training seeds vs 0.5 (seat_margins.json, protected_answer_upper)
+    assert seats["answer"]["verdict"] == "PASS" and seats["answer"]["figures"]["kd_gain_upper"] <= 0.5
+    # file: the protected weights still teach, min upper bound +1.9 (seat_margins.json, protected_file_upper)
+    assert seats["file"]["verdict"] == "FAIL" and seats["file"]["figures"]["kd_gain_upper"] > 0.5
+    assert r.exit_code == 1 and report["verdict"] == "FAIL" and "max_kd_gain@file" in one_error_line(r)
+    assert "max_kd_gain@answer" not in one_error_line(r)
+
+
+def test_gating_the_answer_seat_alone_passes_it_and_says_what_it_assumed(artefacts, tmp_path):
+    r = run("verify", artefacts / "protected", "--data", "digits", "--policy", artefacts / "release.toml",
+            "--reference", artefacts / "original", "--seats", "answer", "--report", tmp_path / "r.json")
+    report = json.loads((tmp_path / "r.json").read_text())
     assert r.exit_code == 0, r.output
-    assert report["verdict"] == "PASS" and report["thresholds"]["max_kd_gain"] == 100
-    assert report["figures"]["kd_gain_upper"] <= 100
+    assert report["verdict"] == "PASS" and report["gated_seats"] == ["answer"]
+    assert "never leave a server" in report["assumed"] and "never leave a server" in r.output.replace("\n", " ")
+    assert report["seats"]["file"]["verdict"] == "FAIL" and not report["seats"]["file"]["gated"]
 
 
 def test_default_gate_passes_the_protected_model_on_accuracy(artefacts, tmp_path):
@@ -84,21 +86,23 @@ def test_default_gate_passes_the_protected_model_on_accuracy(artefacts, tmp_path
     is opened wide here: that half of the gate is the tests above."""
     r = run("verify", artefacts / "protected", "--data", "digits", "--budget", "smoke", "--max-kd-gain", "1000",
             "--report", tmp_path / "r.json")
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 3, r.output  # INCONCLUSIVE: without --reference the probe's power is unproven
     report = json.loads((tmp_path / "r.json").read_text())
+    assert "no --reference" in report["inconclusive"][0]
     recorded = next(c for c in report["checks"] if c["name"] == "max_recorded_accuracy_drop")
     assert recorded["passed"] and report["figures"]["recorded_accuracy_source"].startswith("original_test_accuracy")
 
 
 def test_reference_that_shows_no_gain_makes_it_inconclusive_exit_3(artefacts, tmp_path):
-    """A PASS must show that the probe detects KD: with --reference, the reference's own gain must clear the
-    margin. With a 100-point margin no reference can, so the verdict is INCONCLUSIVE whatever the machine."""
+    """A PASS must show that the probe detects KD: with --reference, the reference's best gain must clear the
+    margin as a 95 % lower bound. With a 100-point margin no reference can, so the verdict is INCONCLUSIVE whatever
+    the machine."""
     r = run("verify", artefacts / "protected", "--data", "digits", "--budget", "smoke", "--reference",
             artefacts / "original", "--max-kd-gain", "100", "--report", tmp_path / "r.json")
     assert r.exit_code == 3, r.output
     assert "INCONCLUSIVE" in one_error_line(r) and "reference" in one_error_line(r)
     report = json.loads((tmp_path / "r.json").read_text())
-    assert report["verdict"] == "INCONCLUSIVE" and report["inconclusive"]
+    assert report["verdict"] == "INCONCLUSIVE" and report["inconclusive"] and not report["power"]["shown"]
 
 
 def test_no_threshold_is_refused_before_any_work(artefacts, tmp_path):
@@ -118,18 +122,24 @@ def test_report_validates_and_counts_queries(verdicts, artefacts, digits):
         manifest = json.loads((artefacts / name / "manifest.json").read_text())
         assert report["artefact"]["sha256"]["model.onnx"] == manifest["files"]["model.onnx"]["sha256"]
         kd = report["attacks"]["kd"]
-        # every augmented attacker batch of every epoch, for each of 3 seeds (the held-out slice is never queried)
-        assert kd["queries"] == (kd["settings"]["attacker_images"] // 64) * 64 * 20 * 3
-        assert kd["settings"]["seeds"] == [0, 1, 2]
-        assert set(kd["figures"]["students"]) >= {"cnn3-8/hard", "cnn3-8/top1", "cnn3-8/kd_tau4"}
-        assert {c["name"] for c in report["checks"]} == {"max_kd_gain", "min_parity_agreement"}
+        # every augmented attacker batch of every epoch, for each of 3 seeds (the held-out slice is never queried),
+        # at each seat with logits of its own (the original has one; the protected artefact two, and the file seat
+        # is a local graph whose queries are counted too)
+        seats_probed = 1 if report["seats"]["file"]["same_as"] else 2
+        assert kd["queries"] == seats_probed * (kd["settings"]["attacker_images"] // 64) * 64 * 20 * 3
+        assert kd["settings"]["seeds"] == [0, 1, 2] and kd["settings"]["baseline"] == "decisions"
+        assert set(kd["figures"]["seats"]["file"]["students"]) >= {"cnn3-8/hard", "cnn3-8/top1", "cnn3-8/kd_tau4"}
+        assert {(c["name"], c.get("seat")) for c in report["checks"]} == {
+            ("max_kd_gain", "file"), ("max_kd_gain", "answer"), ("min_parity_agreement", None)}
 
 
 def test_same_seed_same_figures(artefacts, digits):
     cfg = KDProbeConfig(epochs=2, batch_size=64, seeds=(3,), taus=(4.0,))
     a = verify(artefacts / "protected", digits, kd_config=cfg, progress=False).report
     b = verify(artefacts / "protected", digits, kd_config=cfg, progress=False).report
-    assert a["attacks"]["kd"]["figures"]["students"] == b["attacks"]["kd"]["figures"]["students"]
+    for seat in ("file", "answer"):
+        assert a["attacks"]["kd"]["figures"]["seats"][seat]["students"] == \
+            b["attacks"]["kd"]["figures"]["seats"][seat]["students"]
     assert a["verdict"] == b["verdict"]
 
 

@@ -111,16 +111,17 @@ def inconclusive_reasons(figures: dict, thresholds: dict, checks: list[dict]) ->
     return ([] if checks else [NO_CHECK]) + power_reasons(figures, thresholds)
 
 
-def seat_reports(ctx, thresholds: dict, reasons: list[str], skipped_kd: bool) -> dict:
-    """Per seat: who the attacker is, how it reaches the logits, its figures, its checks and its own verdict
-    (``gated``: whether the policy's verdict includes it)."""
+def seat_reports(ctx, thresholds: dict, reasons: list[str]) -> dict:
+    """Per seat: who the attacker is, how it reaches the logits, its figures, its checks (:data:`SEAT_THRESHOLDS`)
+    and its own verdict, by the rules of the whole (``reasons``: why the KD margin cannot PASS yet); ``gated``:
+    whether the policy's verdict includes it. A run without the KD probe has no seat figures."""
     out = {}
     for name in DEFAULT_SEATS:
         seat = ctx.seats[name]
         figures = ctx.seat_figures.get(name)
         entry = {**{k: v for k, v in seat.describe().items() if k != "seat"}, "gated": name in ctx.gated,
                  "figures": figures, "checks": [], "verdict": None}
-        if figures is not None and not skipped_kd:
+        if figures is not None:
             entry["checks"] = [{**c, "seat": name} for c in evaluate_checks(
                 figures, {k: thresholds.get(k) for k in SEAT_THRESHOLDS})]
             failed = not all(c["passed"] for c in entry["checks"])
@@ -274,12 +275,11 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
     if thresholds.get("max_recorded_accuracy_drop") is not None and recorded is None:
         skipped["max_recorded_accuracy_drop"] = recorded_source  # nothing to compare with: said, not failed
         thresholds["max_recorded_accuracy_drop"] = None
+    seat_entries = seat_reports(ctx, thresholds, power_reasons(figures, thresholds))
     checks = evaluate_checks(figures, {k: v for k, v in thresholds.items() if k not in SEAT_THRESHOLDS})
-    checks += [{**c, "seat": name} for name in gated for c in evaluate_checks(
-        ctx.seat_figures.get(name, figures), {k: thresholds.get(k) for k in SEAT_THRESHOLDS})]
+    checks += [c for name in gated for c in seat_entries[name]["checks"]]
     reasons = inconclusive_reasons(figures, thresholds, checks)
     verdict = "FAIL" if not all(c["passed"] for c in checks) else ("INCONCLUSIVE" if reasons else "PASS")
-    seat_entries = seat_reports(ctx, thresholds, power_reasons(figures, thresholds), "kd" not in attacks)
     report = {
         "schema": "shieldkit-verify-report",
         "schema_version": REPORT_SCHEMA_VERSION,

@@ -73,8 +73,9 @@ def markdown_summary(report: dict, plot: str | None = None) -> str:
 
 
 def junit_xml(report: dict) -> str:
-    """One test case per check (a failure names the violated threshold), one per skipped check (skipped), and one
-    for the verdict (INCONCLUSIVE is a failure: a release gate must not pass it)."""
+    """One test case per check (a failure names the violated threshold and its seat), one per skipped check
+    (skipped), and one for the verdict (INCONCLUSIVE is a failure: a release gate must not pass it); the suite's
+    properties say which attacker each seat stands for."""
     cases = []
     for c in report["checks"]:
         case = ET.Element("testcase", classname="shieldkit.verify", name=check_label(c))
@@ -95,6 +96,14 @@ def junit_xml(report: dict) -> str:
                        failures=str(sum(1 for c in cases if c.find("failure") is not None)),
                        skipped=str(sum(1 for c in cases if c.find("skipped") is not None)), errors="0",
                        time=f"{report.get('seconds', 0):.1f}")
+    if report.get("seats"):  # which attacker each seat stands for, and whether the verdict gates it
+        props = ET.SubElement(suite, "properties")
+        for name, seat in report["seats"].items():
+            ET.SubElement(props, "property", name=f"seat.{name}",
+                          value=f"{seat['attacker']}; reaches {seat['reached']}; "
+                                f"{'gated' if seat['gated'] else 'not gated'}; verdict {seat.get('verdict') or '-'}")
+        if report.get("assumed"):
+            ET.SubElement(props, "property", name="assumed", value=report["assumed"])
     suite.extend(cases)
     root = ET.Element("testsuites")
     root.append(suite)
