@@ -105,7 +105,8 @@ def test_decisions_baseline_measures_gains_beyond_the_oracles_own_argmax():
     assert decide(students, labels)["kd_gain"] == pytest.approx(3.0)
     d = decide(students, decisions)
     assert d["baseline"] == "cnn3-16/top1" and d["kd_gain"] == pytest.approx(1.0)
-    assert d["attackers"]["cnn3-16/top1"]["gain"]["mean"] == pytest.approx(0.0)
+    assert "cnn3-16/top1" not in d["attackers"]  # under "decisions" the top-1 students are baselines, not attackers
+    assert decide(students, labels)["attackers"]["cnn3-16/top1"]["gain"]["mean"] == pytest.approx(2.0)
     # KD on the decisions alone (top1_kd) is a baseline candidate too: when it does best on the held-out slice,
     # the gain is measured beyond it (53 - 52.5 = +0.5)
     students["cnn3-16/top1_kd"] = _student([52.5, 52.5, 52.5], 52.5)
@@ -116,6 +117,31 @@ def test_decisions_baseline_measures_gains_beyond_the_oracles_own_argmax():
         KDProbeConfig(baseline="teacher")
     with pytest.raises(InputError, match="top1 student"):
         KDProbeConfig(baseline="decisions", pseudo_label=False)
+
+
+def test_a_student_trained_exactly_as_a_baseline_is_not_an_attacker():
+    """KD at τ = 1 on a decision head's answers trains on the very targets of top1_kd (a baseline candidate): the
+    same student, so its 'gain' over the held-out-selected baseline (top1) is the baseline set's own selection
+    noise, not knowledge. It leaves the attackers; a KD student with other targets stays."""
+    cfg = KDProbeConfig(families=("cnn3-8",), taus=(1.0, 4.0), soft_only_taus=(), seeds=(0, 1, 2))
+    same = ["kd:0.9:1.0|abc"] * 3
+
+    def st(runs, sel, targets=None):
+        return {**_student(runs, sel), **({"targets": targets} if targets else {})}
+
+    students = {"cnn3-8/hard": st([45.0, 45.0, 45.0], 45.0), "cnn3-8/ls": st([45.0, 45.0, 45.0], 45.0),
+                "cnn3-8/top1": st([46.0, 46.0, 46.0], 47.0, ["pseudo|x"] * 3),
+                "cnn3-8/top1_kd": st([46.5, 46.0, 46.5], 46.0, same),
+                "cnn3-8/kd_tau1": st([46.5, 46.0, 46.5], 46.0, same),
+                "cnn3-8/kd_tau4": st([45.0, 45.5, 45.0], 45.5, ["kd:0.9:4.0|def"] * 3)}
+    d = decide(students, cfg)
+    assert d["identical_to_baseline"] == {"cnn3-8/kd_tau1": "cnn3-8/top1_kd"}
+    assert d["attackers"]["cnn3-8/kd"]["student"] == "cnn3-8/kd_tau4" and d["kd_gain"] == pytest.approx(-5 / 6)  # vs top1 (best held-out): -1, -0.5, -1
+    assert set(d["attackers"]) == {"cnn3-8/kd"}  # the baseline students (top1, top1_kd) are not attackers
+    # the same method on other targets, or other targets on one seed, is a different student: it stays
+    students["cnn3-8/kd_tau1"] = st([46.5, 46.0, 46.5], 48.0, same[:2] + ["kd:0.9:1.0|zzz"])
+    d = decide(students, cfg)
+    assert d["identical_to_baseline"] == {} and d["attackers"]["cnn3-8/kd"]["student"] == "cnn3-8/kd_tau1"
 
 
 def test_panel_names_every_attack_kind():

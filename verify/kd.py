@@ -305,14 +305,22 @@ def decide(students: dict[str, dict], cfg: KDProbeConfig) -> dict[str, Any]:
     configs = student_configs(cfg)
     attackers: dict[str, dict] = {}
     per_student: dict[str, float] = {}
+    identical: dict[str, str] = {}
     for family in cfg.families:
-        base = max(KD_BASELINES[cfg.baseline], key=lambda b: _score(students[f"{family}/{b}"]))
+        candidates = KD_BASELINES[cfg.baseline]
+        base = max(candidates, key=lambda b: _score(students[f"{family}/{b}"]))
         base_runs = students[f"{family}/{base}"]["runs"]
         kinds: dict[str, list[str]] = {}
         for name, c in configs.items():
             if c["teacher"]:
-                kinds.setdefault(c["kind"], []).append(name)
                 per_student[f"{family}/{name}"] = paired_gain(students[f"{family}/{name}"]["runs"], base_runs)["mean"]
+                if name in candidates:  # a baseline student is not an attacker (baseline="decisions": top1, top1_kd)
+                    continue
+                twin = same_training(students, family, name, candidates)
+                if twin is not None:
+                    identical[f"{family}/{name}"] = f"{family}/{twin}"
+                    continue
+                kinds.setdefault(c["kind"], []).append(name)
         for kind, names in kinds.items():
             chosen = max(names, key=lambda n: _score(students[f"{family}/{n}"]))
             gain = paired_gain(students[f"{family}/{chosen}"]["runs"], base_runs)
@@ -321,6 +329,7 @@ def decide(students: dict[str, dict], cfg: KDProbeConfig) -> dict[str, Any]:
     deciding = max(attackers, key=lambda a: (attackers[a]["gain"]["upper95"], attackers[a]["gain"]["mean"]))
     detected = max(attackers, key=lambda a: (attackers[a]["gain"]["lower95"], attackers[a]["gain"]["mean"]))
     d = attackers[deciding]
+    identical_figures = {"identical_to_baseline": identical}
     return {"attackers": attackers, "deciding_attacker": d["student"], "best_kd": d["student"],
             "kd_gain_lower": d["gain"]["lower95"],
             "detected": {"attacker": attackers[detected]["student"], "lower95": attackers[detected]["gain"]["lower95"],
@@ -328,7 +337,21 @@ def decide(students: dict[str, dict], cfg: KDProbeConfig) -> dict[str, Any]:
             "best_kd_accuracy": students[d["student"]]["mean"], "baseline": d["baseline"],
             "hard_label_accuracy": students[d["baseline"]]["mean"], "kd_gain": d["gain"]["mean"],
             "kd_gain_std": d["gain"]["std"], "kd_gain_upper": d["gain"]["upper95"], "kd_gain_runs": d["gain"]["runs"],
-            "kd_gain_per_student": per_student}
+            "kd_gain_per_student": per_student, **identical_figures}
+
+
+def same_training(students: dict[str, dict], family: str, name: str, candidates) -> str | None:
+    """The baseline candidate that ``family/name`` trained exactly as (the same method and the same targets on every
+    seed, by their digests), else None. Such a student sees nothing a baseline student does not: it is that baseline student, not
+    an attacker (e.g. KD at τ = 1 on a decision head's answers *is* ``top1_kd``), so :func:`decide` leaves it out of
+    the attackers instead of charging the baseline set's own held-out selection noise as a gain."""
+    mine = students[f"{family}/{name}"].get("targets")
+    if not mine:
+        return None
+    for b in candidates:
+        if b != name and students.get(f"{family}/{b}", {}).get("targets") == mine:
+            return b
+    return None
 
 
 def _teacher_logits(teacher: Teacher, data: Dataset, idx: torch.Tensor, cfg: KDProbeConfig, seed: int,
@@ -392,6 +415,7 @@ def _run(teacher, data, cfg, *, only_baselines, skip=frozenset(), progress=False
     runs: dict[str, list[float]] = {n: [] for n in configs}
     sel: dict[str, list[float]] = {n: [] for n in configs}
     fitted: dict[str, list] = {}
+    keys: dict[str, list[str]] = {}
     if isinstance(teacher, torch.nn.Module):
         teacher = teacher.to(dev)
     with progress_bar(progress) as bar:
@@ -411,8 +435,9 @@ def _run(teacher, data, cfg, *, only_baselines, skip=frozenset(), progress=False
                     view, info = views[transform]
                     if info:
                         fitted.setdefault(name, []).append(info)
+                key = student_key(family, seed, c, view if c["teacher"] else None)
+                keys.setdefault(name, []).append(key.split("|", 2)[2][:80])  # method and targets' digest
                 if memo is not None:
-                    key = student_key(family, seed, c, view if c["teacher"] else None)
                     known = memo.get(key)
                     if known is not None:
                         runs[name].append(known["test"])
@@ -452,6 +477,8 @@ def _run(teacher, data, cfg, *, only_baselines, skip=frozenset(), progress=False
             out[n]["selection"] = _mean_std(sel[n])
         if n in fitted:
             out[n]["fitted"] = fitted[n]
+        if n in keys:
+            out[n]["targets"] = keys[n]  # per seed: its method and a digest of its targets (student_key)
     return out
 
 
