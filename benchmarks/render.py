@@ -4,6 +4,7 @@ Each marked section of README.md, ``<!-- render:NAME -->`` ... ``<!-- /render:NA
 renderer below applied to one file under ``benchmarks/results/``:
 
 - ``seats``: the threat-model table of the first screen, from ``seats_cifar10.json`` (benchmarks/seats_cifar10.py);
+- ``quick_time``: the quick budget's measured time, from ``seats_cifar10.json``;
 - ``demo``: the demo's table, from ``demo.json`` (``shieldkit demo --out-dir DIR``, then copy DIR/demo.json;
   the same as ``shieldkit demo --render benchmarks/results/demo.json``).
 
@@ -59,7 +60,22 @@ def demo_markdown(result: dict) -> str:
             f"{result['environment']['threads']} threads: benchmarks/results/demo.json)")
 
 
-RENDERERS = {"seats": ("seats_cifar10.json", seats_markdown), "demo": ("demo.json", demo_markdown)}
+def quick_time_markdown(result: dict) -> str:
+    """The quick budget's measured wall time on this machine, part by part (verify --help quotes the rounded
+    figure, shieldkit.verify.budgets.QUICK_TIME, checked against the same JSON)."""
+    m = result["models"]["protected"]
+    parts = m["kd_seconds_by_part"]
+    return (f"Time of `quick` on CIFAR-10, 2 CPU cores, for the default protected artefact (a head, so both seats are "
+            f"probed): {m['kd_seconds_without_references']:.0f} s for its own probe (label-only students "
+            f"{parts['baselines']:.0f} s, answer seat {parts['answer']:.0f} s, file seat {parts['file']:.0f} s, "
+            f"{m['students_reused']} students reused between seats and runs), {parts['references']:.0f} s more for "
+            f"its reference, {m['verify_seconds']:.0f} s for the whole run "
+            f"(`benchmarks/results/seats_cifar10.json`). The target was 8 minutes for one artefact with both seats: "
+            f"{'met' if m['kd_seconds_without_references'] <= 480 else 'missed'}.")
+
+
+RENDERERS = {"seats": ("seats_cifar10.json", seats_markdown), "demo": ("demo.json", demo_markdown),
+             "quick_time": ("seats_cifar10.json", quick_time_markdown)}
 
 
 def rendered(name: str) -> str:
@@ -72,10 +88,11 @@ def rendered(name: str) -> str:
 def render(text: str) -> str:
     """``text`` with every marked section replaced by its renderer's output."""
     for name in RENDERERS:
-        pattern = re.compile(rf"(<!-- render:{name} -->\n).*?(\n<!-- /render:{name} -->)", re.S)
+        pattern = re.compile(rf"(<!-- render:{name} -->\n)(?:.*?\n)?(<!-- /render:{name} -->)", re.S)
         if not pattern.search(text):
             raise SystemExit(f"README.md has no section <!-- render:{name} --> ... <!-- /render:{name} -->")
-        text = pattern.sub(lambda m: m.group(1) + rendered(name) + m.group(2), text)
+        body = rendered(name)
+        text = pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
     return text
 
 

@@ -95,11 +95,14 @@ def main() -> None:
                                          ("kd_gain", "kd_gain_upper", "kd_gain_lower", "kd_attacker", "baseline",
                                           "baseline_accuracy")}} for seat in ("file", "answer")},
                      "power": r["power"], "verify_seconds": r["seconds"],
+                     "kd_seconds_by_part": r["attacks"]["kd"]["seconds_by_part"],
+                     "kd_seconds_without_references": r["attacks"]["kd"]["seconds"],
                      "students_reused": r["attacks"]["kd"]["figures"]["students_reused"]}
     head = ["model", "seat", "accuracy", "baseline student", "KD gain (95% upper)", "deciding attacker", "verdict"]
     print(markdown_table(head, rows))
     for name, o in out.items():
-        print(f"{name}: verify {o['verify_seconds']:.0f} s, verdict {o['verdict']}")
+        print(f"{name}: verify {o['verify_seconds']:.0f} s (KD probe of the artefact itself "
+              f"{o['kd_seconds_without_references']:.0f} s: {o['kd_seconds_by_part']}), verdict {o['verdict']}")
     result = {"benchmark": "seats_cifar10", "budget": args.budget, "command": "python benchmarks/seats_cifar10.py",
               "recipe": {"original": "resnet8, 10 epochs, lr 0.1, seed 0", "protect": "every default, seed 0"},
               "dataset": data.describe(), "environment": environment(), "models": out, "timings": timings,

@@ -183,3 +183,14 @@ def test_answer_only_gating_says_what_it_assumed(decision_artefact, tmp_path):
     junit = (tmp_path / "j.xml").read_text()
     assert 'name="max_kd_gain@answer"' in junit and 'name="seat.file"' in junit and "not gated" in junit
     assert re.search(r"\| answer \| a client of the model as shipped", summary)
+
+
+def test_the_quick_budget_time_quoted_in_help_is_the_measured_one():
+    """verify --help and the README quote QUICK_TIME; it must be what benchmarks/seats_cifar10.py measured (the
+    protected artefact's own probe, both seats, and the reference's probe apart), rounded to minutes."""
+    from shieldkit.verify.budgets import QUICK_TIME
+
+    m = json.loads((ROOT / "benchmarks" / "results" / "seats_cifar10.json").read_text())["models"]["protected"]
+    own, ref = m["kd_seconds_without_references"], m["kd_seconds_by_part"]["references"]
+    assert f"about {round(own / 60)} min for an artefact with a head" in QUICK_TIME
+    assert f"about {round(ref / 60)} min more per reference" in QUICK_TIME
