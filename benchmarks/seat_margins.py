@@ -8,8 +8,9 @@ proxy for that (as benchmarks/test_margins.py). Quantities, each with the thresh
 
 - ``original_upper``: the unprotected original's worst gain at its (single) seat, upper bound: > 0.5 (FAIL);
 - ``original_lower``: the same attacker panel's best lower bound, the probe's power: > 0.5;
-- ``protected_answer_upper``: the decision-head artefact at the answer seat: <= 0.5 (PASS there);
-- ``protected_file_upper``: the same artefact at the file seat (its weights): > 0.5 means it FAILs there.
+- ``protected_answer_upper``: the decision-head artefact at the answer seat: > 0.5 on digits (it FAILs there: the
+  recalibrating attacker makes a better student of the fixed-confidence decisions than the decision baselines);
+- ``protected_file_upper``: the same artefact at the file seat (its weights): > 0.5 (it FAILs there).
 
     python benchmarks/seat_margins.py --seeds 0,1,2,3,4     # ~10 min on 2 CPU cores
     -> prints a table, writes benchmarks/results/seat_margins.json
@@ -18,6 +19,7 @@ proxy for that (as benchmarks/test_margins.py). Quantities, each with the thresh
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -25,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICY = ROOT / "tests" / "data" / "verify_digits.toml"
-ROWS = [("original_upper", "> 0.5"), ("original_lower", "> 0.5"), ("protected_answer_upper", "<= 0.5"),
+ROWS = [("original_upper", "> 0.5"), ("original_lower", "> 0.5"), ("protected_answer_upper", "> 0.5"),
         ("protected_file_upper", "> 0.5")]
 
 
@@ -66,16 +68,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0,1,2,3,4")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "seat_margins.json"))
+    ap.add_argument("--retable", action="store_true", help="recompute the table from --out's runs (no training)")
     args = ap.parse_args()
     threads = configure_threads()
-    seeds = [int(s) for s in args.seeds.split(",")]
-    digits = load_dataset("digits")
-    runs, t0 = {}, time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        for s in seeds:
-            runs[s] = measure(s, digits, Path(tmp))
-            print(f"seed {s}: " + ", ".join(f"{k} {v:+.2f}" for k, v in runs[s].items() if k != "verdicts")
-                  + f"  {runs[s]['verdicts']}", flush=True)
+    if args.retable:
+        saved = json.loads(Path(args.out).read_text())
+        runs, seeds, seconds = {int(k): v for k, v in saved["runs"].items()}, saved["seeds"], saved["seconds"]
+        args.seeds = ",".join(map(str, seeds))
+    else:
+        seeds = [int(s) for s in args.seeds.split(",")]
+        digits = load_dataset("digits")
+        runs, t0 = {}, time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            for s in seeds:
+                runs[s] = measure(s, digits, Path(tmp))
+                print(f"seed {s}: " + ", ".join(f"{k} {v:+.2f}" for k, v in runs[s].items() if k != "verdicts")
+                      + f"  {runs[s]['verdicts']}", flush=True)
+        seconds = time.perf_counter() - t0
     table = []
     print("\n| quantity | must be | min | max | mean | std | margin / std |\n|---|---|---|---|---|---|---|")
     for key, rule in ROWS:
@@ -89,7 +98,7 @@ def main() -> None:
         print(f"| {key} | {rule} | {row['min']:+.2f} | {row['max']:+.2f} | {row['mean']:+.2f} | {sd:.2f} | "
               f"{row['margin_in_std'] if row['margin_in_std'] is None else round(row['margin_in_std'], 1)} |")
     write_json({"command": f"python benchmarks/seat_margins.py --seeds {args.seeds}", "threads": threads,
-                "policy": str(POLICY.relative_to(ROOT)), "seconds": time.perf_counter() - t0, "seeds": seeds,
+                "policy": str(POLICY.relative_to(ROOT)), "seconds": seconds, "seeds": seeds,
                 "rows": table, "runs": runs}, args.out)
     print(f"\n-> {args.out}")
 

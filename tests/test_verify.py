@@ -1,8 +1,11 @@
 """``shieldkit verify`` end to end on digits, through ONNX Runtime, at both seats, with the original artefact as
 reference (the probe's power): the unprotected original FAILs at both seats (it has one: no head to cut); the
-default protected artefact (decision head) PASSes at the answer seat and FAILs at the file seat, where its weights
-still teach. The margins behind each of those four claims come from benchmarks/seat_margins.py (5 training seeds,
-benchmarks/results/seat_margins.json), quoted at each assertion. Reports validate; bad input exits 2."""
+default protected artefact (decision head) FAILs at the file seat, where its weights still teach, and on digits at
+the answer seat too: the recalibrating attacker, fed only the head's fixed-confidence decisions, trains a better
+student than the declared decision baselines (a better use of the decisions; the baseline set is fixed). On
+CIFAR-10 the same head PASSes the answer seat (benchmarks/results/seats_cifar10.json). The margins behind each
+claim come from benchmarks/seat_margins.py (5 training seeds, benchmarks/results/seat_margins.json), quoted at
+each assertion. Reports validate; bad input exits 2."""
 
 import json
 from pathlib import Path
@@ -47,10 +50,10 @@ def test_unprotected_model_fails_at_both_seats_and_shows_the_probes_power(verdic
     assert r.exit_code == 1, r.output
     assert "kd_gain_upper" in one_error_line(r) and "max_kd_gain@file" in one_error_line(r)
     assert report["verdict"] == "FAIL" and report["seats"]["file"]["same_as"] == "answer"
-    # upper bound over 5 training seeds: min +2.9 vs the 0.5 margin (seat_margins.json, original_upper)
+    # upper bound over 5 training seeds: min +6.56, 3.9 std above the 0.5 margin (seat_margins.json, original_upper)
     for seat in ("file", "answer"):
         assert report["seats"][seat]["verdict"] == "FAIL" and report["seats"][seat]["figures"]["kd_gain_upper"] > 0.5
-    # the reference (itself) clears the margin as a lower bound (seat_margins.json, original_lower)
+    # the reference (itself) clears the margin as a lower bound: min +1.95, 1.6 std (seat_margins.json, original_lower)
     assert report["power"]["shown"] and report["power"]["references"]["reference"]["lower95"] > 0.5
     # the report names the attacker that decided the verdict, and its paired per-seed gains
     kd = report["attacks"]["kd"]["figures"]["seats"]["file"]
@@ -58,26 +61,29 @@ def test_unprotected_model_fails_at_both_seats_and_shows_the_probes_power(verdic
     assert len(kd["kd_gain_runs"]) == 3 and kd["baseline"].split("/")[1] in ("hard", "ls", "top1", "top1_kd")
 
 
-def test_the_decision_head_passes_the_answer_seat_and_the_file_seat_fails_honestly(verdicts):
+def test_the_decision_head_artefact_fails_honestly_at_both_seats_on_digits(verdicts):
     r, report = verdicts["protected"]
     seats = report["seats"]
     assert "cut below its head" in seats["file"]["reached"] and seats["file"]["same_as"] is None
-    # answer: upper bound max +0.1 over 5 training seeds vs 0.5 (seat_margins.json, protected_answer_upper)
-    assert seats["answer"]["verdict"] == "PASS" and seats["answer"]["figures"]["kd_gain_upper"] <= 0.5
-    # file: the protected weights still teach, min upper bound +1.9 (seat_margins.json, protected_file_upper)
+    # file: the protected weights still teach (seat_margins.json, protected_file_upper: min +3.43 over 5 seeds,
+    # 1.1 std above 0.5)
     assert seats["file"]["verdict"] == "FAIL" and seats["file"]["figures"]["kd_gain_upper"] > 0.5
+    # answer: recalibrated decisions beat the decision baselines (protected_answer_upper: min +2.46, 2.2 std)
+    assert seats["answer"]["verdict"] == "FAIL" and seats["answer"]["figures"]["kd_gain_upper"] > 0.5
+    assert seats["answer"]["figures"]["kd_attacker"].endswith("recal_tau4")
     assert r.exit_code == 1 and report["verdict"] == "FAIL" and "max_kd_gain@file" in one_error_line(r)
-    assert "max_kd_gain@answer" not in one_error_line(r)
+    assert report["power"]["shown"]
 
 
-def test_gating_the_answer_seat_alone_passes_it_and_says_what_it_assumed(artefacts, tmp_path):
+def test_gating_the_answer_seat_alone_checks_it_alone_and_says_what_it_assumed(artefacts, tmp_path):
     r = run("verify", artefacts / "protected", "--data", "digits", "--policy", artefacts / "release.toml",
             "--reference", artefacts / "original", "--seats", "answer", "--report", tmp_path / "r.json")
     report = json.loads((tmp_path / "r.json").read_text())
-    assert r.exit_code == 0, r.output
-    assert report["verdict"] == "PASS" and report["gated_seats"] == ["answer"]
-    assert "never leave a server" in report["assumed"] and "never leave a server" in r.output.replace("\n", " ")
-    assert report["seats"]["file"]["verdict"] == "FAIL" and not report["seats"]["file"]["gated"]
+    assert report["gated_seats"] == ["answer"] and "never leave a server" in report["assumed"]
+    assert [c["seat"] for c in report["checks"] if c["name"] == "max_kd_gain"] == ["answer"]
+    assert not report["seats"]["file"]["gated"] and report["seats"]["file"]["verdict"] == "FAIL"
+    # the verdict is the answer seat's (FAIL on digits, as above), and the line names only that seat
+    assert r.exit_code == 1 and "max_kd_gain@answer" in one_error_line(r) and "@file" not in one_error_line(r)
 
 
 def test_default_gate_passes_the_protected_model_on_accuracy(artefacts, tmp_path):
@@ -126,7 +132,8 @@ def test_report_validates_and_counts_queries(verdicts, artefacts, digits):
         # at each seat with logits of its own (the original has one; the protected artefact two, and the file seat
         # is a local graph whose queries are counted too)
         seats_probed = 1 if report["seats"]["file"]["same_as"] else 2
-        assert kd["queries"] == seats_probed * (kd["settings"]["attacker_images"] // 64) * 64 * 20 * 3
+        assert kd["settings"]["epochs"] == 30
+        assert kd["queries"] == seats_probed * (kd["settings"]["attacker_images"] // 64) * 64 * 30 * 3
         assert kd["settings"]["seeds"] == [0, 1, 2] and kd["settings"]["baseline"] == "decisions"
         assert set(kd["figures"]["seats"]["file"]["students"]) >= {"cnn3-8/hard", "cnn3-8/top1", "cnn3-8/kd_tau4"}
         assert {(c["name"], c.get("seat")) for c in report["checks"]} == {
