@@ -49,6 +49,7 @@ from .demo import run_demo, smoke_config
 from .tables import demo_markdown, demo_table, inspect_table, parity_table, robustness_table, verdict_table
 
 app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="shieldkit: protect image classifiers before release.")
 out_console = Console()
 err_console = Console(stderr=True)
@@ -612,11 +613,41 @@ def models_cmd() -> None:
     out_console.print("\n".join(list_models()) + "\ntv:<any torchvision classification model>")
 
 
+def _click_errors(name: str) -> tuple[type, ...]:
+    """click's exception ``name`` as the installed Typer raises it (recent Typer vendors click as ``typer._click``;
+    older ones use click itself), so that :func:`main` catches both."""
+    import importlib
+
+    found = []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
 def main() -> None:
+    """The ``shieldkit`` entry point. Usage errors (an unknown option, a missing argument, a bad value that click
+    itself checks) are one ``error:`` line and exit 2, like every other bad input, instead of click's boxed usage;
+    no arguments at all print the help."""
     configure_threads()
     if not is_main_process():  # torchrun: one rank speaks
         out_console.quiet = True
-    app(prog_name="shieldkit")  # under torchrun, the engine leaves the process group it joined at exit
+    try:  # under torchrun, the engine leaves the process group it joined at exit
+        code = app(prog_name="shieldkit", standalone_mode=False)
+    except _click_errors("NoArgsIsHelpError") as e:
+        out_console.print(e.ctx.get_help())
+        sys.exit(0)
+    except _click_errors("UsageError") as e:
+        where = f"; see '{e.ctx.command_path} --help'" if e.ctx is not None else ""
+        message = e.format_message().rstrip(".")
+        err_console.print(f"[bold red]error:[/] {escape(message)}{where}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except (typer.Abort, *_click_errors("Abort")):
+        err_console.print("[bold red]error:[/] interrupted", highlight=False)
+        sys.exit(INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

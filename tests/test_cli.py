@@ -99,3 +99,26 @@ def test_demo_out_dir_that_is_a_file_is_refused_before_work(tmp_path):
     f.write_text("x")
     r = run("demo", "--smoke", "--out-dir", f)
     assert r.exit_code == 2 and "not a directory" in one_error_line(r)
+
+
+@pytest.mark.parametrize("args,words", [(["protect", "--bogus"], "No such option: --bogus"),
+                                        (["export", "m.pt"], "Missing option '--out'"),
+                                        (["verify", "x", "--data", "digits", "--seats", "server"], "--seats")])
+def test_usage_errors_are_one_line_with_exit_2(args, words):
+    """Through the real entry point (not CliRunner): click's usage errors get the one-line treatment too."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "shieldkit.cli", *args], capture_output=True, text=True, timeout=120)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:") and words in lines[0], r.stderr
+    assert "Traceback" not in r.stderr and "╭" not in r.stderr + r.stdout
+
+
+def test_short_help_flag():
+    import subprocess
+    import sys
+
+    for args in (["-h"], ["verify", "-h"]):
+        r = subprocess.run([sys.executable, "-m", "shieldkit.cli", *args], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0 and "Usage: shieldkit" in r.stdout, r.stderr
