@@ -44,6 +44,10 @@ def inspect_path(path: str | Path, *, arch: str | None = None, num_classes: int 
     if path.name == MANIFEST:
         return inspect_path(path.parent)
     model, info = load_model(path, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle)
+    for flag, given, recorded in (("--arch", arch, info.arch), ("--num-classes", num_classes, info.num_classes)):
+        if given is not None and recorded is not None and str(given) != str(recorded):
+            raise InputError(f"{path} records {flag[2:].replace('-', ' ')} {recorded}; {flag} {given} contradicts it "
+                             f"(the flag describes a bare state_dict; drop it)")
     spec = model.spec() if hasattr(model, "spec") else {}
     return {
         "kind": "checkpoint",
