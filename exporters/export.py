@@ -167,6 +167,18 @@ def recorded_head(settings: dict | None) -> str:
     return check_head(settings.get("head") or settings.get("outputs") or "logits")
 
 
+def portable(value):
+    """``value`` with every absolute filesystem path replaced by its file name. The manifest ships with the
+    artefact: it names files and their hashes, never the directories of the machine that built it."""
+    if isinstance(value, dict):
+        return {k: portable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [portable(v) for v in value]
+    if isinstance(value, str) and os.path.isabs(value) and len(Path(value).parts) > 1:
+        return Path(value).name
+    return value
+
+
 def ships_weights(cfg: ExportConfig) -> bool:
     """Whether ``model.safetensors`` goes into the artefact: always for a graph that answers with its logits
     (the file gives nothing the graph does not), beside a head only when asked (``with_weights``)."""
@@ -355,10 +367,10 @@ def _manifest(module: NormalizedClassifier, info, spec: InputSpec, cfg: ExportCo
         "export_settings": {**asdict(cfg), "data": ds.describe() if ds is not None else None},
         "parity": parity,
         "provenance": {
-            "source": info.source,
+            "source": portable(info.source),
             "source_format": info.format,
             "source_sha256": sha256_file(source) if source else None,
-            "settings": info.settings,
+            "settings": portable(info.settings),
             "figures": info.figures,
         },
         "export_seconds": seconds,

@@ -194,3 +194,13 @@ def test_the_quick_budget_time_quoted_in_help_is_the_measured_one():
     own, ref = m["kd_seconds_without_references"], m["kd_seconds_by_part"]["references"]
     assert f"about {round(own / 60)} min for an artefact with a head" in QUICK_TIME
     assert f"about {round(ref / 60)} min more per reference" in QUICK_TIME
+
+
+def test_the_manifest_names_files_never_the_build_machines_directories(model, tmp_path):
+    """The checkpoint's record holds absolute paths of where it was built (its source, --out...); the artefact that
+    ships carries their file names only."""
+    export(model, tmp_path / "a", data="digits", parity_n=16)
+    text = (tmp_path / "a" / "manifest.json").read_text()
+    assert str(model.parent) not in text and str(tmp_path) not in text
+    m = json.loads(text)
+    assert m["provenance"]["source"] == model.name
