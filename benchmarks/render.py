@@ -20,7 +20,10 @@ import re
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import ROOT, markdown_table  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "results"
 
 
@@ -47,9 +50,8 @@ def seats_markdown(result: dict) -> str:
              f"([`{Path(result['json']).name}`](benchmarks/results/{Path(result['json']).name}), "
              f"`{result['command']}`). KD gain: worst attacker's points beyond the students of the labels and of the "
              f"model's own decisions, mean (95 % upper bound) over 3 student seeds, and the seat's verdict:", "",
-             "| seat | attacker | what protects it by default | default `protect` artefact | unprotected original |",
-             "|---|---|---|---|---|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
+             markdown_table(["seat", "attacker", "what protects it by default", "default `protect` artefact",
+                             "unprotected original"], rows)]
     return "\n".join(lines)
 
 

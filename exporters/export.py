@@ -189,8 +189,7 @@ def _file_seat_parity(onnx_path: Path, tensor: str, module: nn.Module, cfg: Expo
                       spec: InputSpec) -> dict:
     """The graph cut at ``tensor`` (what a file holder reaches) against the plain network in torch: the same
     figures as the answer's parity; a mismatch means the recorded pre-head tensor is not the network's logits."""
-    cut = cut_session(onnx_path, tensor, lambda p: make_session(p, cfg.providers[:1], spinning=False))
-    session, _ = cut
+    session, _ = cut_session(onnx_path, tensor, lambda p: make_session(p, cfg.providers[:1], spinning=False))
     figures = compare_logits(torch_logits(graph_module(module, cfg.input_format), images),
                              run_batched(session, images, 64, spec.fixed_batch), labels)
     failures = parity_failures(figures, ParityThresholds(cfg.max_abs_diff, cfg.min_agreement))

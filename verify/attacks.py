@@ -55,9 +55,17 @@ class AttackContext:
     seat_figures: dict[str, dict] = field(default_factory=dict)
     memo: StudentMemo = field(default_factory=StudentMemo)
 
+    _file_seats: dict[int, Seat] = field(default_factory=dict, repr=False)
+
     def strongest_seat(self) -> str:
         """The seat an attack that runs once (data-free) runs at: ``file`` when it is gated, else ``answer``."""
         return "file" if "file" in self.gated else "answer"
+
+    def file_seat(self, oracle: Oracle) -> Seat:
+        """A reference's ``file`` seat (its strongest logits), cut once per run and shared by every attack."""
+        if id(oracle) not in self._file_seats:
+            self._file_seats[id(oracle)] = model_seats(oracle, self.providers)["file"]
+        return self._file_seats[id(oracle)]
 
 
 VERIFY_ATTACKS: Registry[Callable[[AttackContext], dict]] = Registry("verify attack")
@@ -74,7 +82,7 @@ def probe_figures(probe: dict) -> dict:
 
 def _probe_reference(ctx: AttackContext, oracle: Oracle, baselines: dict, what: str) -> dict:
     """The KD probe at a reference's ``file`` seat (its strongest logits), with the run's baselines and memo."""
-    seat = model_seats(oracle, ctx.providers)["file"]
+    seat = ctx.file_seat(oracle)
     ctx.say(f"KD probe on the {what} ({seat.reached})")
     probe = kd_probe(seat.oracle, ctx.data, ctx.kd, baselines=baselines, progress=ctx.progress, memo=ctx.memo)
     return {**probe_figures(probe), "seat": "file", "reached": seat.reached}
@@ -148,7 +156,7 @@ def run_datafree(ctx: AttackContext) -> dict:
     if ctx.reference is not None:
         same = replace(cfg, mode="white" if df["mode"] == "white-box" else "black",
                        query_budget=cfg.query_budget if cfg.query_budget is not None else ctx.query_budget)
-        ref_oracle = model_seats(ctx.reference, ctx.providers)["file"].oracle
+        ref_oracle = ctx.file_seat(ctx.reference).oracle
         if same.mode == "white" and not ref_oracle.white_box:
             raise InputError("the artefact was attacked white-box but the reference gives no gradients: pass the "
                              "reference as a checkpoint, or both as exported artefacts")

@@ -245,19 +245,25 @@ class StudentMemo:
         self.results[key] = result
 
 
-def student_key(family: str, seed: int, c: dict, view: list[list[torch.Tensor]] | None) -> str:
-    """What determines a student given the probe's settings: its family, seed, method (labels with their label
-    smoothing; pseudo-label; KD with its α and τ) and, for a teacher-taught one, the sha256 of its targets over every
-    batch of every epoch (the argmax only, for a pseudo-label student, which sees nothing else)."""
-    if not c["teacher"]:
-        return f"{family}|{seed}|labels:{c['label_smoothing']!r}"
+def targets_digest(view: list[list[torch.Tensor]], pseudo_label: bool) -> str:
+    """The sha256 of a teacher-taught student's targets over every batch of every epoch (only their argmax, for a
+    pseudo-label student, which sees nothing else)."""
     h = hashlib.sha256()
     for epoch in view:
         for z in epoch:
-            t = z.argmax(1) if c.get("pseudo_label") else z
+            t = z.argmax(1) if pseudo_label else z
             h.update(t.detach().contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def student_key(family: str, seed: int, c: dict, digest: str | None) -> str:
+    """What determines a student given the probe's settings: its family, seed, method (labels with their label
+    smoothing; pseudo-label; KD with its α and τ) and, for a teacher-taught one, the :func:`targets_digest` of its
+    targets."""
+    if not c["teacher"]:
+        return f"{family}|{seed}|labels:{c['label_smoothing']!r}"
     method = "pseudo" if c.get("pseudo_label") else f"kd:{c['alpha']!r}:{c['tau']!r}"
-    return f"{family}|{seed}|{method}|{h.hexdigest()}"
+    return f"{family}|{seed}|{method}|{digest}"
 
 
 def kd_probe(teacher: Teacher | None, data: Dataset, cfg: KDProbeConfig | None = None, *,
@@ -329,7 +335,6 @@ def decide(students: dict[str, dict], cfg: KDProbeConfig) -> dict[str, Any]:
     deciding = max(attackers, key=lambda a: (attackers[a]["gain"]["upper95"], attackers[a]["gain"]["mean"]))
     detected = max(attackers, key=lambda a: (attackers[a]["gain"]["lower95"], attackers[a]["gain"]["mean"]))
     d = attackers[deciding]
-    identical_figures = {"identical_to_baseline": identical}
     return {"attackers": attackers, "deciding_attacker": d["student"], "best_kd": d["student"],
             "kd_gain_lower": d["gain"]["lower95"],
             "detected": {"attacker": attackers[detected]["student"], "lower95": attackers[detected]["gain"]["lower95"],
@@ -337,7 +342,7 @@ def decide(students: dict[str, dict], cfg: KDProbeConfig) -> dict[str, Any]:
             "best_kd_accuracy": students[d["student"]]["mean"], "baseline": d["baseline"],
             "hard_label_accuracy": students[d["baseline"]]["mean"], "kd_gain": d["gain"]["mean"],
             "kd_gain_std": d["gain"]["std"], "kd_gain_upper": d["gain"]["upper95"], "kd_gain_runs": d["gain"]["runs"],
-            "kd_gain_per_student": per_student, **identical_figures}
+            "kd_gain_per_student": per_student, "identical_to_baseline": identical}
 
 
 def same_training(students: dict[str, dict], family: str, name: str, candidates) -> str | None:
@@ -426,8 +431,9 @@ def _run(teacher, data, cfg, *, only_baselines, skip=frozenset(), progress=False
             if teacher is not None and configs:
                 cached, labels = _teacher_logits(teacher, data, idx, cfg, seed, dev)
             views: dict[str | None, list] = {}
+            digests: dict[tuple[str | None, bool], str] = {}  # one hash per view (and per argmax of it) per seed
             for name, (family, c) in configs.items():
-                key = None
+                digest = None
                 if c["teacher"]:
                     transform = c.get("transform")
                     if transform not in views:
@@ -435,7 +441,11 @@ def _run(teacher, data, cfg, *, only_baselines, skip=frozenset(), progress=False
                     view, info = views[transform]
                     if info:
                         fitted.setdefault(name, []).append(info)
-                key = student_key(family, seed, c, view if c["teacher"] else None)
+                    which = (transform, bool(c.get("pseudo_label")))
+                    if which not in digests:
+                        digests[which] = targets_digest(view, which[1])
+                    digest = digests[which]
+                key = student_key(family, seed, c, digest)
                 keys.setdefault(name, []).append(key.split("|", 2)[2][:80])  # method and targets' digest
                 if memo is not None:
                     known = memo.get(key)
