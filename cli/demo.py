@@ -19,7 +19,8 @@ from typing import Any
 from shieldkit import protect, train
 from shieldkit.data import Dataset, load_dataset
 from shieldkit.outputs import check_output_dir
-from shieldkit.utils import write_json
+from shieldkit.errors import InputError
+from shieldkit.utils import read_json, write_json
 
 from shieldkit.exporters import export
 from shieldkit.methods.rml import DEFAULT_RECIPE
@@ -88,4 +89,18 @@ def run_demo(cfg: DemoConfig | None = None, *, data: Dataset | None = None, out_
               "original_train_accuracy": original.figures["test_accuracy"]}
     if out_dir:
         write_json(result, Path(out_dir) / "demo.json")
+    return result
+
+
+def load_demo(path: str | Path) -> dict[str, Any]:
+    """A ``demo.json`` that :func:`run_demo` wrote (for ``shieldkit demo --render``); anything else is one
+    InputError naming what is missing."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"--render: {path} is not a file (give the demo.json that `shieldkit demo --out-dir` wrote)")
+    result = read_json(path)
+    rows = result.get("rows") if isinstance(result, dict) else None
+    if not isinstance(rows, dict) or not rows or not all(isinstance(r, dict) and "seats" in r for r in rows.values()):
+        raise InputError(f"--render: {path} is not a demo.json of this shieldkit (no per-seat rows): run "
+                         f"`shieldkit demo --out-dir DIR` to write one")
     return result

@@ -38,14 +38,14 @@ from shieldkit.methods import ADVERSARIAL_TRAINING, HARDENING, PROTECTIONS
 from shieldkit.methods.rml import DEFAULT_RECIPE, RECIPES
 from shieldkit.models import list_models
 from shieldkit.output_heads import OUTPUT_HEADS, PROTECT_HEAD
-from shieldkit.utils import configure_threads, read_json, to_jsonable
+from shieldkit.utils import configure_threads, to_jsonable
 from shieldkit.verify import evaluate, verify
 from shieldkit.verify.budgets import BUDGETS, QUICK_TIME
 from shieldkit.verify.policy import THRESHOLD_KEYS
 from shieldkit.verify.report import failed_lines
 from shieldkit.version import __version__
 
-from .demo import run_demo, smoke_config
+from .demo import load_demo, run_demo, smoke_config
 from .tables import demo_markdown, demo_table, inspect_table, parity_table, robustness_table, verdict_table
 
 app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -428,7 +428,7 @@ def demo_cmd(out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="kee
     """Train -> protect -> export -> verify, original vs protected at both seats, on the bundled digits (a few
     minutes on CPU)."""
     if render is not None:
-        print(demo_markdown(read_json(render)))
+        print(demo_markdown(load_demo(render)))
         return
     out_console.print(demo_table(run_demo(smoke_config() if smoke else None, out_dir=out_dir, seed=seed, log=_say)))
 

@@ -81,6 +81,11 @@ def _policy(work: Path, text: str) -> Path:
     return work / "policy.toml"
 
 
+def _json(work: Path, value) -> Path:
+    (work / "value.json").write_text(json.dumps(value))
+    return work / "value.json"
+
+
 def _existing(work: Path, name: str = "keep.pt") -> Path:
     (work / name).write_bytes(b"an earlier, good result")
     return work / name
@@ -192,6 +197,10 @@ CASES = [
     ("export-out-not-empty", lambda w, o: ["export", w / "model.pt", "--out", _existing(o).parent],
      "--overwrite"),
     ("demo-out-dir-is-file", lambda w, o: ["demo", "--smoke", "--out-dir", _existing(o)], "is a file"),
+    ("demo-render-missing", lambda w, o: ["demo", "--render", o / "nothing.json"], "is not a file"),
+    ("demo-render-not-demo", lambda w, o: ["demo", "--render", _existing(o, "other.json")], "not valid JSON"),
+    ("demo-render-other-json", lambda w, o: ["demo", "--render", _json(o, {"rows": {"x": {}}})],
+     "not a demo.json"),
 ]
 
 
