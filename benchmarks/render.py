@@ -111,7 +111,10 @@ def main() -> int:
             print(f"{path} disagrees with benchmarks/results/: run python benchmarks/render.py", file=sys.stderr)
             return 1
         return 0
-    path.write_text(new)
+    from shieldkit.utils import atomic_path
+
+    with atomic_path(path) as tmp:  # a failed write leaves the README as it was
+        tmp.write_text(new)
     return 0
 
 
