@@ -1,6 +1,6 @@
-"""The README's measured tables, rendered from the committed JSON they come from (so they cannot go stale).
+"""The documents' measured tables, rendered from the committed JSON they come from (so they cannot go stale).
 
-Each marked section of README.md, ``<!-- render:NAME -->`` ... ``<!-- /render:NAME -->``, is the output of one
+Each marked section of the documents (:data:`DOCUMENTS`: README.md, docs/, benchmarks/README.md), ``<!-- render:NAME -->`` ... ``<!-- /render:NAME -->``, is the output of one
 renderer below applied to one file under ``benchmarks/results/``:
 
 - ``seats``: the threat-model table of the first screen, from ``seats_cifar10.json`` (benchmarks/seats_cifar10.py);
@@ -76,45 +76,97 @@ def quick_time_markdown(result: dict) -> str:
             f"{'met' if m['kd_seconds_without_references'] <= 480 else 'missed'}.")
 
 
+def margins_markdown(result: dict) -> str:
+    """The suite's thresholds against the spread measured over seeds (docs/testing.md)."""
+    rows = [[r["quantity"], r["test"], r["must_be"], f"{r['min']:.2f}", f"{r['max']:.2f}", f"{r['std']:.2f}",
+             f"{r['margin_in_std']:.1f}"] for r in result["rows"]]
+    return (f"Margins behind the suite's thresholds, {len(result['seeds'])} training seeds on this 2-core machine "
+            f"(`{result['command']}`, {result['seconds'] / 60:.1f} min; `benchmarks/results/test_margins.json`). "
+            f"Points are % of the test images named in the test:\n\n"
+            + markdown_table(["quantity", "used by", "must be", "min", "max", "std", "margin / std"], rows))
+
+
+def throughput_markdown(result: dict) -> str:
+    """The throughput table, and the precision ratios the default follows (benchmarks/README.md)."""
+    res, env = result["results"], result["environment"]
+    lines = [f"`python benchmarks/throughput.py` on {env['threads']} threads ({env['machine']}, torch {env['torch']}, "
+             f"native bf16: {'yes' if env.get('native_bf16') else 'no'}, so `--precision auto` is "
+             f"{env.get('auto_precision')}); `benchmarks/results/throughput.json`:", "", result["table"], ""]
+    for group, rows in res.items():
+        if group.startswith("precision:"):
+            arch = group.split(":", 1)[1]
+            best_eager = rows["bf16 + channels_last"]["images_per_s"] / rows["fp32 + channels_last"]["images_per_s"]
+            lines.append(f"- {arch}: bf16 + channels_last trains {best_eager:.2f}× as fast as fp32 + channels_last "
+                         f"(the fp32 default before), {rows['bf16 + channels_last']['images_per_s'] / rows['fp32']['images_per_s']:.2f}× "
+                         f"plain fp32.")
+    inf = res.get("inference", {})
+    if "onnxruntime cpu" in inf:
+        lines.append(f"- ONNX Runtime fp32 at batch 64: {inf['onnxruntime cpu']['speedup']:.2f}× torch eager "
+                     f"(target ≥ 2×: {'met' if inf['onnxruntime cpu']['speedup'] >= 2 else 'not met'}).")
+    if "ort_int8" in res:
+        q = res["ort_int8"]
+        lines.append(f"- ONNX Runtime int8 (QDQ) on ResNet-20: {q['int8']['images_per_s'] / q['fp32']['images_per_s']:.2f}× "
+                     f"the fp32 graph's speed.")
+    if result.get("profile"):
+        p = result["profile"]
+        lines.append(f"- {p['arch']}, one bf16 + channels_last step, self CPU time: " +
+                     ", ".join(f"{op['name']} {100 * op['share']:.0f} %" for op in p["ops"][:5]) + ".")
+    return "\n".join(lines)
+
+
 RENDERERS = {"seats": ("seats_cifar10.json", seats_markdown), "demo": ("demo.json", demo_markdown),
-             "quick_time": ("seats_cifar10.json", quick_time_markdown)}
+             "quick_time": ("seats_cifar10.json", quick_time_markdown),
+             "test_margins": ("test_margins.json", margins_markdown), "throughput": ("throughput.json", throughput_markdown)}
 
 
-def rendered(name: str) -> str:
+def rendered(name: str, results: Path = RESULTS) -> str:
     file, fn = RENDERERS[name]
-    data = json.loads((RESULTS / file).read_text())
+    data = json.loads((results / file).read_text())
     data.setdefault("json", file)
     return fn(data)
 
 
-def render(text: str) -> str:
-    """``text`` with every marked section replaced by its renderer's output."""
+DOCUMENTS = ("README.md", "docs/cli.md", "docs/testing.md", "docs/verification.md", "benchmarks/README.md")
+
+
+def sections(text: str, name: str) -> re.Pattern:
+    return re.compile(rf"(<!-- render:{name} -->\n)(?:.*?\n)?(<!-- /render:{name} -->)", re.S)
+
+
+def render(text: str, results: Path = RESULTS) -> str:
+    """``text`` with every marked section it has replaced by its renderer's output."""
     for name in RENDERERS:
-        pattern = re.compile(rf"(<!-- render:{name} -->\n)(?:.*?\n)?(<!-- /render:{name} -->)", re.S)
-        if not pattern.search(text):
-            raise SystemExit(f"README.md has no section <!-- render:{name} --> ... <!-- /render:{name} -->")
-        body = rendered(name)
-        text = pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
+        pattern = sections(text, name)
+        if pattern.search(text):
+            body = rendered(name, results)
+            text = pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
     return text
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="exit 1 when README.md differs from the JSON")
-    ap.add_argument("--readme", default=str(ROOT / "README.md"))
+    ap.add_argument("--check", action="store_true", help="exit 1 when a document differs from the JSON")
+    ap.add_argument("--root", default=str(ROOT), help="the repository whose documents are rendered")
     args = ap.parse_args()
-    path = Path(args.readme)
-    text = path.read_text()
-    new = render(text)
+    root = Path(args.root)
+    texts = {doc: (root / doc).read_text() for doc in DOCUMENTS if (root / doc).is_file()}
+    missing = [n for n in RENDERERS if not any(sections(t, n).search(t) for t in texts.values())]
+    if missing:
+        print(f"no document has the section(s) {', '.join(missing)} (<!-- render:NAME --> ... <!-- /render:NAME -->)",
+              file=sys.stderr)
+        return 1
+    results = root / "benchmarks" / "results"
+    stale = [doc for doc, text in texts.items() if render(text, results) != text]
     if args.check:
-        if new != text:
-            print(f"{path} disagrees with benchmarks/results/: run python benchmarks/render.py", file=sys.stderr)
-            return 1
-        return 0
+        for doc in stale:
+            print(f"{doc} disagrees with benchmarks/results/: run python benchmarks/render.py", file=sys.stderr)
+        return 1 if stale else 0
     from shieldkit.utils import atomic_path
 
-    with atomic_path(path) as tmp:  # a failed write leaves the README as it was
-        tmp.write_text(new)
+    for doc in stale:
+        with atomic_path(root / doc) as tmp:  # a failed write leaves the document as it was
+            tmp.write_text(render(texts[doc], results))
+        print(f"rewrote {doc}")
     return 0
 
 

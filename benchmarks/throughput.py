@@ -8,13 +8,19 @@ of a group for ``--rounds`` rounds of ``--seconds`` and the median is kept):
 - harden: PGD-AT vs RSLAD vs ARD step of a ``--student`` (CNN3-16) with a ``--arch`` teacher,
   PGD-10 inner loop, batch 128; target ARD ≤ 1.05× an RSLAD step's time;
 - compile: plain step eager vs ``torch.compile`` (where the backend compiles on this machine);
+- precision (one group per ``--precision-archs`` architecture, CIFAR-sized, batch 128): a plain training
+  step in fp32 vs bf16 autocast, each with and without ``channels_last``, and with ``torch.compile`` on
+  top of the best; then inference (batch 256) fp32 vs bf16. ``cnn3-16`` is the KD probe's student. For
+  the slowest architecture the top operators of a bf16 step are recorded (``profile``);
 - data: batches/s of the two data paths on CIFAR-10-sized uint8 data (crop + flip included): on-device
   slicing vs a DataLoader with ``--workers`` workers (pinned memory on CUDA, persistent workers);
-- inference: torch eager vs ONNX Runtime (CPU provider) at batch 64; target ORT ≥ 2× torch eager.
+- inference: torch eager vs ONNX Runtime (CPU provider) at batch 64; target ORT ≥ 2× torch eager; and
+  ONNX Runtime fp32 vs int8 (static QDQ, ``export --quantize``) on ``--ort-arch`` (ResNet-20).
 
 A "step" is method.step + backward + SGD step, exactly what ``shieldkit.engine.fit`` runs per batch
-(inputs already on the device, as with the on-device data path). On CUDA the steps run in bf16
-autocast with channels_last, and peak memory per step is reported; fp32 is added as its own row.
+(inputs already on the device, as with the on-device data path). The protect and harden steps run in
+the precision ``auto`` resolves to here (recorded), with channels_last; on CUDA peak memory per step is
+reported.
 
     python benchmarks/throughput.py --json benchmarks/results/throughput.json
 """
@@ -43,7 +49,9 @@ def main() -> None:
     ap.add_argument("--pgd-steps", type=int, default=10)
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--groups", default="data,protect,harden,compile,inference")
+    ap.add_argument("--groups", default="data,protect,harden,compile,precision,inference")
+    ap.add_argument("--precision-archs", default="resnet8,resnet20,mobilenetv2,cnn3-16")
+    ap.add_argument("--ort-arch", default="resnet20")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", default="benchmarks/results/throughput.json")
@@ -52,7 +60,8 @@ def main() -> None:
     import torch
 
     from shieldkit.attacks import PGD
-    from shieldkit.engine import autocast, prepare_model
+    from shieldkit.engine import prepare_model
+    from shieldkit.precision import native_bf16, resolve_precision, train_autocast
     from shieldkit.methods import ARD, PGDAT, RML, RSLAD, Nasty, Plain
     from shieldkit.models import create_model
     from shieldkit.utils import configure_threads, resolve_device, write_json
@@ -62,17 +71,18 @@ def main() -> None:
     torch.manual_seed(0)
     x = torch.rand(args.batch, 3, 32, 32, device=dev)
     y = torch.randint(0, 10, (args.batch,), device=dev)
-    channels_last = dev.type == "cuda"
+    auto = resolve_precision("auto", dev)
 
-    def trainer(model, method, bf16=True, compiled=False):
+    def trainer(model, method, precision=auto, compiled=False, channels_last=True):
         model = prepare_model(model, dev, channels_last).train()
         method.to(dev, channels_last)
         fwd = torch.compile(model) if compiled else model
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        inp = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
-        def step(batch):
-            with autocast(dev, bf16):
-                out = method.step(fwd, batch, y)
+        def step(batch):  # batch is x (its size is what is counted); inp is x in this row's memory format
+            with train_autocast(dev, precision):
+                out = method.step(fwd, inp, y)
             opt.zero_grad(set_to_none=True)
             out["loss"].backward()
             opt.step()
@@ -98,7 +108,7 @@ def main() -> None:
                              "rml": trainer(copy.deepcopy(teacher), RML(copy.deepcopy(teacher))),
                              "nasty": trainer(new(args.arch), Nasty(copy.deepcopy(teacher)))}
         if dev.type == "cuda":
-            groups["protect"]["rml fp32"] = trainer(copy.deepcopy(teacher), RML(copy.deepcopy(teacher)), bf16=False)
+            groups["protect"]["rml fp32"] = trainer(copy.deepcopy(teacher), RML(copy.deepcopy(teacher)), "fp32")
     if "harden" in args.groups:
         pgd = dict(eps=8 / 255, alpha=2 / 255, steps=args.pgd_steps)
         student = new(args.student, width=args.student_width) if args.student == "cnn3" else new(args.student)
@@ -113,6 +123,10 @@ def main() -> None:
             groups["compile"] = {"plain eager": trainer(copy.deepcopy(teacher), Plain()), "plain compiled": compiled}
         except Exception as e:  # noqa: BLE001
             compile_error = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+    profile = None
+    if "precision" in args.groups:
+        precision_groups, profile = precision_rows(args.precision_archs.split(","), new, trainer, x, dev)
+        groups.update(precision_groups)
     if "data" in args.groups:
         from shieldkit.data import Augment, ImageArray, iterate_batches
         from shieldkit.data.loader import LoaderBatches
@@ -170,14 +184,112 @@ def main() -> None:
             verdict = "" if k == "torch eager" else f"≥ 2× → {'met' if r['speedup'] >= 2 else 'NOT met'}"
             rows.append(["inference (batch 64, CPU)", k, f"{r['images_per_s']:.0f}", f"{1 / r['speedup']:.3f}×", "-",
                          verdict])
+    if "precision" in args.groups:
+        for arch in args.precision_archs.split(","):
+            inf = precision_inference(new(*family(arch)), dev, args.rounds, args.seconds)
+            results[f"inference:{arch}"] = inf
+            for k, r in inf.items():
+                rows.append([f"inference:{arch} (batch 256)", k, f"{r['images_per_s']:.0f}", f"{r['time_ratio']:.3f}×",
+                             "-", ""])
+    if "inference" in args.groups:
+        ort = ort_int8(new(args.ort_arch).eval(), threads, args.rounds, args.seconds)
+        results["ort_int8"] = ort
+        for k, r in ort.items():
+            rows.append([f"onnxruntime {args.ort_arch} (batch 64, CPU)", k, f"{r['images_per_s']:.0f}",
+                         f"{r['time_ratio']:.3f}×", "-", ""])
     head = ["group", "step", "img/s", "time vs first row", "peak MiB (CUDA)", "target"]
     table = markdown_table(head, rows)
     print(table)
     if compile_error:
         print(f"torch.compile unavailable here: {compile_error}")
-    write_json({"settings": vars(args), "environment": {**environment(), "device": str(dev), "threads": threads},
-                "results": results, "compile_error": compile_error, "table": table}, args.json)
+    if profile:
+        print(f"top operators of one {profile['arch']} bf16 + channels_last step (self CPU time):")
+        for op in profile["ops"]:
+            print(f"  {op['share']:5.1%}  {op['name']}")
+    env = {**environment(), "device": str(dev), "threads": threads, "auto_precision": auto,
+           "native_bf16": native_bf16(dev)}
+    write_json({"settings": vars(args), "environment": env, "results": results, "compile_error": compile_error,
+                "profile": profile, "table": table}, args.json)
     print(f"wrote {args.json}")
+
+
+def family(name: str) -> tuple[str, ...]:
+    """``cnn3-16`` (the KD probe's student) as (arch,) plus its width; any other name as itself."""
+    return ("cnn3",) if name.startswith("cnn3") else (name,)
+
+
+def precision_rows(archs, new, trainer, x, dev):
+    """One group per architecture: fp32 / bf16, with and without channels_last, and compiled on top."""
+    import torch
+
+    from shieldkit.methods import Plain
+
+    groups, slowest = {}, None
+    for arch in archs:
+        kw = {"width": int(arch.split("-")[1])} if arch.startswith("cnn3-") else {}
+        model = new(*family(arch), **kw)
+        rows = {}
+        for precision in ("fp32", "bf16"):
+            rows[precision] = trainer(copy.deepcopy(model), Plain(), precision, channels_last=False)
+            rows[f"{precision} + channels_last"] = trainer(copy.deepcopy(model), Plain(), precision)
+        for precision in ("fp32", "bf16"):
+            try:
+                fn = trainer(copy.deepcopy(model), Plain(), precision, compiled=True)
+                fn(x)  # compiles here
+                rows[f"{precision} + channels_last + compile"] = fn
+            except Exception as e:  # noqa: BLE001 -- no toolchain: reported by the compile group
+                print(f"torch.compile failed for {arch} {precision}: {type(e).__name__}")
+        groups[f"precision:{arch}"] = rows
+        if arch == "mobilenetv2":
+            slowest = (arch, rows["bf16 + channels_last"])
+    profile = None
+    if slowest is not None:
+        from torch.profiler import ProfilerActivity, profile as torch_profile
+
+        slowest[1](x)
+        with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(2):
+                slowest[1](x)
+        events = prof.key_averages()
+        total = sum(e.self_cpu_time_total for e in events) or 1.0
+        top = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:8]
+        profile = {"arch": slowest[0], "ops": [{"name": e.key, "share": e.self_cpu_time_total / total} for e in top]}
+    return groups, profile
+
+
+def precision_inference(model, dev, rounds, seconds):
+    """Evaluation forward (batch 256, channels_last) in fp32 vs bf16 autocast."""
+    import torch
+
+    from shieldkit.precision import train_autocast
+
+    model = model.to(dev).to(memory_format=torch.channels_last).eval()
+    xb = torch.rand(256, 3, 32, 32, device=dev).contiguous(memory_format=torch.channels_last)
+
+    def run(precision):
+        def fn(batch):
+            with torch.inference_mode(), train_autocast(dev, precision):
+                return model(batch)
+        return fn
+
+    speed = alternating_median({"fp32": (run("fp32"), xb), "bf16": (run("bf16"), xb)}, rounds, seconds)
+    return {k: {"images_per_s": v, "time_ratio": speed["fp32"] / v} for k, v in speed.items()}
+
+
+def ort_int8(model, threads, rounds, seconds):
+    """ONNX Runtime (CPU provider) fp32 vs the int8 graph ``export --quantize`` writes (calibrated on random images,
+    which is enough for speed, not for accuracy), at batch 64."""
+    import torch
+
+    from shieldkit.exporters import export, load_runtime
+
+    with tempfile.TemporaryDirectory() as tmp:
+        export(model.cpu(), Path(tmp) / "m", input_shape="3,32,32", parity_n=64, quantize="int8", calibration_n=64)
+        x64 = torch.rand(64, 3, 32, 32).numpy()
+        engines = {v: (load_runtime(Path(tmp) / "m", providers="cpu", threads=threads, variant=v).predict, x64)
+                   for v in ("fp32", "int8")}
+        speed = alternating_median(engines, rounds, seconds)
+    return {k: {"images_per_s": v, "time_ratio": speed["fp32"] / v} for k, v in speed.items()}
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from shieldkit.methods import ADVERSARIAL_TRAINING, HARDENING, PROTECTIONS
 from shieldkit.methods.rml import DEFAULT_RECIPE, RECIPES
 from shieldkit.models import list_models
 from shieldkit.output_heads import OUTPUT_HEADS, PROTECT_HEAD
+from shieldkit.precision import PRECISIONS
 from shieldkit.utils import configure_threads, to_jsonable
 from shieldkit.verify import evaluate, verify
 from shieldkit.verify.budgets import BUDGETS, QUICK_TIME
@@ -188,9 +189,13 @@ EpsOpt = typer.Option(8 / 255, "--eps", help="ℓ∞ radius on [0, 1] inputs (de
 AttackStepsOpt = typer.Option(10, "--attack-steps", help="PGD steps of the training attack")
 AttackStepSizeOpt = typer.Option(2 / 255, "--attack-step-size", help="PGD step size (on [0, 1] inputs)")
 CompileOpt = flag("--compile", help="torch.compile the training forward (see benchmarks/throughput.py)")
+PrecisionOpt = choice(PRECISIONS, "auto", "--precision", help="training arithmetic: auto (bf16 where the hardware has "
+                      "it natively: AMX / AVX-512-BF16 CPUs, bf16 GPUs; else fp32) | fp32 | bf16; the one used is "
+                      "recorded (benchmarks/results/throughput.json)")
 LoaderOpt = typer.Option("device", "--loader", help="device (in-memory, on-device batches) | dataloader (workers)")
 WorkersOpt = typer.Option(2, "--workers", help="DataLoader workers with --loader dataloader")
-DataOpt = typer.Option("digits", "--data", help="digits | cifar10 | cifar100 | tiny-imagenet | FILE.npz | image folder")
+DataOpt = typer.Option(..., "--data", help="digits | cifar10 | cifar100 | tiny-imagenet | FILE.npz | image folder "
+                       "(required: a model is never trained on a dataset it did not name)")
 DataDirOpt = typer.Option(None, "--data-dir", help="where named datasets live (default $SHIELDKIT_DATA_DIR or ./data)")
 ArchOpt = typer.Option(None, "--arch", help="architecture of a bare state_dict: a name (`shieldkit models`), tv:NAME, "
                        "timm:NAME or package.module:factory (importing it runs that module's code)")
@@ -233,6 +238,7 @@ MODEL_FILE = _group(("arch", Optional[str], ArchOpt), ("num_classes", Optional[i
                     ("trust_pickle", bool, TrustPickleOpt))
 TRAINING_RUN = _group(("seed", int, SeedOpt), ("device", str, DeviceOpt), ("data_dir", Optional[Path], DataDirOpt),
                       ("download", bool, DownloadOpt), ("resume", bool, ResumeOpt), ("compile", bool, CompileOpt),
+                      ("precision", str, PrecisionOpt),
                       ("loader", str, LoaderOpt), ("workers", int, WorkersOpt), ("augment", Optional[str], AugmentOpt))
 
 
@@ -561,6 +567,7 @@ def verify_cmd(
     min_autoattack: Optional[float] = typer.Option(None, "--min-autoattack", help="%: robust accuracy under AutoAttack"),
     data_dir: Optional[Path] = DataDirOpt,
     trust_pickle: bool = TrustPickleOpt,
+    precision: str = PrecisionOpt,
     **shared: Any,
 ) -> None:
     """Attack the released artefact with a panel of KD attackers at two seats (answer: the graph as shipped; file:

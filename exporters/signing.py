@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Sequence
 
 from shieldkit.errors import InputError, SignatureError
+from shieldkit.outputs import disk_error
 from shieldkit.utils import atomic_path, read_json
 
 from .manifest import MANIFEST, sha256_file, verify_artefact
@@ -84,7 +85,10 @@ def _signature_of(ms, signer, target: Path) -> bytes:
     written beside ``target`` while it is hashed."""
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / SIGNATURE
-        signer.set_hashing_config(_hashing(ms)).sign(target, staged)
+        try:
+            signer.set_hashing_config(_hashing(ms)).sign(target, staged)
+        except OSError as e:  # model-signing writes the bundle itself: a full disk or a file-size limit lands here
+            raise disk_error(e, f"the signature of {target} (staged at {staged})") from None
         return staged.read_bytes()
 
 

@@ -16,7 +16,7 @@ def export_safetensors(model: NormalizedClassifier, path: str | Path, classes: l
     Metadata (all strings, as safetensors requires): ``format``, ``arch``, ``num_classes``,
     ``model_kwargs`` (JSON), ``classes`` (JSON), ``shieldkit_version``, and ``extra``.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     meta = {"format": "shieldkit", "arch": model.arch, "num_classes": str(model.num_classes),
@@ -24,5 +24,7 @@ def export_safetensors(model: NormalizedClassifier, path: str | Path, classes: l
     if classes is not None:
         meta["classes"] = json.dumps(list(classes))
     meta.update(extra or {})
-    save_file(state, str(path), metadata=meta)
+    data = save(state, metadata=meta)  # bytes, written with a plain write: a failed write is the OSError it is
+    with open(path, "wb") as f:
+        f.write(data)
     return Path(path)

@@ -54,13 +54,13 @@ def recorded_options(arguments: dict[str, Any]) -> dict[str, Any]:
     return {k: plain(v) for k, v in arguments.items() if k not in NOT_RECORDED}
 
 
-def train(arch: str, data: str | Dataset = "digits", *, out: str | Path | None = None, epochs: int = 30,
+def train(arch: str, data: str | Dataset, *, out: str | Path | None = None, epochs: int = 30,
           batch_size: int = 128, lr: float = 0.1, weight_decay: float = 5e-4, schedule: str = "cosine",
           label_smoothing: float = 0.0, seed: int = 0, device: str = "auto", data_dir: str | Path | None = None,
           download: bool = False, resume: bool = False, progress: bool = True,
           model_kwargs: dict | None = None, adversarial: str | None = None, eps: float = 8 / 255,
           attack_steps: int = 10, attack_step_size: float = 2 / 255, trades_beta: float = 6.0,
-          compile: bool = False, loader: str = "device", workers: int = 2,
+          compile: bool = False, precision: str = "auto", loader: str = "device", workers: int = 2,
           image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
           augment: str | None = None) -> RunResult:
     """Train a classifier ``arch`` on ``data``; save it to ``out``.
@@ -77,7 +77,8 @@ def train(arch: str, data: str | Dataset = "digits", *, out: str | Path | None =
         adversarial = ADVERSARIAL_TRAINING.canonical(adversarial)
     method = adversarial_training(adversarial, attack, trades_beta) if adversarial else Plain(label_smoothing)
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
-                      seed=seed, device=device, compile=compile, loader=loader, workers=workers)
+                      seed=seed, device=device, compile=compile, precision=precision, loader=loader,
+                      workers=workers)
     ds = with_augment(as_dataset(data, data_dir, download, image_size, resize=resize, center_crop=center_crop),
                       augment)
     seed_everything(seed)
@@ -96,7 +97,7 @@ def train(arch: str, data: str | Dataset = "digits", *, out: str | Path | None =
     return finish_run(out, model, ds, settings, figures, result, resume_file)
 
 
-def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, out: str | Path | None = None,
+def protect(model: str | Path | nn.Module, data: str | Dataset, *, out: str | Path | None = None,
             method: str = "rml", recipe: str = DEFAULT_RECIPE, alpha: float | None = None,
             beta: float | None = None, tau: float | None = None, negatives: str | None = None,
             confidence: str | float | None = None, ce_weight: float | None = None, flatness: float | None = None,
@@ -104,7 +105,7 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
             batch_size: int = 128, weight_decay: float = 5e-4, seed: int = 0, device: str = "auto",
             data_dir: str | Path | None = None, download: bool = False, resume: bool = False, progress: bool = True,
             arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False,
-            compile: bool = False, loader: str = "device", workers: int = 2, adversarial_steps: int = 0,
+            compile: bool = False, precision: str = "auto", loader: str = "device", workers: int = 2, adversarial_steps: int = 0,
             eps: float = 8 / 255, attack_step_size: float = 2 / 255, adv_weight: float = 1.0,
             mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
             image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
@@ -154,7 +155,8 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
     check_compatible(original, info, ds)
     cfg = TrainConfig(epochs=epochs if epochs is not None else protection.epochs, batch_size=batch_size,
                       lr=lr if lr is not None else protection.lr, weight_decay=weight_decay, seed=seed,
-                      device=device, compile=compile, loader=loader, workers=workers)
+                      device=device, compile=compile, precision=precision, loader=loader,
+                      workers=workers)
     seed_everything(seed)
     original = original.eval()
     protected, step = protection.build(original, opts)
@@ -177,7 +179,7 @@ def protect(model: str | Path | nn.Module, data: str | Dataset = "digits", *, ou
     return finish_run(out, protected, ds, settings, figures, result, resume_file)
 
 
-def harden(teacher: str | Path | nn.Module | None, data: str | Dataset = "digits", *, student: str = "mobilenetv2",
+def harden(teacher: str | Path | nn.Module | None, data: str | Dataset, *, student: str = "mobilenetv2",
            out: str | Path | None = None, method: str = "ard", levels: str | Sequence[str] = ARD_LEVELS,
            lambdas: str | Sequence[float] = (1.0, 1.0, 1.0), gamma: float = 1.0, inner: str = "kl",
            base: str = "rslad", goldblum_alpha: float = 1.0, goldblum_tau: float = 30.0, eps: float = 8 / 255,
@@ -186,7 +188,7 @@ def harden(teacher: str | Path | nn.Module | None, data: str | Dataset = "digits
            seed: int = 0, device: str = "auto", data_dir: str | Path | None = None, download: bool = False,
            resume: bool = False, progress: bool = True, student_kwargs: dict | None = None,
            arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False,
-           compile: bool = False, loader: str = "device", workers: int = 2, eval_n: int = 1000,
+           compile: bool = False, precision: str = "auto", loader: str = "device", workers: int = 2, eval_n: int = 1000,
            image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
            augment: str | None = None) -> RunResult:
     """Train a fresh ``student`` to be robust, distilled from a robust ``teacher`` with ``method``; save to ``out``.
@@ -228,7 +230,7 @@ def harden(teacher: str | Path | nn.Module | None, data: str | Dataset = "digits
     train_ds = data_fraction_subset(ds, data_fraction, seed)
     cfg = TrainConfig(epochs=epochs, batch_size=min(batch_size, len(train_ds.train)), lr=lr,
                       weight_decay=weight_decay, schedule=schedule, seed=seed, device=device, compile=compile,
-                      loader=loader, workers=workers)
+                      precision=precision, loader=loader, workers=workers)
     teacher_acc = clean_accuracy(teacher_model.to(dev), ds.test, device=dev)["accuracy"] if teacher_model is not None \
         else None
     settings = {"command": "harden", "shieldkit_version": __version__,

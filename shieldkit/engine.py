@@ -1,6 +1,7 @@
 """The one training loop every method runs in.
 
-``fit`` moves the model to the device (CUDA when present: bf16 autocast and channels_last), runs
+``fit`` moves the model to the device (channels_last; bf16 autocast where the hardware has it natively:
+``shieldkit.precision``), runs
 SGD with a cosine (or constant/step) schedule, evaluates on the test split after each epoch, shows
 a progress bar (loss, accuracy, images/s), writes a resume checkpoint atomically after every
 epoch, and picks up from it with ``resume=True``.
@@ -23,6 +24,7 @@ from .data.loader import LOADERS, LoaderBatches
 from .distributed import all_reduce_sum, check_global_batch, init_distributed, shard, wrap
 from .errors import InputError, ModelLoadError, TrainingError
 from .methods.base import Method
+from .precision import resolve_precision, train_autocast
 from .progress import progress_bar
 from .utils import atomic_torch_save, resolve_device
 
@@ -41,7 +43,7 @@ class TrainConfig:
     schedule: str = "cosine"
     seed: int = 0
     device: str = "auto"
-    bf16: bool = True  # autocast on CUDA only
+    precision: str = "auto"  # auto | fp32 | bf16 (shieldkit.precision); resolved here, so the record says what ran
     channels_last: bool = True
     eval_batch_size: int = 512
     compile: bool = False  # torch.compile the training forward (measure first: benchmarks/throughput.py)
@@ -61,7 +63,8 @@ class TrainConfig:
             raise InputError(f"workers must be >= 0, got {self.workers}")
         if self.schedule not in SCHEDULES:
             raise InputError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        resolve_device(self.device)  # an unknown or unavailable device is reported before any data is loaded
+        dev = resolve_device(self.device)  # an unknown or unavailable device is reported before any data is loaded
+        self.precision = resolve_precision(self.precision, dev)
 
 
 @dataclass
@@ -83,6 +86,8 @@ def learning_rate(cfg: TrainConfig, step: int, total_steps: int) -> float:
 
 
 def autocast(device: torch.device, enabled: bool):
+    """The autocast of an *evaluation* forward: bf16 on CUDA only; the CPU evaluates in fp32 (exact accuracies and
+    parity). Training steps use :func:`shieldkit.precision.train_autocast`."""
     if enabled and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
@@ -180,7 +185,7 @@ def fit(model: nn.Module, method: Method, data: Dataset, cfg: TrainConfig, *, re
                 step = epoch * steps_per_epoch + i
                 for g in optimizer.param_groups:
                     g["lr"] = learning_rate(cfg, step, total_steps)
-                with autocast(dev, cfg.bf16):
+                with train_autocast(dev, cfg.precision):
                     out = method.step(train_model, x, y, *batch[2:])
                 loss = out["loss"]
                 if not torch.isfinite(loss):
@@ -203,9 +208,11 @@ def fit(model: nn.Module, method: Method, data: Dataset, cfg: TrainConfig, *, re
             sums = dict(zip(sums, totals))
             record = {"epoch": epoch + 1, **{k: v / max(1, seen) for k, v in sums.items()},
                       "train_accuracy": 100.0 * correct / max(1, seen), "images_per_s": seen / max(1e-9, seconds),
+                      "seconds": seconds,
                       **peak_memory(dev)}
             if evaluate_each_epoch or epoch + 1 == cfg.epochs:
-                ev = clean_accuracy(model, data.test, batch_size=cfg.eval_batch_size, device=dev, bf16=cfg.bf16)
+                ev = clean_accuracy(model, data.test, batch_size=cfg.eval_batch_size, device=dev,
+                                    bf16=cfg.precision == "bf16")
                 record.update({"test_accuracy": ev["accuracy"], "test_loss": ev["loss"]})
                 bar.update(task, stats=f"ep {epoch + 1}/{cfg.epochs} test acc {ev['accuracy']:.2f}%")
             result.history.append(record)
@@ -232,7 +239,7 @@ def _comparable(settings: dict) -> dict:
     import json
 
     s = json.loads(json.dumps(settings, default=str))
-    for k in ("epochs", "device", "loader", "workers", "compile"):  # may differ between the run and its resume
+    for k in ("epochs", "device", "loader", "workers", "compile", "precision"):  # may differ between the run and its resume
         s.get("train", {}).pop(k, None)
     return s
 

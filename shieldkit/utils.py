@@ -91,8 +91,17 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    """``torch.save(obj)`` to ``path`` atomically. The archive is built in memory and written with one plain file
+    write: torch's zip writer, writing to a file itself, turns a real write failure (a file-size limit, a full disk)
+    into a ``RuntimeError`` ("unexpected pos ..."), while a plain write raises the ``OSError`` that
+    :func:`atomic_path` reports as one line."""
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        with open(tmp, "wb") as f:
+            f.write(buffer.getbuffer())
 
 
 def to_jsonable(obj: Any) -> Any:

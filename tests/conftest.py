@@ -6,6 +6,10 @@ import torch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
+# fp32 for every "auto" precision (CLI subprocesses inherit it): golden values and margins must not depend on whether
+# the CPU has AMX/AVX-512-BF16. The bf16 path is tested where a test asks for it by name (tests/test_precision.py).
+os.environ["SHIELDKIT_PRECISION"] = "fp32"
+
 # two threads (the CI machine's cores) unless the caller pins them, e.g. OMP_NUM_THREADS=1 python -m pytest
 _threads = os.environ.get("OMP_NUM_THREADS", "")
 torch.set_num_threads(int(_threads) if _threads.isdigit() and int(_threads) > 0 else max(1, min(2, os.cpu_count() or 1)))

@@ -55,7 +55,7 @@ def test_import_path_errors_are_one_line(tmp_path):
     cases = [("tests_helpers.mynet:not_a_module", "returned a str"), ("tests_helpers.mynet:missing", "no attribute"),
              ("no_such_package_xyz.net:build", "no module"), ("tests_helpers.mynet:MyNet.nope", "no attribute")]
     for arch, words in cases:
-        r = run("train", "--arch", arch, "--epochs", "1", "--out", tmp_path / "m.pt")
+        r = run("train", "--data", "digits", "--arch", arch, "--epochs", "1", "--out", tmp_path / "m.pt")
         assert r.exit_code == 2 and words in one_error_line(r), (arch, r.output)
     assert not list(tmp_path.iterdir())
 

@@ -24,28 +24,28 @@ def test_protect_via_cli(trained, tmp_path):
 
 
 def test_missing_model_file(tmp_path):
-    r = run("protect", tmp_path / "nope.pt", "--out", tmp_path / "p.pt")
+    r = run("protect", "--data", "digits", tmp_path / "nope.pt", "--out", tmp_path / "p.pt")
     assert r.exit_code == 2 and "not found" in one_error_line(r)
     assert not (tmp_path / "p.pt").exists()
 
 
 def test_wrong_arch(tmp_path):
     torch.save(create_model("resnet8", 10).net.state_dict(), tmp_path / "sd.pt")
-    r = run("protect", tmp_path / "sd.pt", "--arch", "resnet20", "--num-classes", "10", "--out", tmp_path / "p.pt")
+    r = run("protect", "--data", "digits", tmp_path / "sd.pt", "--arch", "resnet20", "--num-classes", "10", "--out", tmp_path / "p.pt")
     assert r.exit_code == 2 and "does not match arch 'resnet20'" in one_error_line(r)
-    r = run("train", "--arch", "resnet9000", "--out", tmp_path / "m.pt")
+    r = run("train", "--data", "digits", "--arch", "resnet9000", "--out", tmp_path / "m.pt")
     assert r.exit_code == 2 and "unknown model 'resnet9000'" in one_error_line(r)
 
 
 def test_wrong_number_of_classes_for_data(tmp_path):
     torch.save(create_model("cnn3", 5).state_dict(), tmp_path / "sd.pt")
-    r = run("protect", tmp_path / "sd.pt", "--arch", "cnn3", "--num-classes", "5", "--out", tmp_path / "p.pt")
+    r = run("protect", "--data", "digits", tmp_path / "sd.pt", "--arch", "cnn3", "--num-classes", "5", "--out", tmp_path / "p.pt")
     assert r.exit_code == 2 and "10 classes" in one_error_line(r)
 
 
 def test_corrupt_checkpoint(tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"PK\x03\x04 truncated zip" * 4)
-    r = run("protect", tmp_path / "bad.pt", "--out", tmp_path / "p.pt")
+    r = run("protect", "--data", "digits", tmp_path / "bad.pt", "--out", tmp_path / "p.pt")
     assert r.exit_code == 2 and "not a readable model file" in one_error_line(r)
 
 
@@ -57,14 +57,14 @@ def test_missing_dataset(trained, tmp_path):
 
 def test_untrusted_pickle_is_refused(tmp_path):
     torch.save(create_model("cnn3", 10), tmp_path / "module.pt")
-    r = run("protect", tmp_path / "module.pt", "--out", tmp_path / "p.pt")
+    r = run("protect", "--data", "digits", tmp_path / "module.pt", "--out", tmp_path / "p.pt")
     assert r.exit_code == 2 and "--trust-pickle" in one_error_line(r)
 
 
 def test_usage_errors_exit_2(tmp_path):
-    r = run("protect", tmp_path / "x.pt", "--reverse", "sideways", "--out", tmp_path / "p.pt")
+    r = run("protect", "--data", "digits", tmp_path / "x.pt", "--reverse", "sideways", "--out", tmp_path / "p.pt")
     assert r.exit_code == 2
-    r = run("train", "--epochs", "0", "--out", tmp_path / "m.pt")
+    r = run("train", "--data", "digits", "--epochs", "0", "--out", tmp_path / "m.pt")
     assert r.exit_code == 2 and "epochs" in one_error_line(r)
 
 
@@ -102,6 +102,10 @@ def test_demo_out_dir_that_is_a_file_is_refused_before_work(tmp_path):
 
 
 @pytest.mark.parametrize("args,words", [(["protect", "--bogus"], "No such option: --bogus"),
+                                        (["train", "--arch", "resnet8", "--out", "x.pt"], "Missing option '--data'"),
+                                        (["protect", "m.pt", "--out", "p.pt"], "Missing option '--data'"),
+                                        (["harden", "--teacher", "m.pt", "--out", "h.pt"], "Missing option '--data'"),
+                                        (["evaluate", "m.pt"], "Missing option '--data'"),
                                         (["export", "m.pt"], "Missing option '--out'"),
                                         (["verify", "x", "--data", "digits", "--seats", "server"], "--seats")])
 def test_usage_errors_are_one_line_with_exit_2(args, words):

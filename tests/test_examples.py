@@ -96,9 +96,22 @@ def test_release_workflow_runs_as_written(tmp_path):
     assert (tmp_path / "release" / "artefact" / "model.sig").is_file()
 
 
+def _docker_instructions() -> list[str]:
+    """The Dockerfile's instructions, continuation lines (a trailing backslash) joined as docker joins them."""
+    out, current = [], ""
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        if not current and (not line.strip() or line.startswith("#")):
+            continue
+        current += line[:-1] if line.endswith("\\") else line
+        if not line.endswith("\\"):
+            out.append(current)
+            current = ""
+    return out
+
+
 def test_dockerfile_parses():
     instructions = {"FROM", "ENV", "WORKDIR", "RUN", "COPY", "USER", "ENTRYPOINT", "CMD", "ARG", "LABEL"}
-    lines = [line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.strip() and not line.startswith("#")]
+    lines = _docker_instructions()
     words = [line.split()[0] for line in lines]
     assert words[0] == "FROM" and set(words) <= instructions, words
     for line in lines:
@@ -106,4 +119,16 @@ def test_dockerfile_parses():
             for source in line.split()[1:-1]:
                 assert (ROOT / source).exists(), source
     assert re.search(r'ENTRYPOINT \["shieldkit"\]', "\n".join(lines))
-    assert any("torch==2.14.1" in line for line in lines if line.startswith("RUN"))
+    assert any("torch==2.14.1" in line and "whl/cpu" in line for line in lines if line.startswith("RUN"))
+    assert any("torchattacks" in line for line in lines if line.startswith("RUN"))  # AutoAttack works in the image
+
+
+def test_docker_image_installs_the_cpu_onnx_runtime_from_the_projects_own_list(tmp_path):
+    """The image says CPU-only: its requirements are pyproject's, with onnxruntime in place of onnxruntime-gpu."""
+    run = next(line for line in _docker_instructions() if "tomllib" in line)
+    code = re.search(r'python -c "(.*?)" > /tmp/requirements.txt', run).group(1)
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    reqs = r.stdout.split()
+    assert not any(q.startswith("onnxruntime-gpu") for q in reqs) and any(q.startswith("onnxruntime>=") for q in reqs)
+    assert any(q.startswith("torch") for q in reqs) and any(q.startswith("model-signing") for q in reqs)

@@ -60,8 +60,8 @@ def _weights(path):
 
 
 def test_a_runs_sidecar_repeats_it_as_config(tmp_path):
-    args = ["train", "--arch", "cnn3", "--model-kwargs", '{"width": 8}', "--epochs", "2", "--lr", "0.05",
-            "--batch-size", "64", "--seed", "3"]
+    args = ["train", "--data", "digits", "--arch", "cnn3", "--model-kwargs", '{"width": 8}', "--epochs", "2",
+            "--lr", "0.05", "--batch-size", "64", "--seed", "3"]
     r = run(*args, "--out", tmp_path / "a.pt")
     assert r.exit_code == 0, r.output
     r = run("train", "--config", tmp_path / "a.json", "--out", tmp_path / "b.pt")
@@ -78,7 +78,7 @@ def test_a_runs_sidecar_repeats_it_as_config(tmp_path):
 
 
 def test_toml_config_and_its_errors(tmp_path):
-    (tmp_path / "ok.toml").write_text('[train]\narch = "cnn3"\nmodel-kwargs = {width = 8}\nepochs = 1\n'
+    (tmp_path / "ok.toml").write_text('[train]\ndata = "digits"\narch = "cnn3"\nmodel-kwargs = {width = 8}\nepochs = 1\n'
                                       'batch-size = 64\n')
     r = run("train", "--config", tmp_path / "ok.toml", "--out", tmp_path / "m.pt")
     assert r.exit_code == 0, r.output
@@ -130,7 +130,7 @@ def test_a_registered_method_appears_in_help_and_runs(tmp_path):
     settings = json.loads((tmp_path / "s.json").read_text())["settings"]
     assert settings["options"]["method"] == "throwaway" and settings["method"]["method"] == "pgd-at"
     # without the plugin the name is refused, with the valid ones listed
-    r = run("harden", "--method", "throwaway", "--out", tmp_path / "t.pt")
+    r = run("harden", "--data", "digits", "--method", "throwaway", "--out", tmp_path / "t.pt")
     assert r.exit_code == 2 and "ard-goldblum" in r.output and "throwaway" in r.output
 
 

@@ -26,7 +26,7 @@ def test_line_progress_prints_at_its_interval_and_at_the_end():
 
 def test_cli_without_a_tty_logs_progress_lines(tmp_path):
     """stderr is a pipe, as in CI: the training loop reports in plain lines."""
-    r = subprocess.run([sys.executable, "-m", "shieldkit.cli", "train", "--arch", "cnn3", "--epochs", "2",
+    r = subprocess.run([sys.executable, "-m", "shieldkit.cli", "train", "--data", "digits", "--arch", "cnn3", "--epochs", "2",
                         "--out", str(tmp_path / "m.pt")], capture_output=True, text=True, timeout=300,
                        env={**os.environ, "SHIELDKIT_PROGRESS_SECONDS": "0"})
     assert r.returncode == 0, r.stderr[-2000:]

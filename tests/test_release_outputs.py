@@ -46,6 +46,19 @@ def test_outputs_agree_with_the_report(artefact, tmp_path, monkeypatch):
     assert f"{report['figures']['accuracy']:.2f} %" in card and report["figures"]["kd_attacker"] in card
     assert f"{report['figures']['kd_gain_upper']:+.2f}" in card and "not tested" in card.lower()
     assert "**file seat**" in card and "**answer seat**" in card
+    # front matter as model hubs read it: YAML between the first two '---' lines, the report's own figures
+    import yaml
+
+    assert card.startswith("---\n")
+    meta = yaml.safe_load(card.split("---\n")[1])
+    assert meta["library_name"] == "shieldkit" and meta["datasets"] == [report["dataset"]["name"]]
+    assert "image-classification" in meta["tags"] and f"verify-{report['verdict'].lower()}" in meta["tags"]
+    metrics = meta["model-index"][0]["results"][0]["metrics"]
+    assert metrics[0] == {"type": "accuracy", "value": round(report["figures"]["accuracy"], 2),
+                          "name": metrics[0]["name"]}
+    gains = {m["name"].split(" at the ")[1].split(" seat")[0]: m["value"] for m in metrics if m["type"] == "kd_gain"}
+    assert gains == {seat: round(s["figures"]["kd_gain"], 2) for seat, s in report["seats"].items()}
+    assert card.split("---\n", 2)[2].lstrip().startswith("# Model card")
     assert not list(tmp_path.glob(".*.tmp"))
 
 

@@ -1,4 +1,4 @@
-"""README figures come from committed JSON: benchmarks/render.py --check passes, and a changed number fails it."""
+"""Document figures come from committed JSON: benchmarks/render.py --check passes, and a changed number fails it."""
 
 import json
 import shutil
@@ -7,21 +7,58 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+RENDER = ROOT / "benchmarks" / "render.py"
 
 
-def test_readme_agrees_with_the_committed_results():
-    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "render.py"), "--check"], capture_output=True,
-                       text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
+def _check(root: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(RENDER), "--check", "--root", str(root)], capture_output=True,
+                          text=True, timeout=120)
 
 
-def test_a_changed_number_is_caught(tmp_path):
+def _copy(tmp_path: Path) -> Path:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import render
 
-    readme = (ROOT / "README.md").read_text()
-    assert render.render(readme) == readme
-    data = json.loads((render.RESULTS / "seats_cifar10.json").read_text())
+    for doc in render.DOCUMENTS:
+        (tmp_path / doc).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / doc, tmp_path / doc)
+    shutil.copytree(ROOT / "benchmarks" / "results", tmp_path / "benchmarks" / "results")
+    return tmp_path
+
+
+def test_documents_agree_with_the_committed_results():
+    r = _check(ROOT)
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_changed_number_in_a_results_json_fails_the_check(tmp_path):
+    root = _copy(tmp_path)
+    assert _check(root).returncode == 0
+    path = root / "benchmarks" / "results" / "seats_cifar10.json"
+    data = json.loads(path.read_text())
     data["models"]["protected"]["seats"]["file"]["kd_gain"] += 1.0
-    data.setdefault("json", "seats_cifar10.json")
-    assert render.seats_markdown(data) not in readme and render.rendered("seats") in readme
+    path.write_text(json.dumps(data))
+    r = _check(root)
+    assert r.returncode == 1 and "README.md disagrees" in r.stderr
+    # and rendering repairs it: the rewritten README carries the new number, and the check passes again
+    assert subprocess.run([sys.executable, str(RENDER), "--root", str(root)], timeout=120).returncode == 0
+    assert _check(root).returncode == 0
+    assert f"{data['models']['protected']['seats']['file']['kd_gain']:+.2f}" in (root / "README.md").read_text()
+
+
+def test_a_changed_timing_fails_the_check_in_the_document_that_quotes_it(tmp_path):
+    root = _copy(tmp_path)
+    path = root / "benchmarks" / "results" / "seats_cifar10.json"
+    data = json.loads(path.read_text())
+    data["models"]["protected"]["verify_seconds"] += 100
+    path.write_text(json.dumps(data))
+    r = _check(root)
+    assert r.returncode == 1 and "docs/cli.md disagrees" in r.stderr
+
+
+def test_a_document_without_a_renderers_section_is_refused(tmp_path):
+    root = _copy(tmp_path)
+    readme = (root / "docs" / "cli.md").read_text()
+    (root / "docs" / "cli.md").write_text(readme.replace("<!-- render:quick_time -->", ""))
+    r = _check(root)
+    assert r.returncode == 1 and "quick_time" in r.stderr

@@ -53,6 +53,7 @@ from shieldkit.errors import InputError, QueryBudgetExceeded
 from shieldkit.methods import HintonKD, Plain, PseudoLabel
 from shieldkit.models import create_model, list_models
 from shieldkit.output_heads import decision_logits
+from shieldkit.precision import resolve_precision
 from shieldkit.progress import progress_bar
 from shieldkit.utils import resolve_device, seed_everything
 
@@ -69,9 +70,6 @@ FAMILIES: dict[str, tuple[str, dict]] = {
 BASELINES = ("hard", "ls")
 # KDProbeConfig.baseline -> the students a gain is measured against (the attacker's best of them, held out)
 KD_BASELINES = {"labels": BASELINES, "decisions": (*BASELINES, "top1", "top1_kd")}
-# one-sided 95 % quantiles of Student's t, by degrees of freedom (1.645 beyond 30)
-_T95 = {1: 6.314, 2: 2.920, 3: 2.353, 4: 2.132, 5: 2.015, 6: 1.943, 7: 1.895, 8: 1.860, 9: 1.833, 10: 1.812,
-        12: 1.782, 15: 1.753, 20: 1.725, 25: 1.708, 30: 1.697}
 
 
 @dataclass
@@ -99,8 +97,12 @@ class KDProbeConfig:
     # "decisions" (also the student of the oracle's own argmax, top1: a gain is then what the outputs teach beyond
     # the decisions every classifier must give away; see the README's "floor under every gain")
     baseline: str = "decisions"
+    # the students' training arithmetic: auto | fp32 | bf16 (shieldkit.precision); resolved here, so reports record
+    # what ran, and a StudentMemo never mixes students of two precisions
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
+        self.precision = resolve_precision(self.precision, resolve_device(self.device))
         if self.baseline not in KD_BASELINES:
             raise InputError(f"KD baseline must be one of {', '.join(KD_BASELINES)}, got {self.baseline!r}")
         if self.baseline == "decisions" and not self.pseudo_label:
@@ -183,11 +185,13 @@ def queries_needed(data: Dataset, cfg: KDProbeConfig) -> int:
 
 
 def t95(df: int) -> float:
-    """One-sided 95 % quantile of Student's t with ``df`` degrees of freedom."""
+    """One-sided 95 % quantile of Student's t with ``df`` degrees of freedom, t₀.₉₅(df) = F⁻¹(0.95; df) (exact, from
+    ``scipy.stats.t``); infinite below 1 degree of freedom (a single seed bounds nothing)."""
     if df < 1:
         return math.inf
-    keys = [k for k in _T95 if k <= df]
-    return _T95[max(keys)] if df <= 30 else 1.645
+    from scipy.stats import t
+
+    return float(t.ppf(0.95, df))
 
 
 def paired_gain(runs: list[float], baseline_runs: list[float]) -> dict[str, Any]:
@@ -460,7 +464,7 @@ def _run(teacher, data, cfg, *, only_baselines, skip=frozenset(), progress=False
                 seed_everything(10_000 + seed)
                 student = create_model(arch, data.num_classes, mean=data.mean, std=data.std, **kwargs)
                 tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                                   weight_decay=cfg.weight_decay, seed=seed, device=str(dev))
+                                   weight_decay=cfg.weight_decay, seed=seed, device=str(dev), precision=cfg.precision)
                 if c["teacher"]:
                     method = PseudoLabel() if c.get("pseudo_label") else HintonKD(alpha=c["alpha"], tau=c["tau"])
 

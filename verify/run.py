@@ -31,6 +31,7 @@ from shieldkit.data import Dataset
 from shieldkit.data.preprocess import Preprocess
 from shieldkit.errors import InputError
 from shieldkit.outputs import check_output_file
+from shieldkit.precision import check_precision
 from shieldkit.runs import as_dataset
 from shieldkit.utils import write_json
 from shieldkit.version import __version__
@@ -178,7 +179,7 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
            summary: str | Path | None = None, junit: str | Path | None = None, plot: str | Path | None = None,
            model_card: str | Path | None = None, public_key: str | Path | None = None,
            certificate_chain: Sequence[str | Path] | None = (), seats: Sequence[str] | str | None = None,
-           memo: StudentMemo | None = None, log=None) -> VerifyResult:
+           memo: StudentMemo | None = None, precision: str = "auto", log=None) -> VerifyResult:
     """Attack ``artefact`` (and ``reference`` / ``matched_reference``, when given) and return the report with
     its verdict (PASS, FAIL or INCONCLUSIVE).
 
@@ -191,7 +192,8 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
     report records the key's sha256). ``seats``: the seats whose KD gain is gated (default the policy's, else
     ``file`` and ``answer``); both are always measured and reported. ``memo``: a
     :class:`~shieldkit.verify.kd.StudentMemo` shared with other runs on the same data and probe settings, so that a
-    student they share (the label-only ones, a common reference's) is trained once.
+    student they share (the label-only ones, a common reference's) is trained once. ``precision``: the KD students'
+    training arithmetic (:mod:`shieldkit.precision`; ``auto`` keeps the budget's or the policy's, itself ``auto``).
     """
     say = log or (lambda msg: None)
     report_path, report = report, None
@@ -215,6 +217,8 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
         if epochs < 1:
             raise InputError(f"--epochs must be >= 1, got {epochs}")
         kd_cfg = replace(kd_cfg, epochs=int(epochs))
+    if check_precision(precision) != "auto":
+        kd_cfg = replace(kd_cfg, precision=precision)
     default = ["kd"] + (["datafree"] if pol.thresholds.needs_datafree() else []) + \
         (["robustness"] if pol.thresholds.robustness_attacks() else [])
     attacks = attack_order(list(attacks or pol.attacks or default))

@@ -7,6 +7,7 @@ appends the summary to ``$GITHUB_STEP_SUMMARY`` when GitHub Actions sets it.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -158,9 +159,58 @@ def plot_students(report: dict, path: str | Path) -> Path:
     return path
 
 
+def card_metadata(report: dict, manifest: dict | None) -> dict:
+    """The model card's front matter, as model hubs read it (Hugging Face's ``library_name``, ``tags``,
+    ``datasets``, ``metrics`` and ``model-index``): the test accuracy and, per seat, the worst attacker's KD gain and
+    its 95 % upper bound, each named with how it was measured."""
+    f, m = report["figures"], manifest or {}
+    arch = (m.get("model") or {}).get("arch") or "model"
+    data = report["dataset"]["name"]
+    metrics = [{"type": "accuracy", "value": round(float(f["accuracy"]), 2),
+                "name": f"test accuracy through {report['artefact'].get('kind')}"}] if f.get("accuracy") is not None else []
+    for seat, s in report.get("seats", {}).items():
+        kd = s["figures"]
+        if kd.get("kd_gain") is None:
+            continue
+        metrics.append({"type": "kd_gain", "value": round(float(kd["kd_gain"]), 2),
+                        "name": f"KD gain beyond {kd['baseline']} at the {seat} seat, points (worst attacker "
+                                f"{kd['kd_attacker']}; 95 % upper {kd['kd_gain_upper']:+.2f}; {s.get('verdict') or '-'})"})
+    tags = ["image-classification", "onnx", "shieldkit", "anti-distillation", f"verify-{report['verdict'].lower()}"]
+    return {"library_name": "shieldkit", "tags": tags, "datasets": [data], "metrics": ["accuracy"],
+            "model-index": [{"name": arch, "results": [{
+                "task": {"type": "image-classification", "name": "Image Classification"},
+                "dataset": {"type": data, "name": data, "split": "test"}, "metrics": metrics}]}]}
+
+
+def front_matter(meta: dict) -> str:
+    """``meta`` as a YAML front-matter block (``---`` … ``---``). Every scalar is written as JSON, which YAML reads as
+    the same value, so no YAML library is needed to write it."""
+    def emit(value, indent: int) -> list[str]:
+        pad = " " * indent
+        if isinstance(value, dict):
+            out = []
+            for k, v in value.items():
+                if isinstance(v, (dict, list)) and v:
+                    out += [f"{pad}{k}:", *emit(v, indent + 2)]
+                else:
+                    out.append(f"{pad}{k}: {json.dumps(v, ensure_ascii=False)}")
+            return out
+        out = []
+        for v in value:
+            if isinstance(v, (dict, list)) and v:
+                first, *rest = emit(v, indent + 2)
+                out += [f"{pad}- {first.strip()}", *rest]
+            else:
+                out.append(f"{pad}- {json.dumps(v, ensure_ascii=False)}")
+        return out
+
+    return "\n".join(["---", *emit(meta, 0), "---"])
+
+
 def model_card(report: dict, manifest: dict | None) -> str:
-    """MODEL_CARD.md: what the model is, its accuracy, its protection and robustness figures with the attacks and
-    budgets behind them, the threat model, and what was not tested. Every figure is copied from ``report``."""
+    """MODEL_CARD.md: YAML front matter for model hubs (:func:`card_metadata`), then what the model is, its accuracy,
+    its protection and robustness figures with the attacks and budgets behind them, the threat model (both seats),
+    and what was not tested. Every figure is copied from ``report``."""
     f, m = report["figures"], manifest or {}
     model = m.get("model") or {}
     prov = m.get("provenance") or {}
@@ -168,7 +218,8 @@ def model_card(report: dict, manifest: dict | None) -> str:
     method = settings.get("method") or {}
     how = (f" with method `{method.get('method')}`" if method.get("method") else "") + \
         (f" (recipe `{method['recipe']}`)" if method.get("recipe") else "")
-    lines = [f"# Model card: {model.get('arch', report['artefact'].get('path', 'model'))}", "",
+    lines = [front_matter(card_metadata(report, manifest)), "",
+             f"# Model card: {model.get('arch', report['artefact'].get('path', 'model'))}", "",
              "## What it is",
              f"- architecture `{model.get('arch', '?')}`, {model.get('num_classes', report['dataset'].get('num_classes'))} "
              f"classes, input {m.get('input', {}).get('shape', report['dataset'].get('input_shape'))} "

@@ -35,7 +35,10 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class NormalizedClassifier(nn.Module):
-    """``forward(x) = net((x - mean) / std)`` for ``x`` in [0, 1], shape (N, C, H, W)."""
+    """``forward(x) = net((x - mean) / std)`` for ``x`` in [0, 1], shape (N, C, H, W).
+
+    The logits are always float32: under bf16 autocast the network runs in bf16, and every loss and
+    target downstream (softmax, ranking margins, KD temperatures) is computed at full precision."""
 
     def __init__(self, net: nn.Module, arch: str, num_classes: int, mean: Sequence[float], std: Sequence[float],
                  model_kwargs: dict | None = None) -> None:
@@ -52,7 +55,8 @@ class NormalizedClassifier(nn.Module):
         return self.mean.shape[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net((x - self.mean) / self.std)
+        z = self.net((x - self.mean) / self.std)
+        return z if z.dtype == torch.float32 else z.float()
 
     def spec(self) -> dict:
         """What is needed to rebuild this model: arch, num_classes, normalisation, extra kwargs."""
