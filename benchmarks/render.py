@@ -105,13 +105,44 @@ def throughput_markdown(result: dict) -> str:
                      f"(target ≥ 2×: {'met' if inf['onnxruntime cpu']['speedup'] >= 2 else 'not met'}).")
     if "ort_int8" in res:
         q = res["ort_int8"]
-        lines.append(f"- ONNX Runtime int8 (QDQ) on ResNet-20: {q['int8']['images_per_s'] / q['fp32']['images_per_s']:.2f}× "
-                     f"the fp32 graph's speed.")
+        lines.append("- ONNX Runtime int8 on ResNet-20, speed relative to its fp32 graph: " + ", ".join(
+            f"{k} {r['images_per_s'] / q['fp32']['images_per_s']:.2f}×" for k, r in q.items() if k != "fp32") + ".")
     if result.get("profile"):
         p = result["profile"]
         lines.append(f"- {p['arch']}, one bf16 + channels_last step, self CPU time: " +
                      ", ".join(f"{op['name']} {100 * op['share']:.0f} %" for op in p["ops"][:5]) + ".")
     return "\n".join(lines)
+
+
+def teachers_markdown(result: dict) -> str:
+    """The teacher zoo: recipe, accuracy against its target, precision and wall time (benchmarks/README.md)."""
+    rows = []
+    for name, r in result["teachers"].items():
+        rec = r["recipe"]
+        rows.append([f"`{name}`", rec["data"], rec["arch"], f"{r['epochs']} ep, lr {rec['lr']:g} {rec['schedule']}, "
+                     f"batch {rec['batch_size']}, seed {rec['seed']}", r["precision"], f"{r['test_accuracy']:.2f}",
+                     f"≥ {r['target_accuracy']:g}: {'met' if r['met'] else 'NOT met'}",
+                     f"{r['train_seconds'] / 60:.1f} min"])
+    return (f"`{result['command']}` on {result['environment']['threads']} threads "
+            f"(`benchmarks/results/teachers.json`; weights cached outside the repository):\n\n"
+            + markdown_table(["teacher", "data", "arch", "recipe", "precision", "test acc %", "target", "train time"],
+                             rows))
+
+
+def cifar100_markdown(result: dict) -> str:
+    """The design card's first command on real CIFAR-100, then export and verify (benchmarks/README.md)."""
+    rows = [[seat, f"{s['kd_gain']:+.2f} (≤ {s['kd_gain_upper']:+.2f})", f"`{s['kd_attacker']}`", s["verdict"]]
+            for seat, s in result["seats"].items()]
+    t = result["times"]
+    return (f"Teacher {result['original_accuracy']:.2f} %, protected (every `protect` default) "
+            f"{result['protected_accuracy']:.2f} %, drop {result['accuracy_drop']:+.2f} points; the protected "
+            f"artefact scores {result['artefact_accuracy']:.2f} % through ONNX Runtime. `verify --budget "
+            f"{result['budget']}` with the teacher's artefact as reference: **{result['verdict']}** (exit "
+            f"{result['verify_exit_code']}). Times: protect {t['protect']['seconds'] / 60:.1f} min, verify "
+            f"{t['verify']['seconds'] / 60:.1f} min (`{result['command']}`, "
+            f"`benchmarks/results/cifar100_pipeline.json`).\n\n"
+            + markdown_table(["seat", "KD gain beyond decisions (95 % upper)", "deciding attacker", "seat verdict"],
+                             rows))
 
 
 RENDERERS = {"seats": ("seats_cifar10.json", seats_markdown), "demo": ("demo.json", demo_markdown),
@@ -133,8 +164,15 @@ def sections(text: str, name: str) -> re.Pattern:
     return re.compile(rf"(<!-- render:{name} -->\n)(?:.*?\n)?(<!-- /render:{name} -->)", re.S)
 
 
+TABLE = re.compile(r"<!-- render:table:([\w.-]+) -->")
+
+
 def render(text: str, results: Path = RESULTS) -> str:
-    """``text`` with every marked section it has replaced by its renderer's output."""
+    """``text`` with every marked section it has replaced by its renderer's output. ``render:table:NAME`` is the
+    ``table`` a benchmark script printed and stored in ``results/NAME.json``, verbatim."""
+    for name in sorted(set(TABLE.findall(text))):
+        table = json.loads((results / f"{name}.json").read_text())["table"].strip()
+        text = sections(text, re.escape(f"table:{name}")).sub(lambda m: m.group(1) + table + "\n" + m.group(2), text)
     for name in RENDERERS:
         pattern = sections(text, name)
         if pattern.search(text):

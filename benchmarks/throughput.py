@@ -55,7 +55,15 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", default="benchmarks/results/throughput.json")
+    ap.add_argument("--update", action="store_true", help="with --groups ort_int8: replace only those rows in --json")
     args = ap.parse_args()
+    if args.update:
+        if args.groups != "ort_int8":
+            raise SystemExit("error: --update measures only --groups ort_int8")
+        from shieldkit.utils import configure_threads
+
+        update_ort_int8(args.json, args.ort_arch, configure_threads(), args.rounds, args.seconds)
+        return
 
     import torch
 
@@ -277,19 +285,53 @@ def precision_inference(model, dev, rounds, seconds):
 
 
 def ort_int8(model, threads, rounds, seconds):
-    """ONNX Runtime (CPU provider) fp32 vs the int8 graph ``export --quantize`` writes (calibrated on random images,
-    which is enough for speed, not for accuracy), at batch 64."""
+    """ONNX Runtime (CPU provider) at batch 64: the fp32 graph against both int8 graphs ``export --quantize int8``
+    can write: static QDQ (with ``--data``: calibrated, here on random images, which is enough for speed but not
+    for accuracy) and dynamic (without ``--data``: weights only, activations quantised at run time)."""
+    import numpy as np
+    import onnxruntime as ort
     import torch
 
-    from shieldkit.exporters import export, load_runtime
+    from shieldkit.exporters import export
+    from shieldkit.exporters.quantize import quantize_int8
 
     with tempfile.TemporaryDirectory() as tmp:
-        export(model.cpu(), Path(tmp) / "m", input_shape="3,32,32", parity_n=64, quantize="int8", calibration_n=64)
+        export(model.cpu(), Path(tmp) / "m", input_shape="3,32,32", parity_n=64)
+        fp32 = Path(tmp) / "m" / "model.onnx"
+        calib = np.random.default_rng(0).random((128, 3, 32, 32), dtype=np.float32)
+        quantize_int8(fp32, Path(tmp) / "static.onnx", calib)
+        quantize_int8(fp32, Path(tmp) / "dynamic.onnx", None)
         x64 = torch.rand(64, 3, 32, 32).numpy()
-        engines = {v: (load_runtime(Path(tmp) / "m", providers="cpu", threads=threads, variant=v).predict, x64)
-                   for v in ("fp32", "int8")}
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        engines = {}
+        for name, path in (("fp32", fp32), ("int8 static (QDQ)", Path(tmp) / "static.onnx"),
+                           ("int8 dynamic", Path(tmp) / "dynamic.onnx")):
+            sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            feed = sess.get_inputs()[0].name
+            engines[name] = ((lambda batch, s=sess, f=feed: s.run(None, {f: batch})), x64)
         speed = alternating_median(engines, rounds, seconds)
     return {k: {"images_per_s": v, "time_ratio": speed["fp32"] / v} for k, v in speed.items()}
+
+
+def update_ort_int8(path: str, arch: str, threads: int, rounds: int, seconds: float) -> None:
+    """``--groups ort_int8 --update``: measure only the int8 rows and put them into an existing JSON (its other
+    groups, measured before, are kept as they were)."""
+    import json
+
+    from shieldkit.models import create_model
+    from shieldkit.utils import write_json
+
+    d = json.loads(Path(path).read_text())
+    ort = ort_int8(create_model(arch, 10).eval(), threads, rounds, seconds)
+    d["results"]["ort_int8"] = ort
+    label = f"onnxruntime {arch} (batch 64, CPU)"
+    lines = [ln for ln in d["table"].splitlines() if not ln.startswith(f"| {label}")]
+    lines += [f"| {label} | {k} | {r['images_per_s']:.0f} | {r['time_ratio']:.3f}× | - |  |" for k, r in ort.items()]
+    d["table"] = "\n".join(lines)
+    d.setdefault("updates", []).append({"groups": "ort_int8", "rounds": rounds, "seconds": seconds})
+    write_json(d, path)
+    print("\n".join(lines[-len(ort):]))
 
 
 if __name__ == "__main__":

@@ -62,3 +62,15 @@ def test_a_document_without_a_renderers_section_is_refused(tmp_path):
     (root / "docs" / "cli.md").write_text(readme.replace("<!-- render:quick_time -->", ""))
     r = _check(root)
     assert r.returncode == 1 and "quick_time" in r.stderr
+
+
+def test_a_changed_benchmark_table_fails_the_check(tmp_path):
+    """``render:table:NAME`` sections quote results/NAME.json's table verbatim (the harden benchmark's here)."""
+    root = _copy(tmp_path)
+    path = root / "benchmarks" / "results" / "harden_cifar10.json"
+    data = json.loads(path.read_text())
+    first_row = data["table"].splitlines()[2]
+    data["table"] = data["table"].replace(first_row, first_row.replace("|", "| x", 1))
+    path.write_text(json.dumps(data))
+    r = _check(root)
+    assert r.returncode == 1 and "benchmarks/README.md disagrees" in r.stderr

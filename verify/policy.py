@@ -52,8 +52,8 @@ from .seats import check_seats
 
 DEFAULT_MAX_KD_GAIN = 0.5
 # points the measured accuracy may lie below the accuracy the model's own record carries (before protection, for
-# a protected model). protect's measured cost is 0.4 on CIFAR-10 and below 1 on digits; 3 points flags a model that
-# lost its accuracy (which would make it trivially "undistillable"), not evaluation noise.
+# a protected model). protect's measured cost is well below it (benchmarks/results/seats_cifar10.json); 3 points
+# flags a model that lost its accuracy (which would make it trivially "undistillable"), not evaluation noise.
 DEFAULT_MAX_RECORDED_DROP = 3.0
 ROBUSTNESS_THRESHOLDS = {"min_fgsm": "fgsm", "min_pgd20": "pgd20", "min_cw": "cw", "min_autoattack": "autoattack",
                          "min_square": "square"}
