@@ -210,3 +210,17 @@ def test_unreadable_file_in_a_dataloader_worker_is_one_line(tmp_path):
     message = str(err.value)
     assert "\n" not in message and "Traceback" not in message
     assert message.startswith(str(tmp_path / "bad.png")) and "not a readable image" in message
+
+
+def test_cifar100_from_the_single_file_unpack_cifar100_writes(tmp_path):
+    """``--data cifar100 --data-dir DIR`` reads DIR/cifar100.npz, the layout ../shared/data/unpack_cifar100.py writes
+    (fine labels, class names, coarse labels beside them, which are ignored)."""
+    rng = np.random.default_rng(0)
+    classes = np.array([f"class{i}" for i in range(100)])
+    np.savez(tmp_path / "cifar100.npz", x_train=rng.integers(0, 256, (200, 32, 32, 3), dtype=np.uint8),
+             y_train=np.arange(200) % 100, x_test=rng.integers(0, 256, (100, 32, 32, 3), dtype=np.uint8),
+             y_test=np.arange(100), y_train_coarse=np.arange(200) % 20, y_test_coarse=np.arange(100) % 20,
+             classes=classes, coarse_classes=np.array([f"super{i}" for i in range(20)]))
+    d = load_dataset("cifar100", tmp_path)
+    assert d.name == "cifar100" and d.num_classes == 100 and list(d.classes) == classes.tolist()
+    assert len(d.train) == 200 and len(d.test) == 100 and int(d.train.y.max()) == 99

@@ -157,8 +157,13 @@ def load_cifar10(data_dir: str | Path | None = None, download: bool = False) -> 
 
 
 def load_cifar100(data_dir: str | Path | None = None, download: bool = False) -> Dataset:
-    """CIFAR-100 (fine labels) from torchvision's ``DATA_DIR/cifar-100-python/{train,test,meta}``."""
+    """CIFAR-100 (fine labels) from ``DATA_DIR/cifar100.npz`` (the single-file copy ``unpack_cifar100.py --out DIR``
+    writes: ``x_train``, ``y_train``, ``x_test``, ``y_test``, ``classes``; the coarse labels are ignored) or
+    torchvision's ``DATA_DIR/cifar-100-python/{train,test,meta}``."""
     root = Path(data_dir) if data_dir else default_data_dir()
+    npz = root / "cifar100.npz"
+    if npz.is_file():
+        return load_npz(npz, "cifar100")
     folder = root / "cifar-100-python"
     files = [folder / "train", folder / "test", folder / "meta"]
     if not all(f.is_file() for f in files) and download:
@@ -166,7 +171,8 @@ def load_cifar100(data_dir: str | Path | None = None, download: bool = False) ->
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise DatasetNotFoundError(
-            f"CIFAR-100 not found: extract cifar-100-python.tar.gz so that {folder}/train, test and meta exist "
+            f"CIFAR-100 not found: put cifar100.npz in {root}/ (python3 ../shared/data/unpack_cifar100.py --out "
+            f"{root}) or extract cifar-100-python.tar.gz so that {folder}/train, test and meta exist "
             f"(missing: {', '.join(missing)}); or pass --download")
     train, test, meta = (_read_cifar_batch(f) for f in files)
     return _dataset("cifar100", _cifar_images(train), np.asarray(train["fine_labels"]), _cifar_images(test),
