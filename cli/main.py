@@ -107,6 +107,18 @@ def _root(version: bool = flag("--version", callback=_version_callback, is_eager
     """shieldkit: protect image classifiers before release."""
 
 
+DEBUG_ENV = "SHIELDKIT_DEBUG"
+
+
+def _debug_traceback() -> None:
+    """With ``SHIELDKIT_DEBUG=1``, the traceback behind a one-line error goes to stderr first (the line and the exit
+    code stay as they are, so scripts reading them do not change)."""
+    if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+
+
 def handle_errors(fn):
     """Map shieldkit's typed errors (and OS errors on user paths) to one line on stderr and an exit code."""
 
@@ -115,6 +127,7 @@ def handle_errors(fn):
         try:
             return fn(*args, **kwargs)
         except (ShieldkitError, OSError) as e:
+            _debug_traceback()
             raise _error(str(e), e.exit_code if isinstance(e, ShieldkitError) else 2) from None
         except KeyboardInterrupt:
             out = kwargs.get("out")

@@ -126,3 +126,17 @@ def test_short_help_flag():
     for args in (["-h"], ["verify", "-h"]):
         r = subprocess.run([sys.executable, "-m", "shieldkit.cli", *args], capture_output=True, text=True, timeout=120)
         assert r.returncode == 0 and "Usage: shieldkit" in r.stdout, r.stderr
+
+
+def test_debug_shows_the_traceback_behind_the_one_line(tmp_path):
+    """SHIELDKIT_DEBUG=1 adds the traceback before the same one-line error and exit code."""
+    import os
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "shieldkit.cli", "protect", tmp_path / "nope.pt", "--data", "digits", "--out",
+            tmp_path / "p.pt"]
+    plain = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    debug = subprocess.run(args, capture_output=True, text=True, timeout=120, env={**os.environ, "SHIELDKIT_DEBUG": "1"})
+    assert plain.returncode == debug.returncode == 2 and "Traceback" not in plain.stderr
+    assert "Traceback" in debug.stderr and debug.stderr.strip().splitlines()[-1] == plain.stderr.strip().splitlines()[-1]
