@@ -180,3 +180,21 @@ def test_the_extending_guide_example_trains(tmp_path, digits16):
     finally:
         if "logit-matching" in HARDENING:
             HARDENING.remove("logit-matching")
+
+
+def test_imports_point_down_only():
+    """docs/architecture.md's layers: core never imports verify, exporters or cli; exporters never import verify or
+    cli; verify never imports cli. (The facade, shieldkit/__init__.py, re-exports every layer's calls.)"""
+    root = Path(__file__).resolve().parents[1]
+    forbidden = {"shieldkit": ("shieldkit.verify", "shieldkit.exporters", "shieldkit.cli"),
+                 "exporters": ("shieldkit.verify", "shieldkit.cli"), "verify": ("shieldkit.cli",)}
+    found = []
+    for folder, banned in forbidden.items():
+        for path in (root / folder).rglob("*.py"):
+            if path == root / "shieldkit" / "__init__.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+                found += [f"{path.relative_to(root)} imports {n}" for n in names if n.startswith(banned)]
+    assert not found, found
