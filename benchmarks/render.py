@@ -131,8 +131,9 @@ def teachers_markdown(result: dict) -> str:
 
 def cifar100_markdown(result: dict) -> str:
     """The design card's first command on real CIFAR-100, then export and verify (benchmarks/README.md)."""
-    rows = [[seat, f"{s['kd_gain']:+.2f} (≤ {s['kd_gain_upper']:+.2f})", f"`{s['kd_attacker']}`", s["verdict"]]
-            for seat, s in result["seats"].items()]
+    rows = [[seat, f"`{s['baseline']}` {s['baseline_accuracy']:.2f} %", f"{s['kd_gain']:+.2f} (≤ {s['kd_gain_upper']:+.2f})",
+             f"`{s['kd_attacker']}`", s["verdict"]] for seat, s in result["seats"].items()]
+    ref = next(iter((result.get("power") or {}).get("references", {}).values()), None)
     t = result["times"]
     return (f"Teacher {result['original_accuracy']:.2f} %, protected (every `protect` default) "
             f"{result['protected_accuracy']:.2f} %, drop {result['accuracy_drop']:+.2f} points; the protected "
@@ -140,15 +141,40 @@ def cifar100_markdown(result: dict) -> str:
             f"{result['budget']}` with the teacher's artefact as reference: **{result['verdict']}** (exit "
             f"{result['verify_exit_code']}). Times: protect {t['protect']['seconds'] / 60:.1f} min, verify "
             f"{t['verify']['seconds'] / 60:.1f} min (`{result['command']}`, "
-            f"`benchmarks/results/cifar100_pipeline.json`).\n\n"
-            + markdown_table(["seat", "KD gain beyond decisions (95 % upper)", "deciding attacker", "seat verdict"],
-                             rows))
+            f"`benchmarks/results/cifar100_pipeline.json`)."
+            + (f" The reference's best attacker (`{ref['attacker']}`, {ref['seat']} seat) gains {ref['gain']:+.2f} "
+               f"(95 % lower {ref['lower95']:+.2f}): the probe's power is {'shown' if ref['shown'] else 'not shown'}."
+               if ref else "") + "\n\n"
+            + markdown_table(["seat", "best baseline student", "KD gain beyond decisions (95 % upper)",
+                              "deciding attacker", "seat verdict"], rows))
+
+
+def precision_effect_markdown(result: dict) -> str:
+    """fp32 against bf16, same seeds: the teacher's accuracy and time, the probe's per-seat gains and time."""
+    t, p = result["teacher"], result["probe"]
+    rows = [[f"teacher, {k}", f"{t[k]['test_accuracy']:.2f} %", "", f"{t[k]['train_seconds']:.0f} s"]
+            for k in ("fp32", "bf16")]
+    for k in ("fp32", "bf16"):
+        seats = p[k]["seats"]
+        rows.append([f"probe students, {k}",
+                     "; ".join(f"{seat} {s['kd_gain']:+.2f} (≤ {s['kd_gain_upper']:+.2f}) `{s['kd_attacker']}` "
+                               f"{s['verdict']}" for seat, s in seats.items()), p[k]["verdict"],
+                     f"{p[k]['kd_seconds']:.0f} s (verify {p[k]['verify_seconds']:.0f} s)"])
+    diffs = []
+    for seat, students in p["bf16"]["students"].items():
+        base = p["fp32"]["students"].get(seat, {})
+        d = [abs(v - base[n]) for n, v in students.items() if n in base]
+        if d:
+            diffs.append(f"{seat} seat: mean |Δ| {sum(d) / len(d):.2f}, max {max(d):.2f} points over {len(d)} students")
+    return (f"`{result['command']}` (`benchmarks/results/precision_effect.json`); {t['recipe']}; {p['setting']}:\n\n"
+            + markdown_table(["run", "figure", "verdict", "time"], rows)
+            + "\n\nStudent accuracies, bf16 against fp32 (means over the seeds): " + "; ".join(diffs) + ".")
 
 
 RENDERERS = {"seats": ("seats_cifar10.json", seats_markdown), "demo": ("demo.json", demo_markdown),
              "quick_time": ("seats_cifar10.json", quick_time_markdown),
              "test_margins": ("test_margins.json", margins_markdown), "throughput": ("throughput.json", throughput_markdown),
-             "teachers": ("teachers.json", teachers_markdown)}
+             "teachers": ("teachers.json", teachers_markdown), "cifar100": ("cifar100_pipeline.json", cifar100_markdown)}
 
 
 def rendered(name: str, results: Path = RESULTS) -> str:
