@@ -174,7 +174,8 @@ def precision_effect_markdown(result: dict) -> str:
 RENDERERS = {"seats": ("seats_cifar10.json", seats_markdown), "demo": ("demo.json", demo_markdown),
              "quick_time": ("seats_cifar10.json", quick_time_markdown),
              "test_margins": ("test_margins.json", margins_markdown), "throughput": ("throughput.json", throughput_markdown),
-             "teachers": ("teachers.json", teachers_markdown), "cifar100": ("cifar100_pipeline.json", cifar100_markdown)}
+             "teachers": ("teachers.json", teachers_markdown), "cifar100": ("cifar100_pipeline.json", cifar100_markdown),
+             "precision_effect": ("precision_effect.json", precision_effect_markdown)}
 
 
 def rendered(name: str, results: Path = RESULTS) -> str:
