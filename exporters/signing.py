@@ -66,7 +66,7 @@ def _reason(e: Exception, target: Path | None = None) -> str:
     if "Key mismatch" in text or "public key hash" in text:
         return "it was signed with a different key"
     changed = [target.name if name == "." and target is not None else name
-               for name in re.findall(r"Hash mismatch for '([^']+)'", text)]
+               for name in re.findall(r"Hash mismatch for \\?'([^'\\]+)\\?'", text)]  # quotes escaped in a list's repr
     if changed:
         return f"changed since signing: {', '.join(changed)}"
     if isinstance(e, json.JSONDecodeError) or "bundle" in text.lower():

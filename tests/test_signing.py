@@ -214,3 +214,16 @@ def test_public_key_needs_an_artefact_directory(signed, tmp_path):
     assert r.exit_code == 2 and "not an artefact directory" in one_error_line(r)
     r = run("inspect", d / "art", "--public-key", tmp_path / "missing.pub")
     assert r.exit_code == 2 and "public key not found" in one_error_line(r)
+
+
+def test_a_changed_file_is_named_however_model_signing_quotes_its_message():
+    """model-signing lists its mismatches as the repr of a list of strings: when a digest's bytes hold a double
+    quote, that repr escapes the file name's quotes (\\'model.onnx\\'), and the name must still be found."""
+    from pathlib import Path
+
+    from shieldkit.exporters.signing import _reason
+
+    plain = ValueError("Signature mismatch: [\"Hash mismatch for 'model.onnx': Expected 'Digest(b'\\x01')'\"]")
+    escaped = ValueError("Signature mismatch: ['Hash mismatch for \\'model.onnx\\': Expected b\\'\"\\x01\\'']")
+    for e in (plain, escaped):
+        assert _reason(e, Path("art")) == "changed since signing: model.onnx", str(e)
