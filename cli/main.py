@@ -306,8 +306,9 @@ def train_cmd(
 @handle_errors
 @with_options(MODEL_FILE, TRAINING_RUN, PREPROCESS)
 def protect_cmd(
-    model: Path = typer.Argument(..., metavar="MODEL", help="trained model: shieldkit checkpoint, state_dict/.safetensors (+ --arch), "
-                                 "TorchScript"),
+    model: Path = typer.Argument(..., metavar="MODEL",
+                              help="trained model: shieldkit checkpoint, state_dict/.safetensors (+ --arch), "
+                              "TorchScript"),
     data: str = DataOpt,
     out: Path = typer.Option(..., "--out", help="protected checkpoint to write"),
     config: Optional[Path] = ConfigOpt,
@@ -408,7 +409,8 @@ def harden_cmd(
 @handle_errors
 @with_options(PREPROCESS)
 def evaluate_cmd(
-    model: Path = typer.Argument(..., metavar="MODEL", help="checkpoint, artefact directory (scored on ONNX Runtime) or .onnx"),
+    model: Path = typer.Argument(..., metavar="MODEL",
+                              help="checkpoint, artefact directory (scored on ONNX Runtime) or .onnx"),
     data: str = DataOpt,
     attacks: str = typer.Option("clean,fgsm,pgd20,cw", "--attacks",
                                 help="comma-separated: clean,fgsm,pgd20,cw,autoattack,square,transfer"),
@@ -456,7 +458,8 @@ def demo_cmd(out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="kee
 @handle_errors
 @with_options(MODEL_FILE, PREPROCESS)
 def export_cmd(
-    model: Path = typer.Argument(..., metavar="MODEL", help="model to export: shieldkit checkpoint, or state_dict/.safetensors + --arch"),
+    model: Path = typer.Argument(..., metavar="MODEL",
+                              help="model to export: shieldkit checkpoint, or state_dict/.safetensors + --arch"),
     out: Path = typer.Option(..., "--out", help="artefact directory to write (model.onnx, manifest.json, and "
                              "model.safetensors unless the graph has a head)"),
     data: Optional[str] = typer.Option(None, "--data", help="images for parity (test split) and int8 calibration "
@@ -497,7 +500,8 @@ def export_cmd(
 @handle_errors
 @with_options(MODEL_FILE)
 def inspect_cmd(
-    path: Path = typer.Argument(..., metavar="PATH", help="artefact directory (from `shieldkit export`) or a model file"),
+    path: Path = typer.Argument(..., metavar="PATH",
+                              help="artefact directory (from `shieldkit export`) or a model file"),
     as_json: bool = flag("--json", help="print JSON instead of a table"),
     public_key: Optional[Path] = typer.Option(None, "--public-key", help="check the artefact's signature (model.sig) "
                                               "and its verify attestation with this public key (PEM)"),
@@ -524,7 +528,8 @@ def inspect_cmd(
 @handle_errors
 @with_options(PREPROCESS)
 def verify_cmd(
-    artefact: Path = typer.Argument(..., metavar="ARTEFACT", help="artefact directory or .onnx (attacked through ONNX Runtime), or a "
+    artefact: Path = typer.Argument(..., metavar="ARTEFACT",
+                              help="artefact directory or .onnx (attacked through ONNX Runtime), or a "
                                     "checkpoint (torch)"),
     data: str = typer.Option(..., "--data", help="dataset: attacker split of train, students scored on test"),
     reference: Optional[Path] = typer.Option(None, "--reference", help="the unprotected model (or its artefact): its "
@@ -602,7 +607,8 @@ def verify_cmd(
 @app.command("sign")
 @handle_errors
 def sign_cmd(
-    directory: Path = typer.Argument(..., metavar="DIRECTORY", help="artefact directory (from `shieldkit export`)"),
+    directory: Path = typer.Argument(..., metavar="DIRECTORY",
+                              help="artefact directory (from `shieldkit export`)"),
     private_key: Path = typer.Option(..., "--key", help="private key (PEM, elliptic curve: P-256/P-384/P-521)"),
     report: Optional[Path] = typer.Option(None, "--report", help="a `verify --report` JSON of this artefact: stored "
                                           "beside it as a signed attestation of what was tested"),

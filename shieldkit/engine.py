@@ -239,7 +239,8 @@ def _comparable(settings: dict) -> dict:
     import json
 
     s = json.loads(json.dumps(settings, default=str))
-    for k in ("epochs", "device", "loader", "workers", "compile", "precision"):  # may differ between the run and its resume
+    # what may differ between the run and its resume
+    for k in ("epochs", "device", "loader", "workers", "compile", "precision"):
         s.get("train", {}).pop(k, None)
     return s
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from cli_helpers import shieldkit_shim
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -36,10 +38,7 @@ def _signing_key(private_dir: Path, public_dir: Path) -> None:
 
 def _run_block(block: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
     """A step's ``run:`` block as written (bash -e, as Actions runs it), shieldkit resolved to this interpreter."""
-    shim = cwd / "bin"
-    shim.mkdir(exist_ok=True)
-    (shim / "shieldkit").write_text(f"#!/bin/sh\nexec {sys.executable} -m shieldkit.cli \"$@\"\n")
-    (shim / "shieldkit").chmod(0o755)
+    shim = shieldkit_shim(cwd)
     env = {**env, "PATH": f"{shim}:{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
     return subprocess.run(["bash", "-e", "-c", block], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
 

@@ -9,7 +9,6 @@ Cases run in-process through Typer's test runner on a 1-epoch CNN on the bundled
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from cli_helpers import one_error_line, run
+from cli_helpers import one_error_line, run, snapshot
 from shieldkit import train
 from shieldkit.exporters import export
 from shieldkit.models import create_model
@@ -204,11 +203,6 @@ CASES = [
 ]
 
 
-def _snapshot(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()[:16] if p.is_file() else "dir"
-            for p in sorted(root.rglob("*"))}
-
-
 NEEDS_DATA = ("train", "protect", "harden", "evaluate")  # commands whose --data is required
 
 
@@ -227,15 +221,15 @@ def test_bad_input(case, world, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     args = with_data(build(world, work))
-    before, world_before = _snapshot(work), _snapshot(world)
+    before, world_before = snapshot(work), snapshot(world)
     r = run(*args)
     assert r.exit_code == 2, (r.exit_code, r.output)
     assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
     line = one_error_line(r)
     assert words in line, line
     assert "weights_only" not in line and "allow_pickle" not in line  # never advise unsafe loading
-    assert _snapshot(work) == before, f"{name} left files behind: {set(_snapshot(work)) - set(before)}"
-    assert _snapshot(world) == world_before
+    assert snapshot(work) == before, f"{name} left files behind: {set(snapshot(work)) - set(before)}"
+    assert snapshot(world) == world_before
 
 
 def test_matrix_is_large_enough():
@@ -292,12 +286,12 @@ def test_fault(fault, world, tmp_path, monkeypatch):
     work.mkdir()
     _existing(work)
     args = with_data(_fault_args(name, world, work))
-    before = _snapshot(work)
+    before = snapshot(work)
     r = run(*args)
     assert r.exit_code == code, (r.exit_code, r.output)
     line = one_error_line(r)
     assert words in line, line
-    assert _snapshot(work) == before, set(_snapshot(work)) ^ set(before)
+    assert snapshot(work) == before, set(snapshot(work)) ^ set(before)
 
 
 def test_paths_with_spaces_and_non_ascii(world, tmp_path):

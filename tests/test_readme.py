@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from cli_helpers import shieldkit_shim
+
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,10 +50,7 @@ def _user_dir(tmp_path: Path) -> Path:
 
 
 def _env(tmp_path):
-    shim = tmp_path / "bin"
-    shim.mkdir(exist_ok=True)
-    (shim / "shieldkit").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m shieldkit.cli "$@"\n')
-    (shim / "shieldkit").chmod(0o755)
+    shim = shieldkit_shim(tmp_path)
     return {**os.environ, "PATH": f"{shim}:{os.environ['PATH']}", "PYTHONPATH": str(tmp_path)}
 
 

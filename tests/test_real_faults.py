@@ -16,7 +16,6 @@ exit 1 (now written from memory with one plain write: ``shieldkit.utils.atomic_t
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import resource
 import shutil
@@ -27,14 +26,11 @@ from pathlib import Path
 
 import pytest
 
+from cli_helpers import snapshot
+
 pytestmark = pytest.mark.slow
 
 EARLIER = b"an earlier output that must survive\n"
-
-
-def snapshot(d: Path) -> dict[str, str]:
-    return {str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-            for p in sorted(d.rglob("*"))}
 
 
 def cli(*args, limit: int | None = None, timeout: int = 300, wait: bool = True):

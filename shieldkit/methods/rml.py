@@ -23,8 +23,8 @@ from .base import METHODS, Method, frozen, move_frozen, total
 from .options import PROTECTIONS, ProtectOptions, Protection
 
 # name -> settings of RML. "rml-paper" is the reading of the paper (reverse the negatives, keep each image's
-# confidence); "uniform" (the default: the smallest accuracy cost measured, benchmarks/README.md's protect frontier;
-# it does not stop a recalibrating attacker) removes the negatives' ranking; "flat" also fixes the confidence and flattens
+# confidence); "uniform" (the default: the smallest accuracy cost measured, benchmarks/README.md's protect
+# frontier; it does not stop a recalibrating attacker) removes the negatives' ranking; "flat" also fixes the confidence and flattens
 # the negative logits (docs/rml.md).
 RECIPES: dict[str, dict] = {
     "rml-paper": {"alpha": 1.0, "beta": 0.5, "tau": 4.0, "negatives": "mirror", "confidence": "original",
