@@ -76,7 +76,7 @@ def main() -> None:
     teacher_path = work / "teacher_pgd_resnet8.pt"
     if not teacher_path.is_file():
         shieldkit.train("resnet8", data, out=teacher_path, epochs=args.teacher_epochs, adversarial="pgd",
-                        attack_steps=args.teacher_steps, attack_step_size=step, device=args.device)
+                        steps=args.teacher_steps, step_size=step, device=args.device)
     pool = data_fraction_subset(data, args.train_images / len(data.train), seed=0)
 
     def evaluation(name: str, path: Path, with_aa: bool) -> dict:
@@ -114,8 +114,8 @@ def main() -> None:
             path = work / f"{key}.pt"
             if not path.is_file():
                 harden(teacher_path, pool, student=args.student, student_kwargs={"width": args.student_width},
-                       out=path, data_fraction=frac, epochs=args.epochs, attack_steps=args.attack_steps,
-                       attack_step_size=step, eps=eps, gamma=args.gamma, lambdas=args.lambdas, device=args.device,
+                       out=path, data_fraction=frac, epochs=args.epochs, steps=args.attack_steps,
+                       step_size=step, eps=eps, gamma=args.gamma, lambdas=args.lambdas, device=args.device,
                        **spec)
             side = json.loads(path.with_suffix(".json").read_text())
             figures = side["figures"]
@@ -134,7 +134,7 @@ def main() -> None:
             path = work / f"{key}_{suffix}.pt"
             if not path.is_file():
                 shieldkit.protect(src, pool, out=path, method="rml", epochs=3, lr=0.01, device=args.device,
-                                  adversarial_steps=steps, attack_step_size=step, eps=eps)
+                                  adversarial_steps=steps, step_size=step, eps=eps)
             ev = evaluation(f"{key}_{suffix}", path, with_aa=True)
             results[f"{key}_{suffix}"] = {"figures": json.loads(path.with_suffix(".json").read_text())["figures"],
                                           "eval": ev}

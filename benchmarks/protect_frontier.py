@@ -103,7 +103,7 @@ def main() -> None:
     def artefact_of(ckpt: Path, head: str = "logits") -> Path:
         d = ckpt.with_suffix(".artefact" if head == "logits" else f".{head}.artefact")
         if not (d / "manifest.json").is_file():
-            export(ckpt, d, data=data, overwrite=True, parity_n=1000, head=head)
+            export(ckpt, d, data=data, overwrite=True, n=1000, head=head)
         return d
 
     baselines = {s: cached_json(work / f"baselines_{args.panel}_s{s}.json",

@@ -46,7 +46,7 @@ def measure(seed: int, digits, work: Path) -> dict[str, float]:
     for name, r in (("original", original), ("protected", protected)):
         save_checkpoint(work / f"{name}.pt", r.model, classes=digits.classes, input_shape=digits.input_shape,
                         settings=r.settings, figures=r.figures)
-        export(work / f"{name}.pt", work / name, data=digits, parity_n=200, overwrite=True)
+        export(work / f"{name}.pt", work / name, data=digits, n=200, overwrite=True)
     policy = load_policy(POLICY)
     policy.seeds = [seed, seed + 1, seed + 2]
     memo = StudentMemo()

@@ -41,7 +41,7 @@ TEACHERS = {
     # The target is the clean accuracy; the robust figures (PGD-20, standard AutoAttack, n = 1000) are reported.
     "cifar10-resnet20-fastat": (dict(data="cifar10", arch="resnet20", epochs=15, lr=0.1, batch_size=128,
                                      weight_decay=5e-4, schedule="cosine", seed=0, adversarial="pgd-at",
-                                     eps=8 / 255, attack_steps=1, attack_step_size=10 / 255), 70.0),
+                                     eps=8 / 255, steps=1, step_size=10 / 255), 70.0),
 }
 
 # robust teachers: the attacks every one is evaluated with, on the same n test images (stratified, seed 0)

@@ -23,7 +23,7 @@ from shieldkit import harden
 from shieldkit.robustness import RobustnessConfig, evaluate_robustness
 from shieldkit.utils import configure_threads, write_json
 
-FAST = dict(attack_steps=5, attack_step_size=2.5 / 255, progress=False)  # as in tests/test_harden.py
+FAST = dict(steps=5, step_size=2.5 / 255, progress=False)  # as in tests/test_harden.py
 EVAL = RobustnessConfig(attacks=("clean", "pgd20"), n=300)
 
 # (key, test, comparison shown in the table, threshold the test uses)
@@ -58,7 +58,7 @@ def measure(seed: int, d16, digits) -> dict[str, float]:
                  seed=seed, **FAST)
     kw = dict(method="rml", epochs=6, lr=0.02, seed=seed, progress=False)
     rml_plain = shieldkit.protect(robust.model, d16, **kw)
-    rml_robust = shieldkit.protect(robust.model, d16, adversarial_steps=5, attack_step_size=2.5 / 255, **kw)
+    rml_robust = shieldkit.protect(robust.model, d16, adversarial_steps=5, step_size=2.5 / 255, **kw)
     small = dict(epochs=3, lr=0.05, seed=seed, progress=False, model_kwargs={"width": 8})
     device_path = shieldkit.train("cnn3", d16, **small)
     loader_path = shieldkit.train("cnn3", d16, loader="dataloader", workers=0, **small)

@@ -21,14 +21,17 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 import typer
+from typer.core import TyperCommand
 from rich.console import Console
 from rich.markup import escape
 
 from shieldkit.api import harden, protect, train
 from shieldkit.config import load_run_config
 from shieldkit.distributed import is_main_process
+from shieldkit.former_names import current_arguments
 from shieldkit.errors import (ArtefactError, InputError, ShieldkitError, SignatureError, VerificationFailed,
                               VerificationInconclusive)
+from shieldkit.attacks import DEFAULT_EPS, DEFAULT_STEP_SIZE
 from shieldkit.exporters import export, inspect_path
 from shieldkit.exporters.runtime import VARIANTS
 from shieldkit.exporters.signing import sign_artefact
@@ -43,7 +46,7 @@ from shieldkit.utils import configure_threads, to_jsonable
 from shieldkit.verify import evaluate, verify
 from shieldkit.verify.budgets import BUDGETS, QUICK_TIME
 from shieldkit.verify.policy import THRESHOLD_KEYS
-from shieldkit.verify.report import failed_lines
+from shieldkit.verify.results import Verdict
 from shieldkit.version import __version__
 
 from .demo import load_demo, run_demo, smoke_config
@@ -54,6 +57,14 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="shieldkit: protect image classifiers before release.")
 out_console = Console()
 err_console = Console(stderr=True)
+
+
+class Command(TyperCommand):
+    """A command that also reads its options' former names (:data:`~shieldkit.former_names.FORMER_NAMES`), which
+    ``--help`` does not show; each use prints a note naming the current one."""
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, current_arguments(self.name, args))
 
 
 INTERRUPTED = 130  # 128 + SIGINT, the shell's convention
@@ -198,9 +209,9 @@ def _split(text: str, kind):
 ConfigOpt = typer.Option(None, "--config", is_eager=True, callback=_apply_config,
                          help="read options from a TOML file, or from the .json a run wrote beside its checkpoint "
                               "(repeats that run); options given here win")
-EpsOpt = typer.Option(8 / 255, "--eps", help="ℓ∞ radius on [0, 1] inputs (default 8/255)")
-AttackStepsOpt = typer.Option(10, "--attack-steps", help="PGD steps of the training attack")
-AttackStepSizeOpt = typer.Option(2 / 255, "--attack-step-size", help="PGD step size (on [0, 1] inputs)")
+EpsOpt = typer.Option(DEFAULT_EPS, "--eps", help="ℓ∞ radius on [0, 1] inputs (default 8/255)")
+StepsOpt = typer.Option(10, "--steps", help="PGD steps of the training attack")
+StepSizeOpt = typer.Option(DEFAULT_STEP_SIZE, "--step-size", help="PGD step size on [0, 1] inputs (default 2/255)")
 CompileOpt = flag("--compile", help="torch.compile the training forward (see benchmarks/throughput.py)")
 PrecisionOpt = choice(PRECISIONS, "auto", "--precision", help="training arithmetic: auto (bf16 where the hardware has "
                       "it natively: AMX / AVX-512-BF16 CPUs, bf16 GPUs; else fp32) | fp32 | bf16; the one used is "
@@ -271,7 +282,7 @@ def _say(msg: str) -> None:
     err_console.print(f"[dim]{msg}[/]", highlight=False)
 
 
-@app.command("train")
+@app.command("train", cls=Command)
 @handle_errors
 @with_options(TRAINING_RUN, PREPROCESS)
 def train_cmd(
@@ -292,8 +303,8 @@ def train_cmd(
                                                  help="train a robust model (a teacher for harden); 'pgd' is "
                                                       "accepted for pgd-at"),
     eps: float = EpsOpt,
-    attack_steps: int = AttackStepsOpt,
-    attack_step_size: float = AttackStepSizeOpt,
+    steps: int = StepsOpt,
+    step_size: float = StepSizeOpt,
     trades_beta: float = typer.Option(6.0, "--trades-beta", help="TRADES: weight of the KL term"),
     **shared: Any,
 ) -> None:
@@ -302,7 +313,7 @@ def train_cmd(
     out_console.print(f"test accuracy {r.figures['test_accuracy']:.2f}%  ->  {r.path}")
 
 
-@app.command("protect")
+@app.command("protect", cls=Command)
 @handle_errors
 @with_options(MODEL_FILE, TRAINING_RUN, PREPROCESS)
 def protect_cmd(
@@ -321,7 +332,7 @@ def protect_cmd(
     alpha: Optional[float] = typer.Option(None, "--alpha", help="RML: weight of the binary (target vs rest) term"),
     beta: Optional[float] = typer.Option(None, "--beta", help="RML: weight of the negatives term"),
     tau: Optional[float] = typer.Option(None, "--tau", help="temperature of the RML terms (Nasty: default 4)"),
-    negatives: Optional[str] = choice(NEGATIVE_TARGETS, None, "--negatives", "--reverse",
+    negatives: Optional[str] = choice(NEGATIVE_TARGETS, None, "--negatives",
                                       help="RML: target of the negatives: mirror | negate (inverted ranking) | "
                                            "uniform (no ranking)"),
     confidence: Optional[str] = typer.Option(None, "--confidence", help="RML: target confidence of the binary term: "
@@ -346,13 +357,13 @@ def protect_cmd(
     adversarial_steps: int = typer.Option(0, "--adversarial-steps", help="RML: >0 adds CE on PGD examples (keeps a "
                                           "hardened model robust)"),
     eps: float = EpsOpt,
-    attack_step_size: float = AttackStepSizeOpt,
+    step_size: float = StepSizeOpt,
     adv_weight: float = typer.Option(1.0, "--adv-weight", help="RML: weight of the adversarial CE term"),
-    head: str = choice(OUTPUT_HEADS, PROTECT_HEAD, "--head", "--outputs",
+    head: str = choice(OUTPUT_HEADS, PROTECT_HEAD, "--head",
                        help="output head recorded for `export`: decision (the decision only, at a fixed "
                             "confidence) | confidence (the decision and its confidence; other classes made "
                             "equal) | logits (no head). A head protects the answer seat only: a file holder cuts "
-                            "it off (docs/verification.md). --outputs is its former name"),
+                            "it off (docs/verification.md)"),
     **shared: Any,
 ) -> None:
     """Protect a trained classifier against knowledge distillation (RML)."""
@@ -362,7 +373,7 @@ def protect_cmd(
                       f"{f['protected_test_accuracy']:.2f}%  (drop {f['accuracy_drop']:+.2f})  ->  {r.path}")
 
 
-@app.command("harden")
+@app.command("harden", cls=Command)
 @handle_errors
 @with_options(MODEL_FILE, TRAINING_RUN, PREPROCESS)
 def harden_cmd(
@@ -384,8 +395,8 @@ def harden_cmd(
     goldblum_alpha: float = typer.Option(1.0, "--goldblum-alpha", help="ARD (Goldblum): weight of the KD term"),
     goldblum_tau: float = typer.Option(30.0, "--goldblum-tau", help="ARD (Goldblum): temperature"),
     eps: float = EpsOpt,
-    attack_steps: int = AttackStepsOpt,
-    attack_step_size: float = AttackStepSizeOpt,
+    steps: int = StepsOpt,
+    step_size: float = StepSizeOpt,
     data_fraction: float = typer.Option(1.0, "--data-fraction", help="train on a stratified fraction (limited data)"),
     epochs: int = typer.Option(30, "--epochs", help="passes over the training split"),
     batch_size: int = BatchSizeOpt,
@@ -395,7 +406,7 @@ def harden_cmd(
     student_kwargs: Optional[str] = typer.Option(None, "--student-kwargs", metavar="JSON", parser=_parser(
                                                      "--student-kwargs", _json_object, "a JSON object"),
                                                  help="keyword arguments of the student architecture (recorded)"),
-    eval_n: int = typer.Option(1000, "--eval-n", help="test images for the stored PGD-20 figure (0: skip)"),
+    n: int = typer.Option(1000, "--n", help="test images for the stored PGD-20 figure (0: skip)"),
     **shared: Any,
 ) -> None:
     """Distil a robust teacher into a lightweight, adversarially robust student (ARD and baselines)."""
@@ -405,7 +416,7 @@ def harden_cmd(
                       f"{r.path}  (full evaluation: shieldkit evaluate {r.path} --data {data})")
 
 
-@app.command("evaluate")
+@app.command("evaluate", cls=Command)
 @handle_errors
 @with_options(PREPROCESS)
 def evaluate_cmd(
@@ -416,8 +427,9 @@ def evaluate_cmd(
                                 help="comma-separated: clean,fgsm,pgd20,cw,autoattack,square,transfer"),
     n: int = typer.Option(1000, "--n", help="test images (a fixed stratified subset)"),
     eps: float = EpsOpt,
-    step_size: float = typer.Option(2 / 255, "--step-size", help="PGD/CW step size"),
-    pgd_steps: int = typer.Option(20, "--pgd-steps", help="steps of the pgd20 (and transfer) attack"),
+    step_size: float = typer.Option(DEFAULT_STEP_SIZE, "--step-size", help="PGD/CW step size on [0, 1] inputs "
+                                    "(default 2/255)"),
+    steps: int = typer.Option(20, "--steps", help="steps of the pgd20 (and transfer) attack"),
     cw_steps: int = typer.Option(20, "--cw-steps", help="steps of the CW∞ attack"),
     square_queries: int = typer.Option(1000, "--square-queries", help="Square attack queries per image"),
     transfer_from: Optional[Path] = typer.Option(None, "--transfer-from", help="source model for the transfer attack"),
@@ -439,7 +451,7 @@ def evaluate_cmd(
         out_console.print(f"report  ->  {report}")
 
 
-@app.command("demo")
+@app.command("demo", cls=Command)
 @handle_errors
 def demo_cmd(out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="keep models and demo.json here"),
              seed: int = SeedOpt,
@@ -454,7 +466,7 @@ def demo_cmd(out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="kee
     out_console.print(demo_table(run_demo(smoke_config() if smoke else None, out_dir=out_dir, seed=seed, log=_say)))
 
 
-@app.command("export")
+@app.command("export", cls=Command)
 @handle_errors
 @with_options(MODEL_FILE, PREPROCESS)
 def export_cmd(
@@ -465,24 +477,24 @@ def export_cmd(
     data: Optional[str] = typer.Option(None, "--data", help="images for parity (test split) and int8 calibration "
                                        "(train split)"),
     opset: int = typer.Option(18, "--opset", help="ONNX opset (>= 18)"),
-    batch: str = typer.Option("dynamic", "--batch", help="'dynamic' or a fixed batch size"),
+    batch_size: str = typer.Option("dynamic", "--batch-size", help="the graph's batch dimension: 'dynamic' or a "
+                                   "fixed size"),
     input_format: str = choice(INPUT_FORMATS, "float", "--input",
                                help="float: NCHW [0,1]; uint8: raw NHWC bytes, /255 inside the graph"),
     quantize: Optional[str] = choice(["int8"], None, "--quantize", help="also write model.int8.onnx"),
     input_shape: Optional[str] = typer.Option(None, "--input-shape", help="C,H,W when neither checkpoint nor --data "
                                               "says"),
-    parity_n: int = typer.Option(1000, "--parity-n", help="images for the parity check"),
+    n: int = typer.Option(1000, "--n", help="test images for the parity check"),
     calibration_n: int = typer.Option(512, "--calibration-n", help="training images to calibrate int8 on"),
     providers: str = typer.Option("cpu", "--providers", help="ONNX Runtime providers to check parity on, e.g. cpu,cuda"),
     max_abs_diff: float = typer.Option(1e-3, "--max-abs-diff", help="fp32 parity: max |Δlogit|"),
     min_agreement: float = typer.Option(0.999, "--min-agreement", help="fp32 parity: min top-1 agreement (0..1)"),
     overwrite: bool = flag("--overwrite", help="replace an existing --out directory"),
     seed: int = typer.Option(0, "--seed", help="seeds the random parity images used when no --data is given"),
-    head: Optional[str] = choice(OUTPUT_HEADS, None, "--head", "--outputs",
+    head: Optional[str] = choice(OUTPUT_HEADS, None, "--head",
                                  help="what the ONNX graph answers with (its output is named after it): logits; "
                                  "confidence (the decision and its confidence, negatives made equal); decision (the "
-                                 "decision at a fixed confidence). Default: what `protect` recorded, else logits. "
-                                 "--outputs is its former name"),
+                                 "decision at a fixed confidence). Default: what `protect` recorded, else logits"),
     with_weights: bool = flag("--with-weights", help="also ship model.safetensors (the plain network) beside a head: "
                               "an audit bundle, never a device artefact (the weights bypass the head)"),
     decision_confidence: float = typer.Option(0.9, "--decision-confidence",
@@ -496,7 +508,7 @@ def export_cmd(
     out_console.print(f"artefact  ->  {r.directory}")
 
 
-@app.command("inspect")
+@app.command("inspect", cls=Command)
 @handle_errors
 @with_options(MODEL_FILE)
 def inspect_cmd(
@@ -524,12 +536,12 @@ def inspect_cmd(
         raise SignatureError(f"{path}: signature {info['signature']}")
 
 
-@app.command("verify")
+@app.command("verify", cls=Command)
 @handle_errors
 @with_options(PREPROCESS)
 def verify_cmd(
     artefact: Path = typer.Argument(..., metavar="ARTEFACT",
-                              help="artefact directory or .onnx (attacked through ONNX Runtime), or a "
+                              help="artefact directory or .onnx (probed through ONNX Runtime), or a "
                                     "checkpoint (torch)"),
     data: str = typer.Option(..., "--data", help="dataset: attacker split of train, students scored on test"),
     reference: Optional[Path] = typer.Option(None, "--reference", help="the unprotected model (or its artefact): its "
@@ -539,7 +551,7 @@ def verify_cmd(
                                                      help="a clean model of the protected model's accuracy (trained "
                                                           "from scratch): a second baseline, checked like --reference"),
     policy: Optional[Path] = typer.Option(None, "--policy", help="TOML release policy (thresholds, budget, seeds, "
-                                          "attacks)"),
+                                          "probes)"),
     budget: Optional[str] = choice(BUDGETS, None, "--budget", help="smoke (seconds: wiring only) | quick (CPU; "
                                    f"{QUICK_TIME} on CIFAR-10) | standard | full (GPU)"),
     seats: Optional[str] = typer.Option(None, "--seats", metavar="file,answer", parser=_parser(
@@ -548,9 +560,10 @@ def verify_cmd(
                                              "always): answer = the graph as shipped; file = the graph cut below any "
                                              "head, what a device holder reaches. 'answer' alone assumes the files "
                                              "never leave a server"),
-    attacks: Optional[str] = typer.Option(None, "--attacks", metavar="A,B", parser=_parser(
-                                          "--attacks", lambda t: _split(t, str), "comma-separated names"),
-                                          help="comma-separated: kd,datafree,robustness"),
+    probes: Optional[str] = typer.Option(None, "--probes", metavar="P,Q", parser=_parser(
+                                         "--probes", lambda t: _split(t, str), "comma-separated names"),
+                                         help="what to run against the artefact, comma-separated: kd (the KD panel; "
+                                              "the default), datafree, robustness (input attacks)"),
     seeds: Optional[str] = typer.Option(None, "--seeds", metavar="S1,S2,...", parser=_parser(
                                         "--seeds", lambda t: _split(t, int), "comma-separated integers"),
                                         help="comma-separated student seeds, e.g. 0,1,2 (at least 2: one seed bounds "
@@ -569,7 +582,7 @@ def verify_cmd(
     providers: str = ProvidersOpt,
     variant: str = VariantOpt,
     query_budget: Optional[int] = typer.Option(None, "--query-budget", help="max oracle queries (images) over all "
-                                               "attacks"),
+                                               "probes"),
     max_kd_gain: Optional[float] = typer.Option(None, "--max-kd-gain", help="points (default 0.5): bound on the "
                                                 "95% upper bound of the worst attacker's paired KD gain"),
     max_datafree_accuracy: Optional[float] = typer.Option(None, "--max-datafree-accuracy", help="%"),
@@ -588,23 +601,23 @@ def verify_cmd(
     precision: str = PrecisionOpt,
     **shared: Any,
 ) -> None:
-    """Attack the released artefact with a panel of KD attackers at two seats (answer: the graph as shipped; file:
+    """Probe the released artefact with a panel of KD attackers at two seats (answer: the graph as shipped; file:
     the graph cut below any output head, what anyone holding the file reaches); exit 0 PASS, 1 FAIL, 2 bad input,
     3 INCONCLUSIVE (no check applied, or no --reference showed the probe's power)."""
     options = library_options(locals())
     thresholds = {k: options.pop(k) for k in THRESHOLD_KEYS if k in options}  # the flags the policy file can set
-    r = verify(**options, thresholds=thresholds, log=_say)
-    out_console.print(verdict_table(r.report))
+    r = verify(**options, thresholds=thresholds, log=_say).typed_report
+    out_console.print(verdict_table(r))
     for path in (report, summary, junit, plot, model_card):
         if path is not None:
             out_console.print(f"{path.name}  ->  {path}")
-    if r.verdict == "FAIL":
-        raise VerificationFailed("verification FAILED: " + "; ".join(failed_lines(r.report)))
-    if r.verdict == "INCONCLUSIVE":
-        raise VerificationInconclusive("verification INCONCLUSIVE: " + "; ".join(r.report["inconclusive"]))
+    if r.verdict == Verdict.FAIL:
+        raise VerificationFailed("verification FAILED: " + "; ".join(c.violation for c in r.failed_checks))
+    if r.verdict == Verdict.INCONCLUSIVE:
+        raise VerificationInconclusive("verification INCONCLUSIVE: " + "; ".join(r.inconclusive))
 
 
-@app.command("sign")
+@app.command("sign", cls=Command)
 @handle_errors
 def sign_cmd(
     directory: Path = typer.Argument(..., metavar="DIRECTORY",

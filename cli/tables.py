@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 
-from shieldkit.verify.report import check_label
+from shieldkit.verify.results import VerificationReport, as_report
 
 
 def parity_table(manifest: dict) -> Table:
@@ -57,33 +57,35 @@ def _cell(v, fmt="{:.2f}"):
     return "-" if v is None else fmt.format(v)
 
 
-def seats_table(report: dict) -> Table:
+def seats_table(report: VerificationReport | dict) -> Table:
     """One row per seat: who sits there, what it reaches, the baseline, the deciding attacker, its gain (95 % upper
     bound), the seat's verdict and whether the policy gates it."""
+    report = as_report(report)
     t = Table(title="seats: where the attacker sits (docs/verification.md)")
     for col in ("seat", "attacker", "reaches", "baseline", "deciding attacker", "KD gain (upper)", "verdict"):
         t.add_column(col, justify="right" if col in ("baseline", "KD gain (upper)") else "left",
                      overflow="fold")
-    for name, seat in report["seats"].items():
-        f = seat.get("figures") or {}
-        verdict = seat.get("verdict") or "-"
+    for name, seat in report.seats.items():
+        f = seat.kd
+        verdict = seat.verdict or "-"
         colour = {"PASS": "green", "FAIL": "bold red"}.get(verdict, "yellow")
-        gated = "" if seat["gated"] else " [dim](not gated)[/]"
-        t.add_row(name, seat["attacker"], seat["reached"],
-                  f"{_cell(f.get('baseline_accuracy'))} ({f.get('baseline', '-').split('/')[-1]})" if f else "-",
-                  f.get("kd_attacker", "-"),
-                  f"{f['kd_gain']:+.2f} ({f['kd_gain_upper']:+.2f})" if f else "-", f"[{colour}]{verdict}[/]{gated}")
+        gated = "" if seat.gated else " [dim](not gated)[/]"
+        t.add_row(name, seat.attacker, seat.reached,
+                  f"{_cell(f.baseline_accuracy)} ({(f.baseline or '-').split('/')[-1]})" if f else "-",
+                  (f.kd_attacker if f else None) or "-",
+                  f"{f.kd_gain:+.2f} ({f.kd_gain_upper:+.2f})" if f else "-", f"[{colour}]{verdict}[/]{gated}")
     return t
 
 
-def verdict_table(report: dict):
+def verdict_table(report: VerificationReport | dict):
     """Rich tables: the figures (model, and reference when there is one), the seats, every check and the verdict."""
-    f, ref = report["figures"], report["figures"].get("reference", {})
+    report = as_report(report)
+    f, ref = report.figures, report.figures.reference
     has_ref = bool(ref)
-    t = Table(title=f"shieldkit verify: {report['artefact'].get('path', report['artefact']['kind'])} "
-                    f"on {report['dataset']['name']} ({report['budget']} budget)")
+    t = Table(title=f"shieldkit verify: {report.target} on {report.dataset['name']} ({report.budget} budget)")
     t.add_column("figure")
-    seat_names = list(report["seats"]) if "kd" in report["attacks"] else []
+    probes = report.kd_seats
+    seat_names = list(report.seats) if probes else []
     cols = [f"model, {n} seat" for n in seat_names] or ["model"]
     for col in cols:
         t.add_column(col, justify="right")
@@ -94,58 +96,57 @@ def verdict_table(report: dict):
         values = list(values) + [""] * (len(cols) - len(values))
         t.add_row(name, *values, *([reference] if has_ref else []))
 
-    row("test accuracy", _cell(f.get("accuracy")), reference=_cell(ref.get("accuracy")))
-    if f.get("recorded_accuracy") is not None:
-        row(f"recorded accuracy ({f.get('recorded_accuracy_source', '')})", _cell(f["recorded_accuracy"]))
+    row("test accuracy", _cell(f.accuracy), reference=_cell(ref.get("accuracy")))
+    if f.recorded_accuracy is not None:
+        row(f"recorded accuracy ({f.recorded_accuracy_source or ''})", _cell(f.recorded_accuracy))
     if seat_names:
-        probes = report["attacks"]["kd"]["figures"]["seats"]
-        for name in probes[seat_names[0]]["students"]:
-            row(f"  student {name}", *[_cell(probes[s]["students"][name]["mean"]) for s in seat_names],
+        for name in probes[seat_names[0]].students:
+            row(f"  student {name}", *[_cell(probes[s].students[name].mean) for s in seat_names],
                 reference=_cell(ref.get("kd_students", {}).get(name)))
-        seat_figs = [report["seats"][s]["figures"] for s in seat_names]
-        row("baseline student", *[f"{_cell(x['baseline_accuracy'])} ({x['baseline']})" for x in seat_figs])
-        row("KD gain, deciding attacker", *[f"{x['kd_gain']:+.2f} ({x['kd_attacker']})" for x in seat_figs],
+        seat_figs = [report.seats[s].figures for s in seat_names]
+        row("baseline student", *[f"{_cell(x.baseline_accuracy)} ({x.baseline})" for x in seat_figs])
+        row("KD gain, deciding attacker", *[f"{x.kd_gain:+.2f} ({x.kd_attacker})" for x in seat_figs],
             reference=_cell(ref.get("kd_gain"), "{:+.2f}") + (f" ({ref['kd_attacker']})" if "kd_attacker" in ref else ""))
-        row("KD gain, 95% bounds", *[f"{x['kd_gain_lower']:+.2f} .. {x['kd_gain_upper']:+.2f}" for x in seat_figs],
+        row("KD gain, 95% bounds", *[f"{x.kd_gain_lower:+.2f} .. {x.kd_gain_upper:+.2f}" for x in seat_figs],
             reference=(f"{ref['kd_gain_lower']:+.2f} .. {ref['kd_gain_upper']:+.2f}" if "kd_gain_lower" in ref else ""))
         if "detected" in ref:
             row("reference: best lower bound (power)", reference=f"{ref['detected']['lower95']:+.2f} "
                 f"({ref['detected']['attacker']})")
-        m = f.get("matched_reference")
+        m = f.matched_reference
         if m:
             row("matched reference: accuracy / KD gain", f"{m['accuracy']:.2f} / {m['kd_gain']:+.2f}")
-    if "datafree" in report["attacks"]:
-        df = report["attacks"]["datafree"]["figures"]
-        row(f"data-free student ({df['mode']}, {df.get('seat', 'answer')} seat)", _cell(df["student_accuracy"]),
-            reference=_cell(ref.get("datafree_accuracy")))
-    if "robustness" in report["attacks"]:
-        for name, acc in report["attacks"]["robustness"]["figures"].items():
+    if "datafree" in report.probes:
+        df = report.probes["datafree"]
+        row(f"data-free student ({df.figure('mode')}, {df.figure('seat', 'answer')} seat)",
+            _cell(df.figure("student_accuracy")), reference=_cell(ref.get("datafree_accuracy")))
+    if "robustness" in report.probes:
+        for name, acc in report.probes["robustness"].figures.extra.items():
             if name != "clean":
                 row(f"robust accuracy: {name}", _cell(acc))
     for name in ("kd", "datafree", "robustness"):
-        if name in report["attacks"]:
-            a = report["attacks"][name]
-            row(f"{name}: queries / seconds", f"{a['queries']} / {a['seconds']:.0f}")
-    signature = report["artefact"].get("signature")
+        if name in report.probes:
+            a = report.probes[name]
+            row(f"{name}: queries / seconds", f"{a.queries} / {a.seconds:.0f}")
+    signature = report.artefact.get("signature")
     if signature:
         row("signature", f"ok ({Path(str(signature['signed_by'])).name})")
 
     c_table = Table(title="checks")
     for col, justify in (("check", "left"), ("value", "right"), ("threshold", "right"), ("result", "left")):
         c_table.add_column(col, justify=justify)
-    for c in report["checks"]:
-        mark = "[green]pass[/]" if c["passed"] else "[bold red]FAIL[/]"
-        value = f"{c['value']:.4f}" if "parity" in c["name"] else f"{c['value']:.2f}"
-        c_table.add_row(check_label(c), value, f"{c['op']} {c['threshold']:g}", mark)
-    for name, reason in report.get("skipped_checks", {}).items():
+    for c in report.checks:
+        mark = "[green]pass[/]" if c.passed else "[bold red]FAIL[/]"
+        value = f"{c.value:.4f}" if "parity" in c.name else f"{c.value:.2f}"
+        c_table.add_row(c.label, value, f"{c.op} {c.threshold:g}", mark)
+    for name, reason in report.skipped_checks.items():
         c_table.add_row(f"[dim]{name}[/]", "", "", f"[dim]skipped: {reason}[/]")
-    for reason in report.get("inconclusive", []):
+    for reason in report.inconclusive:
         c_table.add_row("[yellow]inconclusive[/]", "", "", reason)
-    if report.get("assumed"):
-        c_table.add_row("[yellow]assumed[/]", "", "", report["assumed"])
-    colour = {"PASS": "green", "FAIL": "bold red"}.get(report["verdict"], "yellow")
-    c_table.add_row("[bold]verdict[/]", "", "", f"[{colour}]{report['verdict']}[/] (gated seats: "
-                    f"{', '.join(report.get('gated_seats', []))})")
+    if report.assumed:
+        c_table.add_row("[yellow]assumed[/]", "", "", report.assumed)
+    colour = {"PASS": "green", "FAIL": "bold red"}.get(report.verdict, "yellow")
+    c_table.add_row("[bold]verdict[/]", "", "", f"[{colour}]{report.verdict}[/] (gated seats: "
+                    f"{', '.join(report.gated_seats)})")
     tables = [t] + ([seats_table(report)] if seat_names else []) + [c_table]
     return Group(*tables)
 
@@ -174,15 +175,15 @@ def demo_rows(result: dict[str, Any]) -> tuple[str, list[str], list[list[str]]]:
     head = ["model", "accuracy", "seat", "baseline student", "deciding attacker", "KD gain (upper)", "seat verdict",
             "verdict"]
     rows = []
-    for name, report in result["rows"].items():
-        probes = report["attacks"]["kd"]["figures"]["seats"]
+    for name, row in result["rows"].items():
+        report = as_report(row)
         for seat in ("file", "answer"):
-            s, p = report["seats"][seat], probes[seat]
-            f = s["figures"]
-            rows.append([name, f"{report['figures']['accuracy']:.2f}", seat, f"{f['baseline_accuracy']:.2f}",
-                         f"{p['best_kd_accuracy']:.2f} ({f['kd_attacker'].split('/')[-1]})",
-                         f"{f['kd_gain']:+.2f} ({f['kd_gain_upper']:+.2f})", s["verdict"] or "-",
-                         report["verdict"] if seat == "file" else ""])
+            s, p = report.seats[seat], report.kd_seats[seat]
+            f = s.figures
+            rows.append([name, f"{report.figures.accuracy:.2f}", seat, f"{f.baseline_accuracy:.2f}",
+                         f"{p.best_kd_accuracy:.2f} ({f.kd_attacker.split('/')[-1]})",
+                         f"{f.kd_gain:+.2f} ({f.kd_gain_upper:+.2f})", str(s.verdict or "-"),
+                         str(report.verdict) if seat == "file" else ""])
     return title, head, rows
 
 

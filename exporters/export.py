@@ -30,6 +30,7 @@ from torch import nn
 from shieldkit.checkpoint import load_model
 from shieldkit.data import Dataset
 from shieldkit.errors import InputError, ParityError
+from shieldkit.former_names import accepts_former_names
 from shieldkit.models import NormalizedClassifier
 from shieldkit.output_heads import DEFAULT_DECISION_CONFIDENCE, OutputHead, check_head, head_record
 from shieldkit.outputs import check_output_dir, disk_error
@@ -69,9 +70,9 @@ class ExportConfig:
         if self.quantize not in (None, "int8"):
             raise InputError(f"unknown quantisation {self.quantize!r}; valid: int8")
         if self.batch is not None and self.batch < 1:
-            raise InputError(f"--batch must be 'dynamic' or a positive integer, got {self.batch}")
+            raise InputError(f"--batch-size must be 'dynamic' or a positive integer, got {self.batch}")
         if self.parity_n < 1:
-            raise InputError("parity_n must be at least 1")
+            raise InputError(f"--n (parity images) must be at least 1, got {self.parity_n}")
         self.providers = provider_names(self.providers)
 
 
@@ -97,7 +98,7 @@ def parse_batch(batch: str | int | None) -> int | None:
     try:
         return int(batch)
     except ValueError:
-        raise InputError(f"--batch must be 'dynamic' or a positive integer, got {batch!r}") from None
+        raise InputError(f"--batch-size must be 'dynamic' or a positive integer, got {batch!r}") from None
 
 
 def parse_shape(shape: str | Sequence[int] | None) -> tuple[int, int, int] | None:
@@ -210,33 +211,31 @@ def _replace_dir(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+@accepts_former_names("export")
 def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Dataset | None = None,
            data_dir: str | Path | None = None, input_shape: str | Sequence[int] | None = None, opset: int = MIN_OPSET,
-           batch: str | int | None = "dynamic", input_format: str = "float", quantize: str | None = None,
-           parity_n: int = 1000, calibration_n: int = 512, providers: str | Sequence[str] | None = None,
+           batch_size: str | int | None = "dynamic", input_format: str = "float", quantize: str | None = None,
+           n: int = 1000, calibration_n: int = 512, providers: str | Sequence[str] | None = None,
            max_abs_diff: float = 1e-3, min_agreement: float = 0.999, overwrite: bool = False, seed: int = 0,
            arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False,
            image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
            head: str | None = None, decision_confidence: float = DEFAULT_DECISION_CONFIDENCE,
-           with_weights: bool = False, outputs: str | None = None, log=None) -> ExportResult:
+           with_weights: bool = False, log=None) -> ExportResult:
     """Export ``model`` to the directory ``out`` and check it against ONNX Runtime.
 
     Writes ``model.onnx`` (+ ``model.int8.onnx`` with ``quantize="int8"``), ``manifest.json`` and (see
-    :func:`ships_weights`) ``model.safetensors``. Parity is measured on ``parity_n`` test images of ``data`` (random images
+    :func:`ships_weights`) ``model.safetensors``. Parity is measured on ``n`` test images of ``data`` (random images
     when no data is given, and the manifest says so). Raises :class:`ParityError` (exit 1) when the
     fp32 graph misses ``max_abs_diff``/``min_agreement`` on any provider, and leaves nothing behind.
 
     ``head`` is the output head the ONNX graphs answer with (:data:`~shieldkit.output_heads.OUTPUT_HEADS`:
-    ``logits``, ``confidence``, ``decision``; ``outputs`` is its former name, still accepted); None takes the one
+    ``logits``, ``confidence``, ``decision``); None takes the one
     a ``protect`` run recorded in its checkpoint, else ``logits``. ``with_weights`` also ships the plain network
     (``model.safetensors``) beside a head: an audit bundle, whose file seat is then the plain network.
     """
     say = log or (lambda msg: None)
-    if outputs is not None and head is not None and outputs != head:
-        raise InputError(f"--head {head} and --outputs {outputs} disagree (--outputs is the old name of --head)")
-    head = head or outputs
-    cfg = ExportConfig(opset=opset, batch=parse_batch(batch), input_format=input_format, quantize=quantize,
-                       parity_n=parity_n, calibration_n=calibration_n,
+    cfg = ExportConfig(opset=opset, batch=parse_batch(batch_size), input_format=input_format, quantize=quantize,
+                       parity_n=n, calibration_n=calibration_n,
                        providers=providers, max_abs_diff=max_abs_diff, min_agreement=min_agreement,
                        seed=seed, head=head or "logits", decision_confidence=decision_confidence,
                        with_weights=with_weights)

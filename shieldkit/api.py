@@ -17,10 +17,12 @@ from typing import Any, Sequence
 
 from torch import nn
 
+from .attacks import DEFAULT_EPS, DEFAULT_STEP_SIZE
 from .checkpoint import ModelInfo
 from .data import Dataset
 from .engine import TrainConfig, clean_accuracy, fit
 from .errors import InputError
+from .former_names import accepts_former_names
 from .losses.adversarial import ARD_LEVELS
 from .methods import (ADVERSARIAL_TRAINING, HARDENING, PROTECTIONS, AttackOptions, HardenOptions, Plain,
                       ProtectOptions, adversarial_training)
@@ -54,12 +56,13 @@ def recorded_options(arguments: dict[str, Any]) -> dict[str, Any]:
     return {k: plain(v) for k, v in arguments.items() if k not in NOT_RECORDED}
 
 
+@accepts_former_names("train")
 def train(arch: str, data: str | Dataset, *, out: str | Path | None = None, epochs: int = 30,
           batch_size: int = 128, lr: float = 0.1, weight_decay: float = 5e-4, schedule: str = "cosine",
           label_smoothing: float = 0.0, seed: int = 0, device: str = "auto", data_dir: str | Path | None = None,
           download: bool = False, resume: bool = False, progress: bool = True,
-          model_kwargs: dict | None = None, adversarial: str | None = None, eps: float = 8 / 255,
-          attack_steps: int = 10, attack_step_size: float = 2 / 255, trades_beta: float = 6.0,
+          model_kwargs: dict | None = None, adversarial: str | None = None, eps: float = DEFAULT_EPS,
+          steps: int = 10, step_size: float = DEFAULT_STEP_SIZE, trades_beta: float = 6.0,
           compile: bool = False, precision: str = "auto", loader: str = "device", workers: int = 2,
           image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
           augment: str | None = None) -> RunResult:
@@ -67,12 +70,12 @@ def train(arch: str, data: str | Dataset, *, out: str | Path | None = None, epoc
 
     Plain cross-entropy by default; ``adversarial`` names a robust-training method of
     :data:`~shieldkit.methods.ADVERSARIAL_TRAINING` (``pgd-at``, ``trades``) that trains a robust model (a teacher for
-    ``harden``) against ℓ∞ PGD with ``eps``, ``attack_steps`` and ``attack_step_size``.
+    ``harden``) against ℓ∞ PGD with ``eps``, ``steps`` and ``step_size``.
     """
     options = recorded_options(locals())
     check_output_file(out)
     check_data_options(image_size, resize, center_crop, augment)
-    attack = AttackOptions(eps, attack_step_size, attack_steps)
+    attack = AttackOptions(eps, step_size, steps)
     if adversarial:
         adversarial = ADVERSARIAL_TRAINING.canonical(adversarial)
     method = adversarial_training(adversarial, attack, trades_beta) if adversarial else Plain(label_smoothing)
@@ -93,10 +96,11 @@ def train(arch: str, data: str | Dataset, *, out: str | Path | None = None, epoc
                  run_settings={"arch": arch, "data": ds.name})
     figures = {"test_accuracy": result.test_accuracy, "train_seconds": result.seconds}
     if adversarial:
-        figures.update(pgd20_figures(model, ds, 1000, eps, attack_step_size))
+        figures.update(pgd20_figures(model, ds, 1000, eps, step_size))
     return finish_run(out, model, ds, settings, figures, result, resume_file)
 
 
+@accepts_former_names("protect")
 def protect(model: str | Path | nn.Module, data: str | Dataset, *, out: str | Path | None = None,
             method: str = "rml", recipe: str = DEFAULT_RECIPE, alpha: float | None = None,
             beta: float | None = None, tau: float | None = None, negatives: str | None = None,
@@ -107,10 +111,10 @@ def protect(model: str | Path | nn.Module, data: str | Dataset, *, out: str | Pa
             arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False,
             compile: bool = False, precision: str = "auto", loader: str = "device", workers: int = 2,
             adversarial_steps: int = 0,
-            eps: float = 8 / 255, attack_step_size: float = 2 / 255, adv_weight: float = 1.0,
+            eps: float = DEFAULT_EPS, step_size: float = DEFAULT_STEP_SIZE, adv_weight: float = 1.0,
             mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
             image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
-            augment: str | None = None, head: str | None = None, outputs: str | None = None) -> RunResult:
+            augment: str | None = None, head: str | None = None) -> RunResult:
     """Protect a trained classifier against distillation; save the protected model to ``out``.
 
     ``method`` names a :data:`~shieldkit.methods.PROTECTIONS` entry. ``"rml"`` fine-tunes a copy of the model with
@@ -120,19 +124,15 @@ def protect(model: str | Path | nn.Module, data: str | Dataset, *, out: str | Pa
     value; ``"nasty"`` trains a Nasty Teacher of the same architecture from scratch against the model (defaults:
     30 epochs, lr 0.1). Test accuracy of original and protected is measured and stored.
     ``adversarial_steps`` > 0 (robust RML, for a hardened model) adds ``adv_weight``·CE on PGD examples
-    (``eps``, ``attack_step_size``) so that protection does not erode robustness; PGD-20 is then stored too.
+    (``eps``, ``step_size``) so that protection does not erode robustness; PGD-20 is then stored too.
     ``model`` may be a plain ``nn.Module`` taking normalised images: it is wrapped with ``mean``/``std``
     (default: the data's statistics), see :func:`~shieldkit.runs.as_model`.
     ``head`` is the output head (:data:`~shieldkit.output_heads.OUTPUT_HEADS`) recorded for ``export``, which
     puts it into the ONNX graph: ``decision`` (default) answers with the decision only, ``confidence`` with the
     decision and its confidence (docs/output-heads.md). A head protects the ``answer`` seat only: whoever holds
     the exported file can cut it off, and then only the fine-tuned weights protect (docs/verification.md).
-    ``outputs`` is the former name of ``head``.
     """
-    if outputs is not None and head is not None and outputs != head:
-        raise InputError(f"--head {head} and --outputs {outputs} disagree (--outputs is the old name of --head)")
-    head = head or outputs or PROTECT_HEAD
-    outputs = None
+    head = head or PROTECT_HEAD
     options = recorded_options(locals())
     check_output_file(out)
     check_data_options(image_size, resize, center_crop, augment)
@@ -141,7 +141,7 @@ def protect(model: str | Path | nn.Module, data: str | Dataset, *, out: str | Pa
     protection = PROTECTIONS.get(method)
     opts = ProtectOptions(recipe=recipe, alpha=alpha, beta=beta, tau=tau, negatives=negatives, confidence=confidence,
                           ce_weight=ce_weight, flatness=flatness, use_labels=use_labels, omega=omega,
-                          attack=AttackOptions(eps, attack_step_size, adversarial_steps), adv_weight=adv_weight)
+                          attack=AttackOptions(eps, step_size, adversarial_steps), adv_weight=adv_weight)
     protection.check(opts)
     dev = resolve_device(device)
     original, info, ds = load_with_data(model, data, data_dir=data_dir, download=download, image_size=image_size,
@@ -176,20 +176,21 @@ def protect(model: str | Path | nn.Module, data: str | Dataset, *, out: str | Pa
     figures = {"original_test_accuracy": acc_original, "protected_test_accuracy": result.test_accuracy,
                "accuracy_drop": acc_original - result.test_accuracy, "protect_seconds": time.perf_counter() - t0}
     if adversarial_steps > 0:
-        figures.update(pgd20_figures(protected, ds, 1000, eps, attack_step_size))
+        figures.update(pgd20_figures(protected, ds, 1000, eps, step_size))
     return finish_run(out, protected, ds, settings, figures, result, resume_file)
 
 
+@accepts_former_names("harden")
 def harden(teacher: str | Path | nn.Module | None, data: str | Dataset, *, student: str = "mobilenetv2",
            out: str | Path | None = None, method: str = "ard", levels: str | Sequence[str] = ARD_LEVELS,
            lambdas: str | Sequence[float] = (1.0, 1.0, 1.0), gamma: float = 1.0, inner: str = "kl",
-           base: str = "rslad", goldblum_alpha: float = 1.0, goldblum_tau: float = 30.0, eps: float = 8 / 255,
-           attack_steps: int = 10, attack_step_size: float = 2 / 255, data_fraction: float = 1.0, epochs: int = 30,
+           base: str = "rslad", goldblum_alpha: float = 1.0, goldblum_tau: float = 30.0, eps: float = DEFAULT_EPS,
+           steps: int = 10, step_size: float = DEFAULT_STEP_SIZE, data_fraction: float = 1.0, epochs: int = 30,
            batch_size: int = 128, lr: float = 0.1, weight_decay: float = 5e-4, schedule: str = "cosine",
            seed: int = 0, device: str = "auto", data_dir: str | Path | None = None, download: bool = False,
            resume: bool = False, progress: bool = True, student_kwargs: dict | None = None,
            arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False,
-           compile: bool = False, precision: str = "auto", loader: str = "device", workers: int = 2, eval_n: int = 1000,
+           compile: bool = False, precision: str = "auto", loader: str = "device", workers: int = 2, n: int = 1000,
            image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
            augment: str | None = None) -> RunResult:
     """Train a fresh ``student`` to be robust, distilled from a robust ``teacher`` with ``method``; save to ``out``.
@@ -199,14 +200,14 @@ def harden(teacher: str | Path | nn.Module | None, data: str | Dataset, *, stude
     the same engine, attack and budget so that their figures compare. ``levels``/``lambdas``/``gamma`` configure
     ARD's ranking terms (cat, sample, disc); ``inner`` picks ARD's attack objective (KL to the teacher, or CE);
     ``data_fraction`` < 1 trains on a stratified part of the training split. Teacher and student clean accuracy,
-    and the student's PGD-20 accuracy on ``eval_n`` test images (0: skip), are stored as figures.
+    and the student's PGD-20 accuracy on ``n`` test images (0: skip), are stored as figures.
     """
     options = recorded_options(locals())
     check_output_file(out)
     check_data_options(image_size, resize, center_crop, augment)
     method = HARDENING.canonical(method)
     hardening = HARDENING.get(method)
-    opts = HardenOptions(attack=AttackOptions(eps, attack_step_size, attack_steps), levels=levels, lambdas=lambdas,
+    opts = HardenOptions(attack=AttackOptions(eps, step_size, steps), levels=levels, lambdas=lambdas,
                          gamma=gamma, inner=inner, base=base, goldblum_alpha=goldblum_alpha, goldblum_tau=goldblum_tau)
     if teacher is None and hardening.needs_teacher:
         raise InputError(f"--method {method} needs a --teacher")
@@ -248,5 +249,5 @@ def harden(teacher: str | Path | nn.Module | None, data: str | Dataset, *, stude
     seconds = time.perf_counter() - t0
     epochs_run = max(1, epochs - result.resumed_from_epoch)
     figures = {"test_accuracy": result.test_accuracy, "teacher_test_accuracy": teacher_acc, "harden_seconds": seconds,
-               "seconds_per_epoch": seconds / epochs_run, **pgd20_figures(model, ds, eval_n, eps, attack_step_size)}
+               "seconds_per_epoch": seconds / epochs_run, **pgd20_figures(model, ds, n, eps, step_size)}
     return finish_run(out, model, ds, settings, figures, result, resume_file)

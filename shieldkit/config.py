@@ -4,6 +4,7 @@ A run config is either a TOML file of option names (``epochs = 10``; dashes or u
 ``[train]``/``[protect]``/``[harden]`` table) or the JSON sidecar a run wrote beside its checkpoint, whose
 ``settings.options`` are that run's own arguments: ``shieldkit train --config model.json --out again.pt`` repeats
 it. Unknown keys are an error, as is a sidecar of another command; options given on the command line win.
+A former option name (:mod:`shieldkit.former_names`) is read as its current one, with a note.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import InputError
+from .former_names import current_keywords, note
 from .utils import read_json
 
 try:
@@ -63,5 +65,6 @@ def load_run_config(path: str | Path, command: str, valid: Iterable[str]) -> dic
         if others:
             raise InputError(f"{path} configures `{others[0]}`, not `{command}`")
         options = {str(k).replace("-", "_"): v for k, v in options.items()}
+    options = current_keywords(command, options, say=lambda former, current: note(f"{former} (in {path})", current))
     check_keys(options, valid, str(path), "option")
     return options

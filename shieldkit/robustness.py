@@ -22,7 +22,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .attacks import CWInf, FGSM, PGD, Attack, AutoAttack, ScoreModule, Square
+from .attacks import DEFAULT_EPS, DEFAULT_STEP_SIZE, CWInf, FGSM, PGD, Attack, AutoAttack, ScoreModule, Square
 from .data import ImageArray, iterate_batches, stratified_split
 from .progress import progress_bar
 from .registry import Registry
@@ -36,8 +36,8 @@ Scorer = Callable[[torch.Tensor], torch.Tensor]
 class RobustnessConfig:
     attacks: tuple[str, ...] = ("clean", "fgsm", "pgd20", "cw")
     n: int = 1000
-    eps: float = 8 / 255
-    step_size: float = 2 / 255
+    eps: float = DEFAULT_EPS
+    step_size: float = DEFAULT_STEP_SIZE
     pgd_steps: int = 20
     cw_steps: int = 20
     square_queries: int = 1000

@@ -105,6 +105,8 @@ def atomic_torch_save(obj: Any, path: str | Path) -> None:
 
 
 def to_jsonable(obj: Any) -> Any:
+    if callable(getattr(obj, "to_dict", None)):  # a typed record (e.g. shieldkit.verify.VerificationReport)
+        return to_jsonable(obj.to_dict())
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

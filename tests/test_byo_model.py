@@ -39,7 +39,7 @@ def test_own_network_through_every_command_in_separate_processes(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     r = cli("protect", m, "--data", "digits", "--epochs", "1", "--out", p)
     assert r.returncode == 0, r.stderr[-2000:]
-    r = cli("export", p, "--data", "digits", "--parity-n", "64", "--out", art)
+    r = cli("export", p, "--data", "digits", "--n", "64", "--out", art)
     assert r.returncode == 0, r.stderr[-2000:]
     manifest = json.loads((art / "manifest.json").read_text())
     assert manifest["model"]["arch"] == ARCH and manifest["input"]["shape"][1:] == [3, 16, 16]
@@ -128,7 +128,7 @@ def test_outputs_follow_the_umask(tmp_path):
         shieldkit.train("cnn3", "digits", epochs=1, progress=False, out=tmp_path / "m.pt", model_kwargs={"width": 4})
         from shieldkit.exporters import export
 
-        export(tmp_path / "m.pt", tmp_path / "art", input_shape="3,32,32", parity_n=8)
+        export(tmp_path / "m.pt", tmp_path / "art", input_shape="3,32,32", n=8)
     finally:
         os.umask(old)
     for path in (tmp_path / "m.pt", tmp_path / "m.json", tmp_path / "art" / "manifest.json",

@@ -28,7 +28,7 @@ def digits_model(tmp_path_factory):
 def artefact(digits_model, tmp_path_factory):
     """The trained digits model exported with real-image parity and an int8 graph."""
     out = tmp_path_factory.mktemp("art") / "cnn3"
-    r = export(digits_model[0], out, data="digits", quantize="int8", parity_n=200, calibration_n=128)
+    r = export(digits_model[0], out, data="digits", quantize="int8", n=200, calibration_n=128)
     return out, r
 
 
@@ -36,7 +36,7 @@ def artefact(digits_model, tmp_path_factory):
 def test_round_trip_dynamic_batch(arch, tmp_path):
     torch.manual_seed(0)
     model = create_model(arch, 10).eval()
-    export(model, tmp_path / "a", input_shape="3,32,32", parity_n=16)
+    export(model, tmp_path / "a", input_shape="3,32,32", n=16)
     rt = load_runtime(tmp_path / "a")
     assert rt.provider == "CPUExecutionProvider"
     for n in (1, 7):
@@ -76,7 +76,7 @@ def test_real_image_parity_and_manifest(artefact, digits_model):
 
 
 def test_uint8_input_graph(digits_model, tmp_path):
-    export(digits_model[0], tmp_path / "u8", data="digits", input_format="uint8", parity_n=64)
+    export(digits_model[0], tmp_path / "u8", data="digits", input_format="uint8", n=64)
     rt = load_runtime(tmp_path / "u8")
     assert rt.spec.layout == "NHWC" and rt.spec.dtype == "uint8"
     raw = torch.randint(0, 256, (6, 32, 32, 3), dtype=torch.uint8)
@@ -92,7 +92,7 @@ def test_uint8_input_graph(digits_model, tmp_path):
 
 def test_fixed_batch_pads_last_chunk(tmp_path):
     model = create_model("cnn3", 4, width=8).eval()
-    export(model, tmp_path / "b4", input_shape="3,16,16", batch=4, parity_n=10)
+    export(model, tmp_path / "b4", input_shape="3,16,16", batch_size=4, n=10)
     rt = load_runtime(tmp_path / "b4")
     assert rt.spec.fixed_batch == 4
     x = torch.rand(5, 3, 16, 16)
@@ -143,20 +143,20 @@ def test_wrong_input_shape_fails_clearly(digits_model, tmp_path):
 
 
 def test_parity_failure_exits_1_and_leaves_nothing(digits_model, tmp_path):
-    r = run("export", digits_model[0], "--out", tmp_path / "out", "--min-agreement", "1.01", "--parity-n", "20")
+    r = run("export", digits_model[0], "--out", tmp_path / "out", "--min-agreement", "1.01", "--n", "20")
     assert r.exit_code == 1 and "parity failed" in one_error_line(r)
     assert leftovers(tmp_path) == []
     with pytest.raises(ParityError, match="top-1 agreement"):
-        export(digits_model[0], tmp_path / "out", min_agreement=1.01, parity_n=20)
+        export(digits_model[0], tmp_path / "out", min_agreement=1.01, n=20)
 
 
 def test_existing_output_needs_overwrite(digits_model, tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "x").write_text("keep")
-    r = run("export", digits_model[0], "--out", tmp_path / "out", "--parity-n", "8")
+    r = run("export", digits_model[0], "--out", tmp_path / "out", "--n", "8")
     assert r.exit_code == 2 and "--overwrite" in one_error_line(r)
     assert (tmp_path / "out" / "x").read_text() == "keep"
-    r = run("export", digits_model[0], "--out", tmp_path / "out", "--parity-n", "8", "--overwrite")
+    r = run("export", digits_model[0], "--out", tmp_path / "out", "--n", "8", "--overwrite")
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["manifest.json", "model.onnx", "model.safetensors"]
     assert leftovers(tmp_path) == ["out"]

@@ -28,7 +28,7 @@ def world(tmp_path_factory):
     """Inputs shared by the cases (read-only for them): a trained checkpoint, its artefact, bad files."""
     d = tmp_path_factory.mktemp("world")
     train("cnn3", "digits", epochs=1, out=d / "model.pt", progress=False)
-    export(d / "model.pt", d / "artefact", data="digits", parity_n=64)
+    export(d / "model.pt", d / "artefact", data="digits", n=64)
     net = create_model("cnn3", 10)
     torch.save(net.net.state_dict(), d / "state_dict.pt")
     bad = create_model("cnn3", 10)
@@ -163,7 +163,7 @@ CASES = [
     ("verify-query-budget-0", lambda w, o: ["verify", w / "artefact", "--data", "digits", "--query-budget", "0"],
      "--query-budget"),
     ("verify-seeds", lambda w, o: ["verify", w / "artefact", "--data", "digits", "--seeds", "a,b"], "--seeds"),
-    ("verify-attacks", lambda w, o: ["verify", w / "artefact", "--data", "digits", "--attacks", "foo"],
+    ("verify-attacks", lambda w, o: ["verify", w / "artefact", "--data", "digits", "--probes", "foo"],
      "unknown attack"),
     ("verify-needs-reference", lambda w, o: ["verify", w / "artefact", "--data", "digits", "--max-accuracy-drop", "1"],
      "--reference"),
@@ -299,7 +299,7 @@ def test_paths_with_spaces_and_non_ascii(world, tmp_path):
     d = tmp_path / "my models" / "modèle été"
     r = run("train", "--data", "digits", "--arch", "cnn3", "--epochs", "1", "--out", d / "réseau 1.pt")
     assert r.exit_code == 0, r.output
-    r = run("export", d / "réseau 1.pt", "--out", d / "artéfact", "--data", "digits", "--parity-n", "32")
+    r = run("export", d / "réseau 1.pt", "--out", d / "artéfact", "--data", "digits", "--n", "32")
     assert r.exit_code == 0, r.output
     r = run("inspect", d / "artéfact", "--json")
     assert r.exit_code == 0 and json.loads(r.output)["integrity"].startswith("ok")

@@ -17,7 +17,7 @@ from cli_helpers import one_error_line, run
 
 pytestmark = pytest.mark.slow  # end-to-end: trains several models (CI runs it; -m 'not slow' skips)
 
-FAST = dict(attack_steps=5, attack_step_size=2.5 / 255, progress=False)
+FAST = dict(steps=5, step_size=2.5 / 255, progress=False)
 EVAL = RobustnessConfig(attacks=("clean", "pgd20"), n=300)
 
 
@@ -119,7 +119,7 @@ def test_harden_cli_one_interface(method, extra, teacher_ckpt, digits16_npz, tmp
     out = tmp_path / f"{method}.pt"
     teacher = [] if method == "at" else ["--teacher", teacher_ckpt]
     res = run("harden", *teacher, "--student", "cnn3", "--data", digits16_npz, "--out", out, "--method", method,
-              "--epochs", "1", "--data-fraction", "0.2", "--attack-steps", "2", *extra)
+              "--epochs", "1", "--data-fraction", "0.2", "--steps", "2", *extra)
     assert res.exit_code == 0, res.output
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["settings"]["method"]["method"] == {"at": "pgd-at"}.get(method, method)
@@ -156,7 +156,7 @@ def test_harden_bad_input_is_one_line_exit_2(args, message, teacher_ckpt, digits
 def test_train_adversarial_cli_records_its_attack(tmp_path):
     out = tmp_path / "t.pt"
     res = run("train", "--arch", "cnn3", "--data", "digits", "--out", out, "--epochs", "1", "--adversarial", "trades",
-              "--attack-steps", "2")
+              "--steps", "2")
     assert res.exit_code == 0, res.output
     method = json.loads(out.with_suffix(".json").read_text())["settings"]["method"]
     assert method["method"] == "trades" and method["attack"]["loss"] == "kl" and method["beta"] == 6.0
@@ -174,7 +174,7 @@ def test_evaluate_checkpoint_and_exported_artefact(teacher_ckpt, digits16_npz, t
     assert pt["accuracy"]["pgd20"] <= pt["accuracy"]["clean"]
 
     art = tmp_path / "art"
-    export(teacher_ckpt, art, data=str(digits16_npz), parity_n=200)
+    export(teacher_ckpt, art, data=str(digits16_npz), n=200)
     res = run("evaluate", art, "--data", digits16_npz, "--attacks", "clean,pgd20,square", "--n", "200",
               "--square-queries", "30", "--report", report_ort)
     assert res.exit_code == 0, res.output
@@ -202,19 +202,19 @@ def test_transfer_attack_from_another_model(teacher_ckpt, plain16, digits16, tmp
 
 def test_verify_gates_on_robustness(teacher_ckpt, digits16_npz, tmp_path):
     policy = tmp_path / "robust.toml"
-    policy.write_text('attacks = ["robustness"]\n[thresholds]\nmin_pgd20 = 100.0\n[robustness]\nn = 100\n')
+    policy.write_text('probes = ["robustness"]\n[thresholds]\nmin_pgd20 = 100.0\n[robustness]\nn = 100\n')
     res = run("verify", teacher_ckpt, "--data", digits16_npz, "--policy", policy, "--report", tmp_path / "r.json")
     assert res.exit_code == 1, res.output
     assert "min_pgd20" in one_error_line(res)
     failed = json.loads((tmp_path / "r.json").read_text())
     assert failed["verdict"] == "FAIL" and "pgd20" in failed["attacks"]["robustness"]["figures"]
-    res = run("verify", teacher_ckpt, "--data", digits16_npz, "--attacks", "robustness", "--min-pgd20", "5",
+    res = run("verify", teacher_ckpt, "--data", digits16_npz, "--probes", "robustness", "--min-pgd20", "5",
               "--max-kd-gain", "1000", "--report", tmp_path / "ok.json")
     assert res.exit_code == 2 and "kd attack" in one_error_line(res)  # a KD threshold without the KD attack
-    policy.write_text('attacks = ["robustness"]\n[thresholds]\nmin_pgd20 = 5.0\n[robustness]\nn = 100\nnope = 1\n')
+    policy.write_text('probes = ["robustness"]\n[thresholds]\nmin_pgd20 = 5.0\n[robustness]\nn = 100\nnope = 1\n')
     res = run("verify", teacher_ckpt, "--data", digits16_npz, "--policy", policy)
     assert res.exit_code == 2 and "unknown [robustness] key" in one_error_line(res)
-    policy.write_text('attacks = ["robustness"]\n[thresholds]\nmin_pgd20 = 5.0\n[robustness]\nn = 100\n')
+    policy.write_text('probes = ["robustness"]\n[thresholds]\nmin_pgd20 = 5.0\n[robustness]\nn = 100\n')
     res = run("verify", teacher_ckpt, "--data", digits16_npz, "--policy", policy, "--report", tmp_path / "ok.json")
     assert res.exit_code == 0, res.output
     ok = json.loads((tmp_path / "ok.json").read_text())
@@ -240,7 +240,7 @@ def test_robust_rml_trains_on_adversarial_examples(robust16, digits16, monkeypat
     kw = dict(method="rml", epochs=1, lr=0.02, progress=False)
     plain = shieldkit.protect(robust16, digits16, **kw)
     assert calls["n"] == 0 and plain.settings["method"]["attack"] is None
-    robust = shieldkit.protect(robust16, digits16, adversarial_steps=5, attack_step_size=2.5 / 255, **kw)
+    robust = shieldkit.protect(robust16, digits16, adversarial_steps=5, step_size=2.5 / 255, **kw)
     steps = len(digits16.train) // 128
     assert calls["n"] >= steps and robust.settings["method"]["attack"]["steps"] == 5
     assert "pgd20_accuracy" in robust.figures

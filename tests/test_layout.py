@@ -33,9 +33,9 @@ def test_facade_offers_every_user_facing_call():
 
 
 # library-only parameters: Python objects or callbacks no command line can carry
-# (``outputs``: head's former name, which the CLI accepts as an alias spelling of --head; ``memo``: students shared
+# (``memo``: students shared
 # between runs of one Python process)
-LIBRARY_ONLY = {"progress", "log", "kd_config", "datafree_config", "thresholds", "outputs", "memo"}
+LIBRARY_ONLY = {"progress", "log", "kd_config", "datafree_config", "thresholds", "memo"}
 
 
 @pytest.mark.parametrize("command,function", [
@@ -124,7 +124,7 @@ def test_a_registered_method_appears_in_help_and_runs(tmp_path):
     r = shieldkit_with_plugin("harden", "--help")
     assert r.returncode == 0 and "throwaway" in r.stdout, r.stdout + r.stderr
     r = shieldkit_with_plugin("harden", "--method", "throwaway", "--student", "cnn3", "--student-kwargs",
-                              '{"width": 8}', "--data", "digits", "--epochs", "1", "--attack-steps", "1", "--eval-n",
+                              '{"width": 8}', "--data", "digits", "--epochs", "1", "--steps", "1", "--n",
                               "0", "--out", tmp_path / "s.pt")
     assert r.returncode == 0, r.stderr[-2000:]
     settings = json.loads((tmp_path / "s.json").read_text())["settings"]
@@ -175,7 +175,7 @@ def test_the_extending_guide_example_trains(tmp_path, digits16):
         assert "logit-matching" in HARDENING.names()
         teacher = shieldkit.train("cnn3", digits16, epochs=1, progress=False, model_kwargs={"width": 8})
         r = shieldkit.harden(teacher.model, digits16, student="cnn3", student_kwargs={"width": 8},
-                             method="logit-matching", epochs=1, attack_steps=1, eval_n=0, progress=False)
+                             method="logit-matching", epochs=1, steps=1, n=0, progress=False)
         assert r.settings["method"]["method"] == "logit-matching" and r.history[-1]["loss_mse"] >= 0
     finally:
         if "logit-matching" in HARDENING:

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from shieldkit.losses import (binary_loss, binary_probs, hinton_kd_loss, kd_loss, nasty_loss, non_target_logits,
-                              reverse_loss, reversed_negatives, rml_loss)
+                              negatives_loss, negatives_target, rml_loss)
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_mirror_inverts_ranking_and_keeps_values(logits):
     z, y = logits
     neg = non_target_logits(z, y)
     q = F.softmax(neg / 4, 1)
-    r = reversed_negatives(neg, 4.0, "mirror")
+    r = negatives_target(neg, 4.0, "mirror")
     # same multiset of values (hence same entropy)
     assert torch.allclose(q.sort(1).values, r.sort(1).values)
     # ranking exactly inverted: the k-th smallest of q is the k-th largest of r
@@ -48,22 +48,22 @@ def test_mirror_inverts_ranking_and_keeps_values(logits):
 def test_negate_inverts_ranking(logits):
     z, y = logits
     neg = non_target_logits(z, y)
-    r = reversed_negatives(neg, 4.0, "negate")
+    r = negatives_target(neg, 4.0, "negate")
     assert torch.equal(neg.argsort(1), r.argsort(1, descending=True))
     with pytest.raises(ValueError):
-        reversed_negatives(neg, 4.0, "shuffle")
+        negatives_target(neg, 4.0, "shuffle")
 
 
 @pytest.mark.parametrize("mode", ["mirror", "negate"])
 def test_reverse_term_zero_when_protected_negatives_equal_reversed_target(logits, mode):
     z_o, y = logits
     tau = 4.0
-    rev = reversed_negatives(non_target_logits(z_o, y), tau, mode)
+    rev = negatives_target(non_target_logits(z_o, y), tau, mode)
     z_p = z_o.clone()
     mask = torch.ones_like(z_p, dtype=torch.bool).scatter_(1, y.view(-1, 1), False)
     z_p[mask] = (tau * rev.log()).flatten()  # softmax(z_p_neg / τ) == rev
-    assert reverse_loss(z_p, z_o, y, tau, mode).abs().item() < 1e-5
-    assert reverse_loss(z_o, z_o, y, tau, mode).item() > 0.01  # the un-reversed original is penalised
+    assert negatives_loss(z_p, z_o, y, tau, mode).abs().item() < 1e-5
+    assert negatives_loss(z_o, z_o, y, tau, mode).item() > 0.01  # the un-reversed original is penalised
 
 
 def test_binary_term_zero_iff_target_confidence_matches(logits):
@@ -83,12 +83,12 @@ def test_kl_terms_use_batchmean(logits):
     assert torch.allclose(binary_loss(z_p, z_o, y, tau), per_sample.mean() * tau**2, atol=1e-6)
     # duplicating the batch leaves a batchmean loss unchanged (a 'mean' over elements would not depend on C either,
     # but would be C-1 times smaller): compare against the element-wise mean to pin the reduction
-    rev = reversed_negatives(non_target_logits(z_o, y), tau)
+    rev = negatives_target(non_target_logits(z_o, y), tau)
     log_q = F.log_softmax(non_target_logits(z_p, y) / tau, 1)
     per_sample_rev = (rev * (rev.log() - log_q)).sum(1)
-    assert torch.allclose(reverse_loss(z_p, z_o, y, tau), per_sample_rev.mean() * tau**2, atol=1e-5)
-    assert torch.allclose(reverse_loss(torch.cat([z_p, z_p]), torch.cat([z_o, z_o]), torch.cat([y, y]), tau),
-                          reverse_loss(z_p, z_o, y, tau), atol=1e-6)
+    assert torch.allclose(negatives_loss(z_p, z_o, y, tau), per_sample_rev.mean() * tau**2, atol=1e-5)
+    assert torch.allclose(negatives_loss(torch.cat([z_p, z_p]), torch.cat([z_o, z_o]), torch.cat([y, y]), tau),
+                          negatives_loss(z_p, z_o, y, tau), atol=1e-6)
 
 
 def test_rml_loss_terms_weighted_and_no_gradient_into_original(logits):
@@ -97,8 +97,8 @@ def test_rml_loss_terms_weighted_and_no_gradient_into_original(logits):
     z_p = (z_o.detach() + 0.5).requires_grad_(True)
     t1 = rml_loss(z_p, z_o, y, alpha=1.0, beta=1.0, tau=4.0)
     t2 = rml_loss(z_p, z_o, y, alpha=2.0, beta=3.0, tau=4.0)
-    assert set(t1) == {"loss_ce", "loss_bin", "loss_rev"}
-    assert torch.allclose(t2["loss_bin"], 2 * t1["loss_bin"]) and torch.allclose(t2["loss_rev"], 3 * t1["loss_rev"])
+    assert set(t1) == {"loss_ce", "loss_bin", "loss_neg"}
+    assert torch.allclose(t2["loss_bin"], 2 * t1["loss_bin"]) and torch.allclose(t2["loss_neg"], 3 * t1["loss_neg"])
     sum(t1.values()).backward()
     assert z_o.grad is None and torch.isfinite(z_p.grad).all()
 
@@ -107,7 +107,7 @@ def test_rml_loss_golden_value():
     z_o = torch.tensor([[4.0, 1.0, 0.0, -1.0]])
     z_p = torch.tensor([[3.0, -1.0, 0.5, 1.0]])
     y = torch.tensor([0])
-    t = rml_loss(z_p, z_o, y, alpha=1.0, beta=1.0, tau=2.0, reverse="mirror")
+    t = rml_loss(z_p, z_o, y, alpha=1.0, beta=1.0, tau=2.0, negatives="mirror")
     # hand computation: CE at tau 1; binary and reverse KLs at tau 2, times tau^2
     ce = -F.log_softmax(z_p, 1)[0, 0]
     p_o = F.softmax(z_o / 2, 1)[0, 0]
@@ -119,7 +119,7 @@ def test_rml_loss_golden_value():
     kl_rev = (rev * (rev / q_p).log()).sum()
     assert torch.allclose(t["loss_ce"], ce, atol=1e-6)
     assert torch.allclose(t["loss_bin"], 4 * kl_bin, atol=1e-6)
-    assert torch.allclose(t["loss_rev"], 4 * kl_rev, atol=1e-6)
+    assert torch.allclose(t["loss_neg"], 4 * kl_rev, atol=1e-6)
 
 
 def test_kd_loss_zero_for_identical_and_positive_otherwise(logits):
@@ -160,7 +160,7 @@ def test_uniform_negatives_term_has_zero_gradient_across_negatives_at_the_optimu
     z_p = torch.full_like(z_o, -1.5)
     z_p[torch.arange(6), y] = 3.0
     z_p.requires_grad_(True)
-    loss = reverse_loss(z_p, z_o, y, 4.0, "uniform")
+    loss = negatives_loss(z_p, z_o, y, 4.0, "uniform")
     assert loss.abs().item() < 1e-6
     (g,) = torch.autograd.grad(loss, z_p)
     assert g.abs().max().item() < 1e-6
@@ -168,7 +168,7 @@ def test_uniform_negatives_term_has_zero_gradient_across_negatives_at_the_optimu
     z_q = z_p.detach().clone()
     z_q[0, (y[0] + 1) % 10] += 2.0
     z_q.requires_grad_(True)
-    (g,) = torch.autograd.grad(reverse_loss(z_q, z_o, y, 4.0, "uniform"), z_q)
+    (g,) = torch.autograd.grad(negatives_loss(z_q, z_o, y, 4.0, "uniform"), z_q)
     assert g[0, (y[0] + 1) % 10].item() > 0
 
 
@@ -216,9 +216,9 @@ def test_flat_recipe_optimum_is_a_fixed_margin_over_flat_negatives():
     z = torch.zeros(3, n)
     y = torch.tensor([0, 4, 9])
     z[torch.arange(3), y] = margin
-    t = rml_loss(z, torch.randn(3, n), y, alpha=1.0, beta=1.0, tau=1.0, reverse="uniform", confidence=c,
+    t = rml_loss(z, torch.randn(3, n), y, alpha=1.0, beta=1.0, tau=1.0, negatives="uniform", confidence=c,
                  ce_weight=0.0, flatness=0.1)
-    assert set(t) == {"loss_bin", "loss_rev", "loss_flat"}
+    assert set(t) == {"loss_bin", "loss_neg", "loss_flat"}
     assert sum(t.values()).abs().item() < 1e-5
     z2 = z.clone()
     z2[torch.arange(3), y] += 1.0  # a larger margin is penalised

@@ -44,7 +44,7 @@ def test_verify_without_a_tty_logs_progress_lines(tmp_path):
     from shieldkit.exporters import export
 
     train("cnn3", "digits", epochs=1, progress=False, out=tmp_path / "m.pt", model_kwargs={"width": 4})
-    export(tmp_path / "m.pt", tmp_path / "art", data="digits", parity_n=32)
+    export(tmp_path / "m.pt", tmp_path / "art", data="digits", n=32)
     r = subprocess.run([sys.executable, "-m", "shieldkit.cli", "verify", str(tmp_path / "art"), "--data", "digits",
                         "--budget", "smoke", "--epochs", "2", "--seeds", "3,4", "--max-kd-gain", "1000",
                         "--report", str(tmp_path / "r.json")], capture_output=True, text=True, timeout=300,

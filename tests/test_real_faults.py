@@ -67,7 +67,7 @@ def world(tmp_path_factory):
 
     d = tmp_path_factory.mktemp("world")
     train("cnn3", "digits", epochs=1, out=d / "model.pt", progress=False)
-    export(d / "model.pt", d / "artefact", data="digits", parity_n=64)
+    export(d / "model.pt", d / "artefact", data="digits", n=64)
     key = ec.generate_private_key(ec.SECP256R1())
     (d / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                   serialization.NoEncryption()))
@@ -82,8 +82,8 @@ WRITERS = [
     ("protect", ("protect", "{w}/model.pt", "--data", "digits", "--epochs", "1", "--out", "{o}/keep.pt"), "keep.pt",
      4096),
     ("harden", ("harden", "--teacher", "{w}/model.pt", "--data", "digits", "--student", "cnn3", "--epochs", "1",
-                "--attack-steps", "1", "--eval-n", "0", "--out", "{o}/keep.pt"), "keep.pt", 4096),
-    ("export", ("export", "{w}/model.pt", "--data", "digits", "--parity-n", "32", "--overwrite", "--out",
+                "--steps", "1", "--n", "0", "--out", "{o}/keep.pt"), "keep.pt", 4096),
+    ("export", ("export", "{w}/model.pt", "--data", "digits", "--n", "32", "--overwrite", "--out",
                 "{o}/artefact"),
      "artefact/manifest.json", 4096),
     ("sign", ("sign", "{o}/artefact", "--key", "{w}/key.pem"), "artefact/model.sig", 64),

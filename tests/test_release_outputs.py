@@ -15,7 +15,7 @@ from shieldkit.exporters import export
 def artefact(tmp_path_factory):
     d = tmp_path_factory.mktemp("release")
     train("cnn3", "digits", epochs=2, lr=0.05, progress=False, out=d / "m.pt", model_kwargs={"width": 8})
-    export(d / "m.pt", d / "art", data="digits", parity_n=64)
+    export(d / "m.pt", d / "art", data="digits", n=64)
     return d / "art"
 
 

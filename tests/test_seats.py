@@ -33,7 +33,7 @@ def model(tmp_path_factory):
 @pytest.fixture(scope="module")
 def decision_artefact(model):
     out = model.parent / "decision"
-    export(model, out, data="digits", head="decision", parity_n=64)
+    export(model, out, data="digits", head="decision", n=64)
     return out
 
 
@@ -55,7 +55,7 @@ def test_the_file_seat_reaches_the_network_in_model_safetensors(model, tmp_path)
     """An audit bundle (--with-weights) ships the plain network beside the head: the graph cut below the head gives
     that network's logits on real images (to float tolerance), while the answer is the head's."""
     r = run("export", model, "--data", "digits", "--head", "decision", "--with-weights", "--out", tmp_path / "a",
-            "--parity-n", "64")
+            "--n", "64")
     assert r.exit_code == 0, r.output
     net, _ = load_model(tmp_path / "a" / "model.safetensors")
     from shieldkit.data import load_dataset
@@ -83,7 +83,7 @@ def test_a_bare_onnx_is_cut_where_an_attacker_would_cut_it(decision_artefact, tm
 
 
 def test_a_logits_artefact_has_one_seat(model, tmp_path):
-    export(model, tmp_path / "a", data="digits", parity_n=32)
+    export(model, tmp_path / "a", data="digits", n=32)
     m = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert m["output"]["pre_head"] is None and "model.safetensors" in m["files"] and m["output"]["name"] == "logits"
     seats = model_seats(as_oracle(tmp_path / "a"))
@@ -104,7 +104,7 @@ def test_old_flag_names_still_work_and_contradictions_are_refused(model, tmp_pat
         "confidence"
     from shieldkit.errors import InputError
 
-    with pytest.raises(InputError, match="disagree"):
+    with pytest.raises(InputError, match="disagree"), pytest.warns(FutureWarning, match="outputs= is now head="):
         export(model, tmp_path / "b", head="decision", outputs="logits")
 
 
@@ -134,7 +134,7 @@ def test_power_needs_a_reference_whose_lower_bound_clears_the_margin():
 def test_a_policy_with_no_applicable_check_is_inconclusive_never_pass(model, tmp_path):
     """The reproduced case: only max_recorded_accuracy_drop, skipped on a bare .onnx (no record travels with it),
     on an unprotected model: exit 3, not PASS."""
-    export(model, tmp_path / "a", data="digits", parity_n=32)
+    export(model, tmp_path / "a", data="digits", n=32)
     policy = tmp_path / "p.toml"
     policy.write_text("budget = \"smoke\"\n[thresholds]\nmax_recorded_accuracy_drop = 3.0\n")
     r = run("verify", tmp_path / "a" / "model.onnx", "--data", "digits", "--policy", policy, "--report",
@@ -199,7 +199,7 @@ def test_the_quick_budget_time_quoted_in_help_is_the_measured_one():
 def test_the_manifest_names_files_never_the_build_machines_directories(model, tmp_path):
     """The checkpoint's record holds absolute paths of where it was built (its source, --out...); the artefact that
     ships carries their file names only."""
-    export(model, tmp_path / "a", data="digits", parity_n=16)
+    export(model, tmp_path / "a", data="digits", n=16)
     text = (tmp_path / "a" / "manifest.json").read_text()
     assert str(model.parent) not in text and str(tmp_path) not in text
     m = json.loads(text)

@@ -38,7 +38,7 @@ def signed(tmp_path_factory):
     """An exported artefact, its smoke verify report, and two key pairs; signed with key `a` and the report."""
     d = tmp_path_factory.mktemp("signing")
     train("cnn3", "digits", epochs=2, lr=0.05, progress=False, out=d / "m.pt", model_kwargs={"width": 8})
-    export(d / "m.pt", d / "art", data="digits", parity_n=64)
+    export(d / "m.pt", d / "art", data="digits", n=64)
     keys = {name: _key_pair(d, name)[:2] for name in ("a", "b")}
     # a PASS that needs no reference: a policy that checks parity only (a KD margin would need the probe's power)
     (d / "parity.toml").write_text('budget = "smoke"\n[thresholds]\nmin_parity_agreement = 0.99\n')

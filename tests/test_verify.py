@@ -30,7 +30,7 @@ def artefacts(digits_models, digits, tmp_path_factory):
     for name, run_result in (("original", original), ("protected", protected)):
         save_checkpoint(d / f"{name}.pt", run_result.model, classes=digits.classes, input_shape=digits.input_shape,
                         settings=run_result.settings, figures=run_result.figures)  # as train/protect write them
-        export(d / f"{name}.pt", d / name, data=digits, parity_n=200)
+        export(d / f"{name}.pt", d / name, data=digits, n=200)
     (d / "release.toml").write_text(POLICY)
     return d
 
@@ -113,7 +113,7 @@ def test_reference_that_shows_no_gain_makes_it_inconclusive_exit_3(artefacts, tm
 
 def test_no_threshold_is_refused_before_any_work(artefacts, tmp_path):
     p = tmp_path / "none.toml"
-    p.write_text('attacks = ["kd"]\n[thresholds]\n')
+    p.write_text('probes = ["kd"]\n[thresholds]\n')
     r = run("verify", artefacts / "protected", "--data", "digits", "--policy", p, "--report", tmp_path / "r.json")
     assert r.exit_code == 2 and "no threshold" in one_error_line(r)
     assert not (tmp_path / "r.json").exists()

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from shieldkit.errors import InputError
-from shieldkit.losses import non_target_logits, reversed_negatives
+from shieldkit.losses import non_target_logits, negatives_target
 from shieldkit.verify.adaptive import fit_temperature, topk_logits, unmirror_logits
 from shieldkit.verify.kd import KDProbeConfig, decide, paired_gain, student_configs, t95
 from shieldkit.verify.run import inconclusive_reasons
@@ -29,7 +29,7 @@ def test_unmirror_undoes_a_mirrored_output():
     mirrored[mask] = torch.empty_like(q).scatter_(1, order, values.flip(1)).flatten()
     restored = F.softmax(unmirror_logits(mirrored.log()), 1)
     assert torch.allclose(restored, p, atol=1e-6)
-    assert reversed_negatives is not None  # the defence's own construction is the one undone above
+    assert negatives_target is not None  # the defence's own construction is the one undone above
 
 
 def test_topk_keeps_only_the_k_largest_at_every_temperature():

@@ -19,8 +19,8 @@ def tiny(tmp_path_factory):
     torch.manual_seed(0)
     model = create_model("cnn3", 10, width=8).eval()
     d = tmp_path_factory.mktemp("oracle")
-    export(model, d / "f32", input_shape="3,16,16", parity_n=8)
-    export(model, d / "u8", input_shape="3,16,16", parity_n=8, input_format="uint8")
+    export(model, d / "f32", input_shape="3,16,16", n=8)
+    export(model, d / "u8", input_shape="3,16,16", n=8, input_format="uint8")
     return model, d
 
 
@@ -146,7 +146,7 @@ def test_policy_parsing(tmp_path):
                           ('[kd]\nepoch = 3\n', r"unknown \[kd\] key"),
                           ('[thresholds]\nmax_kd_gain = "high"\n', "must be a number"),
                           ('[thresholds\n', "not valid TOML"),
-                          ('attacks = ["kd", "magic"]\n', "unknown attack")]:
+                          ('probes = ["kd", "magic"]\n', "unknown attack")]:
         p.write_text(text)
         with pytest.raises(InputError, match=message):
             load_policy(p)

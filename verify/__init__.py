@@ -9,10 +9,11 @@ from .kd import KDProbeConfig, format_probe_table, kd_probe, queries_needed, stu
 from .oracle import OnnxOracle, Oracle, QueryBudgetExceeded, TorchOracle, as_oracle, oracle_accuracy
 from .policy import Policy, Thresholds, load_policy
 from .report import REPORT_SCHEMA
+from .results import Check, SeatResult, Verdict, VerificationReport
 from .run import VerifyResult, verify
 
-__all__ = ["DataFreeConfig", "KDProbeConfig", "OnnxOracle", "Oracle", "Policy", "QueryBudgetExceeded",
-           "REPORT_SCHEMA", "RobustnessResult", "Thresholds", "TorchOracle", "VerifyResult", "as_oracle", "datafree_attack",
+__all__ = ["Check", "DataFreeConfig", "KDProbeConfig", "OnnxOracle", "Oracle", "Policy", "QueryBudgetExceeded",
+           "REPORT_SCHEMA", "RobustnessResult", "SeatResult", "Thresholds", "Verdict", "VerificationReport", "TorchOracle", "VerifyResult", "as_oracle", "datafree_attack",
            "evaluate", "format_probe_table", "kd_probe", "load_policy", "oracle_accuracy", "queries_needed", "student_configs",
            "train_baselines", "verify"]
 

@@ -16,10 +16,12 @@ from typing import Any, Sequence
 from torch import nn
 
 from shieldkit.runs import as_dataset
+from shieldkit.attacks import DEFAULT_EPS, DEFAULT_STEP_SIZE
 from shieldkit.checkpoint import load_model
 from shieldkit.data import Dataset
 from shieldkit.data.preprocess import Preprocess
 from shieldkit.errors import InputError
+from shieldkit.former_names import accepts_former_names
 from shieldkit.outputs import check_output_file
 from shieldkit.utils import write_json
 from shieldkit.robustness import RobustnessConfig, evaluate_robustness
@@ -81,8 +83,9 @@ def evaluate_robustness_of(model, ds: Dataset, cfg: RobustnessConfig, *, transfe
     return {"target": target, "queries": oracle.queries, **figures}
 
 
+@accepts_former_names("evaluate")
 def evaluate(model: str | Path | nn.Module, data: str | Dataset, *, attacks: str | Sequence[str] = "clean,fgsm,pgd20,cw",
-             n: int = 1000, eps: float = 8 / 255, step_size: float = 2 / 255, pgd_steps: int = 20, cw_steps: int = 20,
+             n: int = 1000, eps: float = DEFAULT_EPS, step_size: float = DEFAULT_STEP_SIZE, steps: int = 20, cw_steps: int = 20,
              square_queries: int = 1000, transfer_from: str | Path | nn.Module | None = None, seed: int = 0,
              batch_size: int = 250, providers=None, variant: str = "fp32", device: str = "auto",
              data_dir: str | Path | None = None, download: bool = False, trust_pickle: bool = False,
@@ -92,7 +95,7 @@ def evaluate(model: str | Path | nn.Module, data: str | Dataset, *, attacks: str
     """Clean and robust accuracy (%) of ``model`` on a fixed stratified subset of ``n`` test images;
     ``report``: also write the JSON report there (the path is checked before any attack runs)."""
     check_output_file(report, "--report")
-    cfg = RobustnessConfig(attacks=attacks, n=n, eps=eps, step_size=step_size, pgd_steps=pgd_steps,
+    cfg = RobustnessConfig(attacks=attacks, n=n, eps=eps, step_size=step_size, pgd_steps=steps,
                            cw_steps=cw_steps, square_queries=square_queries, batch_size=batch_size, seed=seed,
                            device=device)
     given = Preprocess(image_size, resize, center_crop)

@@ -1,6 +1,6 @@
 """The data-driven KD probe: how much does a student learn from a teacher's outputs? A panel of attackers.
 
-Students of one or more families (architectures, :data:`FAMILIES`) are trained on the attacker's
+Students of one or more families (registered model names, e.g. ``cnn3-16``) are trained on the attacker's
 split of the training data (never the test split that scores them). Per family:
 
 - baselines (no teacher): ``hard`` (labels only) and ``ls`` (labels with label smoothing 0.1);
@@ -61,12 +61,6 @@ from .adaptive import fit_temperature, topk_logits, unmirror_logits
 
 Teacher = Callable[[torch.Tensor], torch.Tensor]
 
-# family name -> (architecture, keyword arguments); any other registered model name is a family of its own
-FAMILIES: dict[str, tuple[str, dict]] = {
-    "cnn3-8": ("cnn3", {"width": 8}),
-    "cnn3-16": ("cnn3", {"width": 16}),
-    "cnn3-32": ("cnn3", {"width": 32}),
-}
 BASELINES = ("hard", "ls")
 # KDProbeConfig.baseline -> the students a gain is measured against (the attacker's best of them, held out)
 KD_BASELINES = {"labels": BASELINES, "decisions": (*BASELINES, "top1", "top1_kd")}
@@ -110,7 +104,7 @@ class KDProbeConfig:
         if not self.families:
             raise InputError("the KD probe needs at least one student family")
         for f in self.families:
-            family_model(f)
+            check_family(f)
         if not self.seeds:
             raise InputError("the KD probe needs at least one seed")
         if self.epochs < 1 or self.batch_size < 1:
@@ -127,14 +121,13 @@ class KDProbeConfig:
             raise InputError(f"KD probe lr must be a positive number, got {self.lr}")
 
 
-def family_model(family: str) -> tuple[str, dict]:
-    """(architecture, kwargs) of a student family: a :data:`FAMILIES` name or any registered model name."""
-    if family in FAMILIES:
-        arch, kwargs = FAMILIES[family]
-        return arch, dict(kwargs)
+def check_family(family: str) -> str:
+    """A student family is a registered model name (``cnn3-8``/``-16``/``-32``: the CNN3 widths, see
+    ``shieldkit models``)."""
     if family not in list_models():
-        raise InputError(f"unknown student family {family!r}; valid: {', '.join(FAMILIES)} or a model name")
-    return family, {}
+        raise InputError(f"unknown student family {family!r}; valid: a model name, e.g. cnn3-8, cnn3-16, cnn3-32 "
+                         f"(`shieldkit models` lists them)")
+    return family
 
 
 def student_configs(cfg: KDProbeConfig) -> dict[str, dict]:
@@ -460,9 +453,8 @@ def _run(teacher, data, cfg, *, only_baselines, skip=frozenset(), progress=False
                         bar.update(task, advance=1, stats=f"seed {seed} {name}: {runs[name][-1]:.2f}% (same "
                                                           f"targets as a student already trained)")
                         continue
-                arch, kwargs = family_model(family)
                 seed_everything(10_000 + seed)
-                student = create_model(arch, data.num_classes, mean=data.mean, std=data.std, **kwargs)
+                student = create_model(family, data.num_classes, mean=data.mean, std=data.std)
                 tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                                    weight_decay=cfg.weight_decay, seed=seed, device=str(dev), precision=cfg.precision)
                 if c["teacher"]:

@@ -4,7 +4,7 @@
 # release.toml
 budget = "quick"              # optional: quick | standard | full
 seeds = [0, 1, 2]             # optional: seeds of every student
-attacks = ["kd", "datafree"]  # optional
+probes = ["kd", "datafree"]   # optional (`attacks`, its former name, is read too)
 seats = ["file", "answer"]    # optional, the default: the seats whose KD gain is gated (docs/verification.md);
                               # ["answer"] only for a model whose files never leave a server
 
@@ -26,7 +26,7 @@ max_recorded_accuracy_drop = 3.0  # points: accuracy recorded with the model (be
 min_accuracy = 90.0           # %: the model's own test accuracy
 min_parity_agreement = 0.999  # top-1 agreement torch vs ONNX Runtime, from the manifest
 min_pgd20 = 40.0              # %: robust accuracy under PGD-20 (also min_fgsm, min_cw, min_autoattack,
-                              #    min_square); setting one adds the robustness attack
+                              #    min_square); setting one adds the robustness probe
 
 [robustness]                  # optional: fields of shieldkit.robustness.RobustnessConfig
 n = 1000
@@ -44,6 +44,7 @@ from pathlib import Path
 
 from shieldkit.config import check_keys, read_toml
 from shieldkit.errors import InputError
+from shieldkit.former_names import current_keywords, note
 from shieldkit.robustness import RobustnessConfig
 
 from .attacks import attack_order
@@ -112,7 +113,7 @@ class Policy:
     thresholds: Thresholds
     budget: str | None = None
     seeds: list[int] | None = None
-    attacks: list[str] | None = None
+    probes: list[str] | None = None
     source: str | None = None
     kd: dict = field(default_factory=dict)
     datafree: dict = field(default_factory=dict)
@@ -121,7 +122,7 @@ class Policy:
 
 
 THRESHOLD_KEYS = tuple(f.name for f in fields(Thresholds))
-TOP_KEYS = ("budget", "seeds", "attacks", "seats", "thresholds", "kd", "datafree", "robustness")
+TOP_KEYS = ("budget", "seeds", "probes", "seats", "thresholds", "kd", "datafree", "robustness")
 # thresholds checked once per gated seat (the others read figures of the model as a whole)
 SEAT_THRESHOLDS = ("max_kd_gain",)
 
@@ -131,7 +132,8 @@ def load_policy(path: str | Path | None) -> Policy:
     if path is None:
         return Policy(Thresholds())
     path = Path(path)
-    raw = read_toml(path, "policy file")
+    raw = current_keywords("verify", read_toml(path, "policy file"),
+                           say=lambda former, current: note(f"{former} (in {path})", current))
     check_keys(raw, TOP_KEYS, str(path))
     table = raw.get("thresholds", {})
     if not isinstance(table, dict):
@@ -144,10 +146,10 @@ def load_policy(path: str | Path | None) -> Policy:
     for k, v in table.items():
         setattr(thresholds, k, float(v))
     thresholds.validate(str(path))
-    attacks = raw.get("attacks")
-    if attacks is not None:
+    probes = raw.get("probes")
+    if probes is not None:
         try:
-            attack_order(attacks)
+            attack_order(probes)
         except InputError as e:
             raise InputError(f"{path}: {e}") from None
     seeds = raw.get("seeds")
@@ -164,7 +166,7 @@ def load_policy(path: str | Path | None) -> Policy:
         if not isinstance(seats, list) or not all(isinstance(x, str) for x in seats):
             raise InputError(f"{path}: seats must be a list of seat names, e.g. [\"file\", \"answer\"]")
         seats = check_seats(seats, f"{path}: seats")
-    policy = Policy(thresholds, raw.get("budget"), seeds, attacks, str(path), sections["kd"], sections["datafree"],
+    policy = Policy(thresholds, raw.get("budget"), seeds, probes, str(path), sections["kd"], sections["datafree"],
                     sections["robustness"], seats)
     apply_sections(policy, *budget_configs(policy.budget or "quick"))  # validate the sections now, not mid-run
     robustness_config(policy)

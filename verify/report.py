@@ -1,4 +1,4 @@
-"""The verification report: its JSON schema, the checks that make a verdict, and a readable table."""
+"""The verification report's JSON schema and the checks that make a verdict (the typed report: results.py)."""
 
 from __future__ import annotations
 
@@ -96,12 +96,3 @@ def evaluate_checks(figures: dict, thresholds: dict) -> list[dict]:
                        "passed": bool(passed)})
     return checks
 
-
-def check_label(c: dict) -> str:
-    """A check's name, with the seat it was measured at (``max_kd_gain@file``)."""
-    return f"{c['name']}@{c['seat']}" if c.get("seat") else c["name"]
-
-
-def failed_lines(report: dict) -> list[str]:
-    return [f"{c['figure']} = {c['value']:.4g} violates {check_label(c)} ({c['op']} {c['threshold']:g})"
-            for c in report["checks"] if not c["passed"]]

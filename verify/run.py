@@ -21,6 +21,8 @@ not PASS); PASS otherwise.
 
 from __future__ import annotations
 
+import functools
+
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -30,6 +32,7 @@ from typing import Any, Sequence
 from shieldkit.data import Dataset
 from shieldkit.data.preprocess import Preprocess
 from shieldkit.errors import InputError
+from shieldkit.former_names import accepts_former_names
 from shieldkit.outputs import check_output_file
 from shieldkit.precision import check_precision
 from shieldkit.runs import as_dataset
@@ -43,6 +46,7 @@ from .kd import KDProbeConfig, StudentMemo
 from .oracle import Oracle, as_oracle, check_oracle_data, describe_oracle, oracle_accuracy, oracle_preprocess
 from .policy import SEAT_THRESHOLDS, Policy, apply_sections, load_policy, robustness_config, with_overrides
 from .report import REPORT_SCHEMA_VERSION, evaluate_checks
+from .results import Verdict, VerificationReport
 from .seats import ANSWER_ONLY_ASSUMPTION, DEFAULT_SEATS, check_seats, model_seats
 from .summary import require_matplotlib, write_outputs
 
@@ -52,6 +56,9 @@ VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
 
 @dataclass
 class VerifyResult:
+    """``report``: the JSON document (schema :data:`~.report.REPORT_SCHEMA`); ``typed_report``: the same report as
+    typed records (:class:`~.results.VerificationReport`), which every output reads."""
+
     report: dict[str, Any]
 
     def __repr__(self) -> str:
@@ -59,13 +66,17 @@ class VerifyResult:
         return (f"VerifyResult({self.report.get('verdict')}: accuracy {f.get('accuracy', float('nan')):.2f}, "
                 f"kd_gain_upper {f.get('kd_gain_upper')}, deciding attacker {f.get('kd_attacker')})")
 
-    @property
-    def passed(self) -> bool:
-        return self.report["verdict"] == "PASS"
+    @functools.cached_property
+    def typed_report(self) -> VerificationReport:
+        return VerificationReport.from_dict(self.report)
 
     @property
-    def verdict(self) -> str:
-        return self.report["verdict"]
+    def passed(self) -> bool:
+        return self.verdict == Verdict.PASS
+
+    @property
+    def verdict(self) -> Verdict:
+        return Verdict(self.report["verdict"])
 
 
 def power(figures: dict, thresholds: dict) -> dict | None:
@@ -168,8 +179,9 @@ def _parity_agreement(oracle: Oracle) -> float | None:
     return min(values) if values else None
 
 
+@accepts_former_names("verify")
 def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path | Policy | None = None,
-           matched_reference=None, budget: str | None = None, attacks: Sequence[str] | None = None,
+           matched_reference=None, budget: str | None = None, probes: Sequence[str] | None = None,
            seeds: Sequence[int] | None = None, epochs: int | None = None,
            providers: str | Sequence[str] | None = None, variant: str = "fp32", query_budget: int | None = None,
            kd_config: KDProbeConfig | None = None, datafree_config: DataFreeConfig | None = None,
@@ -221,14 +233,14 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
         kd_cfg = replace(kd_cfg, precision=precision)
     default = ["kd"] + (["datafree"] if pol.thresholds.needs_datafree() else []) + \
         (["robustness"] if pol.thresholds.robustness_attacks() else [])
-    attacks = attack_order(list(attacks or pol.attacks or default))
+    attacks = attack_order(list(probes or pol.probes or default))
     if pol.thresholds.needs_datafree() and "datafree" not in attacks:
-        raise InputError("a data-free threshold is set but the datafree attack is not among --attacks")
+        raise InputError("a data-free threshold is set but the datafree probe is not among --probes")
     if pol.thresholds.robustness_attacks() and "robustness" not in attacks:
-        raise InputError("a robustness threshold is set but the robustness attack is not among --attacks")
+        raise InputError("a robustness threshold is set but the robustness probe is not among --probes")
     rob_cfg = robustness_config(pol) if "robustness" in attacks else None
     if pol.thresholds.max_kd_gain is not None and "kd" not in attacks:
-        raise InputError("max_kd_gain is set but the kd attack is not among --attacks")
+        raise InputError("max_kd_gain is set but the kd probe is not among --probes")
     if not any(v is not None for v in pol.thresholds.to_dict().values()):
         raise InputError("no threshold is set, so nothing would be checked; set at least one (e.g. --max-kd-gain)")
     if pol.thresholds.needs_reference() and reference is None:

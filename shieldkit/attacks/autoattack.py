@@ -11,7 +11,7 @@ four attacks with the standard settings (``"plus"`` and ``"rand"`` are torchatta
 
 from __future__ import annotations
 
-from .base import ATTACKS, Attack
+from .base import ATTACKS, DEFAULT_EPS, Attack
 from .third_party import torchattacks
 
 VERSIONS = ("standard", "plus", "rand")
@@ -21,7 +21,7 @@ VERSIONS = ("standard", "plus", "rand")
 class AutoAttack(Attack):
     name = "autoattack"
 
-    def __init__(self, eps: float = 8 / 255, num_classes: int = 10, version: str = "standard", seed: int = 0) -> None:
+    def __init__(self, eps: float = DEFAULT_EPS, num_classes: int = 10, version: str = "standard", seed: int = 0) -> None:
         super().__init__(eps)
         if version not in VERSIONS:
             raise ValueError(f"AutoAttack version must be one of {VERSIONS}, got {version!r}")

@@ -24,12 +24,17 @@ def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
     return torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp_(0.0, 1.0)
 
 
+# the ℓ∞ threat model every command defaults to, on [0, 1] inputs: declared here once
+DEFAULT_EPS = 8 / 255
+DEFAULT_STEP_SIZE = 2 / 255
+
+
 class Attack:
     """Base class: subclasses implement ``perturb(model, images, labels, **kw)``."""
 
     name = "attack"
 
-    def __init__(self, eps: float = 8 / 255) -> None:
+    def __init__(self, eps: float = DEFAULT_EPS) -> None:
         if not 0.0 <= eps <= 1.0:
             raise ValueError(f"eps must be in [0, 1] (inputs are in [0, 1]), got {eps}")
         self.eps = float(eps)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import ATTACKS
+from .base import ATTACKS, DEFAULT_EPS, DEFAULT_STEP_SIZE
 from .pgd import PGD
 
 
@@ -12,5 +12,5 @@ class CWInf(PGD):
 
     name = "cw"
 
-    def __init__(self, eps: float = 8 / 255, alpha: float = 2 / 255, steps: int = 20) -> None:
+    def __init__(self, eps: float = DEFAULT_EPS, alpha: float = DEFAULT_STEP_SIZE, steps: int = 20) -> None:
         super().__init__(eps=eps, alpha=alpha, steps=steps, loss="cw", start="uniform")

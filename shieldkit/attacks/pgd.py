@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import ATTACKS, Attack, input_gradient, project
+from .base import ATTACKS, DEFAULT_EPS, DEFAULT_STEP_SIZE, Attack, input_gradient, project
 from .objectives import OBJECTIVES
 
 STARTS = ("auto", "uniform", "normal", "none")
@@ -22,7 +22,7 @@ class PGD(Attack):
 
     name = "pgd"
 
-    def __init__(self, eps: float = 8 / 255, alpha: float = 2 / 255, steps: int = 10, loss: str = "ce",
+    def __init__(self, eps: float = DEFAULT_EPS, alpha: float = DEFAULT_STEP_SIZE, steps: int = 10, loss: str = "ce",
                  start: str = "auto") -> None:
         super().__init__(eps)
         if loss not in OBJECTIVES:

@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .base import ATTACKS, Attack
+from .base import ATTACKS, DEFAULT_EPS, Attack
 from .third_party import torchattacks
 
 
@@ -34,7 +34,7 @@ class Square(Attack):
 
     name = "square"
 
-    def __init__(self, eps: float = 8 / 255, queries: int = 1000, seed: int = 0) -> None:
+    def __init__(self, eps: float = DEFAULT_EPS, queries: int = 1000, seed: int = 0) -> None:
         super().__init__(eps)
         self.queries, self.seed = int(queries), int(seed)
 

@@ -6,10 +6,10 @@ from .kd import hinton_kd_loss, kd_loss
 from .nasty import nasty_loss
 from .ranking import (categorical_ranking_loss, discrepancy_ranking_loss, rank_agreement, sample_pairs,
                       sample_ranking_loss, soft_ranks)
-from .rml import (REVERSE_MODES, binary_loss, binary_probs, non_target_logits, reverse_loss, reversed_negatives,
+from .rml import (NEGATIVE_TARGETS, binary_loss, binary_probs, negatives_loss, negatives_target, non_target_logits,
                   rml_loss)
 
 __all__ = ["ARD_LEVELS", "ard_goldblum_loss", "ard_ranking_loss", "kl_from_logits", "rslad_loss", "trades_loss",
            "hinton_kd_loss", "kd_loss", "nasty_loss", "categorical_ranking_loss", "discrepancy_ranking_loss",
-           "rank_agreement", "sample_pairs", "sample_ranking_loss", "soft_ranks", "REVERSE_MODES", "binary_loss",
-           "binary_probs", "non_target_logits", "reverse_loss", "reversed_negatives", "rml_loss"]
+           "rank_agreement", "sample_pairs", "sample_ranking_loss", "soft_ranks", "NEGATIVE_TARGETS", "binary_loss",
+           "binary_probs", "negatives_loss", "negatives_target", "non_target_logits", "rml_loss"]

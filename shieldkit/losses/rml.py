@@ -29,7 +29,6 @@ import torch
 import torch.nn.functional as F
 
 NEGATIVE_TARGETS = ("mirror", "negate", "uniform")
-REVERSE_MODES = NEGATIVE_TARGETS  # the name used before ``uniform`` existed
 CONFIDENCE_MODES = ("original", "equalized", "fixed:C")
 
 
@@ -99,8 +98,6 @@ def negatives_target(logits_neg: torch.Tensor, tau: float, negatives: str = "mir
     return torch.empty_like(q).scatter_(1, order, values.flip(1))
 
 
-reversed_negatives = negatives_target  # the name used before ``uniform`` existed
-
 
 def _kl(p_target: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
     """KL(p || q) = Σ p (log p − log q), averaged over rows ('batchmean'); 0·log 0 taken as 0."""
@@ -116,8 +113,8 @@ def binary_loss(logits_protected: torch.Tensor, logits_original: torch.Tensor, t
     return _kl(torch.cat([c, 1.0 - c], dim=1), b_p.clamp_min(1e-12).log()) * tau**2
 
 
-def reverse_loss(logits_protected: torch.Tensor, logits_original: torch.Tensor, target: torch.Tensor,
-                 tau: float, negatives: str = "mirror") -> torch.Tensor:
+def negatives_loss(logits_protected: torch.Tensor, logits_original: torch.Tensor, target: torch.Tensor,
+                   tau: float, negatives: str = "mirror") -> torch.Tensor:
     """L_neg = τ² · KL(r || q(z_p)), q = softmax over the non-target classes at τ, r = :func:`negatives_target`
     of the original's negatives; batchmean."""
     r = negatives_target(non_target_logits(logits_original, target), tau, negatives)
@@ -134,11 +131,11 @@ def flatness_loss(logits_protected: torch.Tensor, target: torch.Tensor) -> torch
 
 
 def rml_loss(logits_protected: torch.Tensor, logits_original: torch.Tensor, target: torch.Tensor,
-             alpha: float, beta: float, tau: float, reverse: str = "mirror", *, confidence: str | float = "original",
+             alpha: float, beta: float, tau: float, negatives: str = "mirror", *, confidence: str | float = "original",
              ce_weight: float = 1.0, flatness: float = 0.0) -> dict[str, torch.Tensor]:
     """L = w_ce·CE(z_p, t) + α·L_bin + β·L_neg + λ·L_flat (weighted terms returned by name; the caller sums them).
 
-    ``reverse`` is the negatives' target (:data:`NEGATIVE_TARGETS`), ``confidence`` the binary term's
+    ``negatives`` is the negatives' target (:data:`NEGATIVE_TARGETS`), ``confidence`` the binary term's
     (:func:`confidence_target`). ``target`` is the label, or argmax z_o for label-free protection
     (pseudo-labels). ``logits_original`` is treated as a constant (no gradient flows into the original model).
     Terms whose weight is 0 are left out.
@@ -149,7 +146,7 @@ def rml_loss(logits_protected: torch.Tensor, logits_original: torch.Tensor, targ
     if ce_weight:
         terms["loss_ce"] = ce_weight * F.cross_entropy(logits_protected, target)
     terms["loss_bin"] = alpha * binary_loss(logits_protected, logits_original, target, tau, confidence)
-    terms["loss_rev"] = beta * reverse_loss(logits_protected, logits_original, target, tau, reverse)
+    terms["loss_neg"] = beta * negatives_loss(logits_protected, logits_original, target, tau, negatives)
     if flatness:
         terms["loss_flat"] = flatness * flatness_loss(logits_protected, target)
     return terms

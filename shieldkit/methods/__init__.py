@@ -7,7 +7,7 @@ The commands choose among them through :mod:`.options`' registries (``ADVERSARIA
 from .adversarial_training import PGDAT, TRADES, adversarial_training
 from .ard import ARD
 from .ard_goldblum import ARDGoldblum
-from .base import METHODS, Method
+from .base import Method
 from .distill import HintonKD, PseudoLabel
 from .nasty import Nasty
 from .options import (ADVERSARIAL_TRAINING, HARDENING, PROTECTIONS, AttackOptions, Hardening, HardenOptions,
@@ -16,6 +16,6 @@ from .plain import Plain
 from .rml import RML
 from .rslad import RSLAD
 
-__all__ = ["ADVERSARIAL_TRAINING", "HARDENING", "METHODS", "PROTECTIONS", "ARD", "ARDGoldblum", "AttackOptions",
+__all__ = ["ADVERSARIAL_TRAINING", "HARDENING", "PROTECTIONS", "ARD", "ARDGoldblum", "AttackOptions",
            "Hardening", "HardenOptions", "HintonKD", "Method", "Nasty", "PGDAT", "ProtectOptions", "Protection",
            "PseudoLabel", "Plain", "RML", "RSLAD", "TRADES", "adversarial_training"]

@@ -11,11 +11,10 @@ import torch.nn.functional as F
 
 from ..attacks import PGD
 from ..losses.adversarial import trades_loss
-from .base import METHODS, Method, total
+from .base import Method, total
 from .options import ADVERSARIAL_TRAINING, HARDENING, AttackOptions, Hardening
 
 
-@METHODS.register("pgd-at")
 class PGDAT(Method):
     """min_θ E[ max_{‖δ‖∞≤ε} CE(f_θ(x + δ), y) ], the inner max by PGD-CE from a uniform start."""
 
@@ -33,7 +32,6 @@ class PGDAT(Method):
         return {"method": self.name, "attack": self.attack.settings()}
 
 
-@METHODS.register("trades")
 class TRADES(Method):
     """CE(f(x), y) + β·KL(f(x) ‖ f(x')), x' from PGD on the same KL from x + 0.001·N(0, 1)."""
 

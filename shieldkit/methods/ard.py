@@ -11,12 +11,11 @@ from torch import nn
 
 from ..attacks import PGD
 from ..losses.adversarial import ARD_LEVELS, ard_ranking_loss, check_levels
-from .base import METHODS, total
+from .base import total
 from .options import HARDENING, Hardening, HardenOptions
 from .rslad import RSLAD
 
 
-@METHODS.register("ard")
 class ARD(RSLAD):
     name = "ard"
 

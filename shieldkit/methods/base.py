@@ -12,10 +12,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..registry import Registry
-
-METHODS: Registry[type] = Registry("training method")
-
 
 class Method:
     """Base training method: plain cross-entropy (optionally label-smoothed)."""

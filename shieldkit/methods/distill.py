@@ -9,10 +9,9 @@ from __future__ import annotations
 import torch.nn.functional as F
 
 from ..losses.kd import hinton_kd_loss
-from .base import METHODS, Method, total
+from .base import Method, total
 
 
-@METHODS.register("kd")
 class HintonKD(Method):
     name = "kd"
 
@@ -29,7 +28,6 @@ class HintonKD(Method):
         return {"method": self.name, "alpha": self.alpha, "tau": self.tau}
 
 
-@METHODS.register("pseudo-label")
 class PseudoLabel(Method):
     """The top-1 attacker: L = CE(z_s, argmax z_t), the teacher's hard decision as the only label.
 

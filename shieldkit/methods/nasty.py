@@ -7,11 +7,10 @@ from torch import nn
 
 from ..losses.nasty import nasty_loss
 from ..models import create_model
-from .base import METHODS, Method, frozen, move_frozen, total
+from .base import Method, frozen, move_frozen, total
 from .options import PROTECTIONS, ProtectOptions, Protection
 
 
-@METHODS.register("nasty")
 class Nasty(Method):
     name = "nasty"
     from_scratch = True

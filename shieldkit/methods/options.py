@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 from torch import nn
 
-from ..attacks import PGD
+from ..attacks import DEFAULT_EPS, DEFAULT_STEP_SIZE, PGD
 from ..errors import InputError
 from ..losses.adversarial import ARD_LEVELS, check_levels
 from ..registry import Registry
@@ -30,8 +30,8 @@ from .base import Method
 class AttackOptions:
     """The ℓ∞ PGD budget of a training attack (on [0, 1] inputs)."""
 
-    eps: float = 8 / 255
-    step_size: float = 2 / 255
+    eps: float = DEFAULT_EPS
+    step_size: float = DEFAULT_STEP_SIZE
     steps: int = 10
 
     def __post_init__(self) -> None:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 
-from .base import METHODS, Method, total
+from .base import Method, total
 
 
-@METHODS.register("plain")
 class Plain(Method):
     name = "plain"
 

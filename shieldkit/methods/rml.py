@@ -19,7 +19,7 @@ from torch import nn
 from ..attacks import PGD
 from ..errors import InputError
 from ..losses.rml import NEGATIVE_TARGETS, parse_confidence, rml_loss
-from .base import METHODS, Method, frozen, move_frozen, total
+from .base import Method, frozen, move_frozen, total
 from .options import PROTECTIONS, ProtectOptions, Protection
 
 # name -> settings of RML. "rml-paper" is the reading of the paper (reverse the negatives, keep each image's
@@ -46,7 +46,6 @@ def recipe_settings(recipe: str, **overrides) -> dict:
     return out
 
 
-@METHODS.register("rml")
 class RML(Method):
     name = "rml"
 

@@ -10,11 +10,10 @@ from torch import nn
 
 from ..attacks import PGD
 from ..losses.adversarial import rslad_loss
-from .base import METHODS, TeacherMethod, total
+from .base import TeacherMethod, total
 from .options import HARDENING, Hardening
 
 
-@METHODS.register("rslad")
 class RSLAD(TeacherMethod):
     name = "rslad"
 

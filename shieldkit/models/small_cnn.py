@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 from torch import nn
 
-from .registry import register_model
+from .registry import MODELS, register_model
 
 
 def _block(i: int, o: int) -> list[nn.Module]:
@@ -16,3 +18,8 @@ def cnn3(num_classes: int = 10, in_chans: int = 3, width: int = 32) -> nn.Module
     """Three conv-BN-ReLU-pool blocks (width, 2·width, 4·width), global pooling, linear head."""
     return nn.Sequential(*_block(in_chans, width), *_block(width, 2 * width), *_block(2 * width, 4 * width),
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, num_classes))
+
+
+# the KD probe's student families: cnn3 at a fixed width, by name (``cnn3-16`` = ``cnn3`` with width 16)
+for _width in (8, 16, 32):
+    MODELS.add(f"cnn3-{_width}", functools.partial(cnn3, width=_width))
