@@ -14,6 +14,15 @@ What runs (each stage cached in --work; an interrupted run picks up where it sto
    the KD probe (verify's quick budget) against ARD before and after each protection.
 
     python benchmarks/harden_cifar10.py --json benchmarks/results/harden_cifar10.json
+
+At full data (issue 25): the zoo's robust ResNet-20 (benchmarks/teachers.py) as ``--teacher``, ResNet-8
+students on all 50k training images, standard AutoAttack on 1000 test images (the teacher's own AutoAttack figure
+is in teachers.json, so it is not recomputed here):
+
+    python benchmarks/harden_cifar10.py --teacher ~/.cache/shieldkit/teachers/cifar10-resnet20-fastat.pt \
+        --student resnet8 --train-images 0 --fractions 1.0 --methods at,ard-goldblum,rslad,ard --protect "" \
+        --epochs 5 --attack-steps 3 --aa-n 1000 --work ~/.cache/shieldkit/harden_full \
+        --json benchmarks/results/harden_cifar10_full.json
 """
 
 from __future__ import annotations
@@ -44,11 +53,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default="benchmarks/runs/harden_cifar10")
     ap.add_argument("--json", default="benchmarks/results/harden_cifar10.json")
+    ap.add_argument("--teacher", default=None, help="a robust teacher checkpoint to distil (default: train the "
+                    "ResNet-8 PGD-AT teacher of stage 1)")
     ap.add_argument("--teacher-epochs", type=int, default=5)
     ap.add_argument("--teacher-steps", type=int, default=5)
     ap.add_argument("--student", default="cnn3")
     ap.add_argument("--student-width", type=int, default=16)
-    ap.add_argument("--train-images", type=int, default=10000)
+    ap.add_argument("--train-images", type=int, default=10000, help="size of the training pool (0: all 50k)")
     ap.add_argument("--fractions", default="1.0,0.1")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--attack-steps", type=int, default=5)
@@ -73,11 +84,14 @@ def main() -> None:
     t_start = time.perf_counter()
     eps, step = 8 / 255, 2 / 255
 
-    teacher_path = work / "teacher_pgd_resnet8.pt"
+    teacher_path = Path(args.teacher).expanduser() if args.teacher else work / "teacher_pgd_resnet8.pt"
+    if args.teacher and not teacher_path.is_file():
+        raise SystemExit(f"--teacher {teacher_path}: not found (benchmarks/teachers.py builds the zoo)")
     if not teacher_path.is_file():
         shieldkit.train("resnet8", data, out=teacher_path, epochs=args.teacher_epochs, adversarial="pgd",
                         steps=args.teacher_steps, step_size=step, device=args.device)
-    pool = data_fraction_subset(data, args.train_images / len(data.train), seed=0)
+    pool = data_fraction_subset(data, (args.train_images or len(data.train)) / len(data.train), seed=0)
+    student_kwargs = {"width": args.student_width} if args.student == "cnn3" else {}
 
     def evaluation(name: str, path: Path, with_aa: bool) -> dict:
         cache = work / f"{name}.eval.json"
@@ -96,7 +110,7 @@ def main() -> None:
         return out
 
     rows, results = [], {"teacher": {"figures": json.loads(teacher_path.with_suffix(".json").read_text())["figures"],
-                                     "eval": evaluation("teacher", teacher_path, True)}}
+                                     "eval": evaluation("teacher", teacher_path, not args.teacher)}}
 
     def add_row(label, frac, ev, per_epoch):
         a = ev["accuracy"]
@@ -105,7 +119,8 @@ def main() -> None:
                      f"{a['pgd20']:.2f}", f"{a['cw']:.2f}", "-" if aa is None else f"{aa:.2f}",
                      "-" if per_epoch is None else f"{per_epoch:.0f}"])
 
-    add_row("teacher ResNet-8 (PGD-AT)", None, results["teacher"]["eval"], None)
+    teacher_label = f"teacher {Path(args.teacher).stem}" if args.teacher else "teacher ResNet-8 (PGD-AT)"
+    add_row(teacher_label, None, results["teacher"]["eval"], None)
     fractions = [float(f) for f in args.fractions.split(",")]
     for frac in fractions:
         for name in args.methods.split(","):
@@ -113,7 +128,7 @@ def main() -> None:
             key = f"{name}_f{frac:g}"
             path = work / f"{key}.pt"
             if not path.is_file():
-                harden(teacher_path, pool, student=args.student, student_kwargs={"width": args.student_width},
+                harden(teacher_path, pool, student=args.student, student_kwargs=student_kwargs,
                        out=path, data_fraction=frac, epochs=args.epochs, steps=args.attack_steps,
                        step_size=step, eps=eps, gamma=args.gamma, lambdas=args.lambdas, device=args.device,
                        **spec)

@@ -64,12 +64,12 @@ def main() -> None:
         for reverse in [r for r in args.reverses.split(",") if r]:
             p = work / f"rml_{reverse}_b{beta:g}.pt"
             stage(p, lambda p, r=reverse, b=beta: shieldkit.protect(
-                teacher_path, data, out=p, method="rml", alpha=1.0, beta=b, tau=4.0, reverse=r,
+                teacher_path, data, out=p, method="rml", rml={"alpha": 1.0, "beta": b, "tau": 4.0, "negatives": r},
                 epochs=args.protect_epochs, lr=0.01, device=args.device))
             teachers[f"RML {reverse} β={beta:g}"] = p
     if not args.no_nasty:
         p = work / "nasty.pt"
-        stage(p, lambda p: shieldkit.protect(teacher_path, data, out=p, method="nasty", tau=4.0, omega=0.04,
+        stage(p, lambda p: shieldkit.protect(teacher_path, data, out=p, method="nasty", rml={"tau": 4.0}, omega=0.04,
                                              epochs=args.teacher_epochs, lr=0.1, device=args.device))
         teachers["Nasty (from scratch)"] = p
 

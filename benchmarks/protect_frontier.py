@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import environment, markdown_table, setup_cifar10  # noqa: E402
 
 # variant name -> protect() keyword arguments (method rml unless given)
+RML_SETTINGS = ("alpha", "beta", "tau", "negatives", "confidence", "ce_weight", "flatness")  # RMLSettings' fields
 VARIANTS: dict[str, dict] = {
     "rml-paper": {"recipe": "rml-paper"},
     "uniform": {"recipe": "uniform"},
@@ -146,8 +147,10 @@ def main() -> None:
                 else:
                     ckpt = work / f"{arch}_{name.split('+')[0]}_s{s}.pt"
                     if not ckpt.is_file():
+                        rml = {k: v for k, v in kw.items() if k in RML_SETTINGS}
                         shieldkit.protect(teacher, data, out=ckpt, epochs=args.protect_epochs, lr=0.01, seed=s,
-                                          device=args.device, **kw)
+                                          device=args.device, rml=rml,
+                                          **{k: v for k, v in kw.items() if k not in rml})
                     acc = shieldkit.load_model(ckpt)[1].figures["protected_test_accuracy"]
                     oracle = lambda c=ckpt, h=head: OnnxOracle(artefact_of(c, h))  # noqa: E731
                 probe_file = work / f"probe_{args.panel}_{key}.json"

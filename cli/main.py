@@ -12,6 +12,7 @@ into one line on stderr and an exit code (1 a verification threshold failed, 2 b
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import json
@@ -36,9 +37,8 @@ from shieldkit.exporters import export, inspect_path
 from shieldkit.exporters.runtime import VARIANTS
 from shieldkit.exporters.signing import sign_artefact
 from shieldkit.exporters.to_onnx import INPUT_FORMATS
-from shieldkit.losses.rml import NEGATIVE_TARGETS
 from shieldkit.methods import ADVERSARIAL_TRAINING, HARDENING, PROTECTIONS
-from shieldkit.methods.rml import DEFAULT_RECIPE, RECIPES
+from shieldkit.methods.rml import DEFAULT_RECIPE, RECIPES, RMLSettings
 from shieldkit.models import list_models
 from shieldkit.output_heads import OUTPUT_HEADS, PROTECT_HEAD
 from shieldkit.precision import PRECISIONS
@@ -266,6 +266,27 @@ TRAINING_RUN = _group(("seed", int, SeedOpt), ("device", str, DeviceOpt), ("data
                       ("loader", str, LoaderOpt), ("workers", int, WorkersOpt), ("augment", Optional[str], AugmentOpt))
 
 
+def settings_options(cls: type, prefix: str, notes: dict[str, str] | None = None) -> list[inspect.Parameter]:
+    """One option per field of the settings dataclass ``cls`` (shieldkit/settings.py): its name, choices and help
+    come from the field, its default is None (the recipe's value)."""
+    params = []
+    for f in dataclasses.fields(cls):
+        meta, decl = f.metadata, "--" + f.name.replace("_", "-")
+        help_text = f"{prefix}{meta['help']} (default: the recipe's){(notes or {}).get(f.name, '')}"
+        if meta.get("choices"):
+            opt = choice(meta["choices"], None, decl, help=help_text)
+        else:
+            opt = typer.Option(None, decl, help=help_text)
+        kind = Optional[str] if meta.get("choices") or f.name == "confidence" else Optional[float]
+        params.append((f.name, kind, opt))
+    return _group(*params)
+
+
+# RML's settings, derived from RMLSettings (declared there once); protect packs them into its ``rml`` argument
+RML_OPTIONS = settings_options(RMLSettings, "RML: ", {"tau": "; Nasty: its temperature, default 4"})
+RML_FIELDS = tuple(p.name for p in RML_OPTIONS)
+
+
 def with_options(*groups: list[inspect.Parameter]):
     """Add option ``groups`` to a command: they join its signature (so Typer makes them options and ``--help``
     lists them) and reach the function in its ``**shared`` keywords."""
@@ -315,7 +336,7 @@ def train_cmd(
 
 @app.command("protect", cls=Command)
 @handle_errors
-@with_options(MODEL_FILE, TRAINING_RUN, PREPROCESS)
+@with_options(RML_OPTIONS, MODEL_FILE, TRAINING_RUN, PREPROCESS)
 def protect_cmd(
     model: Path = typer.Argument(..., metavar="MODEL",
                               help="trained model: shieldkit checkpoint, state_dict/.safetensors (+ --arch), "
@@ -329,17 +350,6 @@ def protect_cmd(
                          help="RML settings to start from: uniform (default: CE + uniform negatives) | flat (uniform "
                               "negatives, fixed confidence, logit flatness) | rml-paper (the paper's reading); the "
                               "options below override it"),
-    alpha: Optional[float] = typer.Option(None, "--alpha", help="RML: weight of the binary (target vs rest) term"),
-    beta: Optional[float] = typer.Option(None, "--beta", help="RML: weight of the negatives term"),
-    tau: Optional[float] = typer.Option(None, "--tau", help="temperature of the RML terms (Nasty: default 4)"),
-    negatives: Optional[str] = choice(NEGATIVE_TARGETS, None, "--negatives",
-                                      help="RML: target of the negatives: mirror | negate (inverted ranking) | "
-                                           "uniform (no ranking)"),
-    confidence: Optional[str] = typer.Option(None, "--confidence", help="RML: target confidence of the binary term: "
-                                             "original | equalized | fixed:C (0<C<1)"),
-    ce_weight: Optional[float] = typer.Option(None, "--ce-weight", help="RML: weight of the cross-entropy term"),
-    flatness: Optional[float] = typer.Option(None, "--flatness", help="RML: weight of the logit-variance term that "
-                                             "flattens the negatives at every temperature"),
     use_labels: bool = typer.Option(True, "--labels/--no-labels", help="RML: train on the labels (default) or on "
                                     "the original's argmax (no labelled data needed)"),
     omega: float = typer.Option(0.04, "--omega", help="Nasty: weight of the adversarial KL term"),
@@ -367,7 +377,9 @@ def protect_cmd(
     **shared: Any,
 ) -> None:
     """Protect a trained classifier against knowledge distillation (RML)."""
-    r = protect(**library_options(locals()))
+    options = library_options(locals())
+    rml = {name: options.pop(name) for name in RML_FIELDS}
+    r = protect(**options, rml=rml)
     f = r.figures
     out_console.print(f"test accuracy: original {f['original_test_accuracy']:.2f}%  protected "
                       f"{f['protected_test_accuracy']:.2f}%  (drop {f['accuracy_drop']:+.2f})  ->  {r.path}")

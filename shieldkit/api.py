@@ -11,9 +11,9 @@ the figures of the run.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from torch import nn
 
@@ -26,7 +26,7 @@ from .former_names import accepts_former_names
 from .losses.adversarial import ARD_LEVELS
 from .methods import (ADVERSARIAL_TRAINING, HARDENING, PROTECTIONS, AttackOptions, HardenOptions, Plain,
                       ProtectOptions, adversarial_training)
-from .methods.rml import DEFAULT_RECIPE
+from .methods.rml import DEFAULT_RECIPE, RMLSettings
 from .models import NormalizedClassifier, create_model
 from .output_heads import PROTECT_HEAD, check_head
 from .outputs import check_output_file
@@ -51,6 +51,10 @@ def recorded_options(arguments: dict[str, Any]) -> dict[str, Any]:
             return value.name
         if isinstance(value, (tuple, list)):
             return [plain(v) for v in value]
+        if is_dataclass(value) and not isinstance(value, type):
+            return asdict(value)
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
         return value
 
     return {k: plain(v) for k, v in arguments.items() if k not in NOT_RECORDED}
@@ -102,9 +106,7 @@ def train(arch: str, data: str | Dataset, *, out: str | Path | None = None, epoc
 
 @accepts_former_names("protect")
 def protect(model: str | Path | nn.Module, data: str | Dataset, *, out: str | Path | None = None,
-            method: str = "rml", recipe: str = DEFAULT_RECIPE, alpha: float | None = None,
-            beta: float | None = None, tau: float | None = None, negatives: str | None = None,
-            confidence: str | float | None = None, ce_weight: float | None = None, flatness: float | None = None,
+            method: str = "rml", recipe: str = DEFAULT_RECIPE, rml: RMLSettings | Mapping[str, Any] | None = None,
             use_labels: bool = True, omega: float = 0.04, epochs: int | None = None, lr: float | None = None,
             batch_size: int = 128, weight_decay: float = 5e-4, seed: int = 0, device: str = "auto",
             data_dir: str | Path | None = None, download: bool = False, resume: bool = False, progress: bool = True,
@@ -119,9 +121,9 @@ def protect(model: str | Path | nn.Module, data: str | Dataset, *, out: str | Pa
 
     ``method`` names a :data:`~shieldkit.methods.PROTECTIONS` entry. ``"rml"`` fine-tunes a copy of the model with
     the RML loss (defaults: 5 epochs, lr 0.01), with the settings of ``recipe``
-    (:data:`shieldkit.methods.rml.RECIPES`; ``"uniform"`` by default, ``"rml-paper"`` for the paper's reading) and
-    any of ``alpha, beta, tau, negatives, confidence, ce_weight, flatness`` that is given replacing the recipe's
-    value; ``"nasty"`` trains a Nasty Teacher of the same architecture from scratch against the model (defaults:
+    (:data:`shieldkit.methods.rml.RECIPES`; ``"uniform"`` by default, ``"rml-paper"`` for the paper's reading).
+    ``rml`` replaces them: an :class:`~shieldkit.methods.rml.RMLSettings` outright, a mapping field by field
+    (``rml={"tau": 2.0}``; ``alpha=``, ``tau=``, … beside it are its former spelling). ``"nasty"`` trains a Nasty Teacher of the same architecture from scratch against the model (defaults:
     30 epochs, lr 0.1). Test accuracy of original and protected is measured and stored.
     ``adversarial_steps`` > 0 (robust RML, for a hardened model) adds ``adv_weight``·CE on PGD examples
     (``eps``, ``step_size``) so that protection does not erode robustness; PGD-20 is then stored too.
@@ -139,8 +141,8 @@ def protect(model: str | Path | nn.Module, data: str | Dataset, *, out: str | Pa
     check_head(head)
     method = PROTECTIONS.canonical(method)
     protection = PROTECTIONS.get(method)
-    opts = ProtectOptions(recipe=recipe, alpha=alpha, beta=beta, tau=tau, negatives=negatives, confidence=confidence,
-                          ce_weight=ce_weight, flatness=flatness, use_labels=use_labels, omega=omega,
+    opts = ProtectOptions(recipe=recipe, rml=asdict(rml) if isinstance(rml, RMLSettings) else dict(rml or {}),
+                          use_labels=use_labels, omega=omega,
                           attack=AttackOptions(eps, step_size, adversarial_steps), adv_weight=adv_weight)
     protection.check(opts)
     dev = resolve_device(device)

@@ -22,6 +22,8 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 COMMANDS = ("train", "protect", "harden")
+# settings groups a run records as one object (``"rml": {"tau": 2.0}``) and the command line spells as flags
+GROUPED_OPTIONS = {"protect": ("rml",)}
 
 
 def read_toml(path: str | Path, what: str) -> dict[str, Any]:
@@ -65,6 +67,9 @@ def load_run_config(path: str | Path, command: str, valid: Iterable[str]) -> dic
         if others:
             raise InputError(f"{path} configures `{others[0]}`, not `{command}`")
         options = {str(k).replace("-", "_"): v for k, v in options.items()}
+    for group in GROUPED_OPTIONS.get(command, ()):
+        if isinstance(options.get(group), dict):
+            options.update(options.pop(group))
     options = current_keywords(command, options, say=lambda former, current: note(f"{former} (in {path})", current))
     check_keys(options, valid, str(path), "option")
     return options

@@ -32,6 +32,12 @@ FORMER_NAMES: dict[str, dict[str, str]] = {
     "verify": {"attacks": "probes"},
 }
 
+# library keywords only (the command line keeps these flags): command -> {former keyword: "group.field"}
+FORMER_KEYWORDS: dict[str, dict[str, str]] = {
+    "protect": {**{name: f"rml.{name}" for name in ("alpha", "beta", "tau", "negatives", "confidence", "ce_weight",
+                                                     "flatness")}, "reverse": "rml.negatives"},
+}
+
 
 def option(name: str) -> str:
     """A keyword as the command line spells it: ``step_size`` -> ``--step-size``."""
@@ -50,16 +56,25 @@ def warn(former: str, current: str) -> None:
 
 
 def current_keywords(command: str, values: dict[str, Any], spell: Callable[[str], str] = str,
-                     say: Callable[[str, str], None] = warn) -> dict[str, Any]:
-    """``values`` with every former name of ``command`` replaced by its current one, each use told by ``say``.
-    Giving both names with different values is an error (``spell`` writes a name as the user wrote it)."""
-    renames = FORMER_NAMES.get(command, {})
+                     say: Callable[[str, str], None] = warn, renames: dict[str, str] | None = None) -> dict[str, Any]:
+    """``values`` with every former name of ``command`` (``renames``, default :data:`FORMER_NAMES`) replaced by its
+    current one, each use told by ``say``. Giving both names with different values is an error (``spell`` writes a
+    name as the user wrote it)."""
+    renames = FORMER_NAMES.get(command, {}) if renames is None else renames
     out = {k: v for k, v in values.items() if k not in renames}
     for former, current in renames.items():
         if former not in values:
             continue
         say(spell(former), spell(current))
         value = values[former]
+        if "." in current:  # a keyword that moved into a settings group: tau= -> rml={"tau": ...}
+            group, name = current.split(".", 1)
+            if out.get(group) is None:
+                out[group] = {}
+            if not isinstance(out[group], dict):
+                raise InputError(f"give {former}= inside {group}= (a settings object), not beside it")
+            out[group] = {**out[group], name: value}
+            continue
         if current in out and out[current] is not None and value is not None and out[current] != value:
             raise InputError(f"{spell(current)} {out[current]} and {spell(former)} {value} disagree "
                              f"({spell(former)} is the former name of {spell(current)})")
@@ -71,12 +86,12 @@ def current_keywords(command: str, values: dict[str, Any], spell: Callable[[str]
 def accepts_former_names(command: str):
     """A library entry point that also takes ``command``'s former keywords (:data:`FORMER_NAMES`)."""
     def decorate(fn):
-        renames = FORMER_NAMES[command]
+        renames = {**FORMER_NAMES.get(command, {}), **FORMER_KEYWORDS.get(command, {})}
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             if renames.keys() & kwargs.keys():
-                kwargs = current_keywords(command, kwargs)
+                kwargs = current_keywords(command, kwargs, renames=renames)
             return fn(*args, **kwargs)
 
         return wrapper

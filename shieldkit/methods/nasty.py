@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
 from ..losses.nasty import nasty_loss
 from ..models import create_model
+from ..errors import InputError
 from .base import Method, frozen, move_frozen, total
 from .options import PROTECTIONS, ProtectOptions, Protection
 
@@ -38,7 +41,19 @@ def _nasty_build(original: nn.Module, options: ProtectOptions) -> tuple[nn.Modul
     spec = original.spec()
     fresh = create_model(original.arch, original.num_classes, mean=spec["mean"], std=spec["std"],
                          **original.model_kwargs)
-    return fresh, Nasty(original, tau=options.tau if options.tau is not None else 4.0, omega=options.omega)
+    tau = options.rml.get("tau")
+    return fresh, Nasty(original, tau=4.0 if tau is None else tau, omega=options.omega)
 
 
-PROTECTIONS.add("nasty", Protection(_nasty_build, epochs=30, lr=0.1))
+def _nasty_check(options: ProtectOptions) -> None:
+    """Nasty reads ``tau`` and ``omega``; the other RML settings would be silently ignored, so they are refused."""
+    other = sorted(k for k, v in options.rml.items() if v is not None and k != "tau")
+    if other:
+        raise InputError(f"--method nasty takes --tau and --omega; {', '.join('--' + k.replace('_', '-') for k in other)} "
+                         f"are RML settings")
+    tau = options.rml.get("tau")
+    if tau is not None and not (0.0 < float(tau) < math.inf):
+        raise InputError(f"--tau must be a positive number, got {tau}")
+
+
+PROTECTIONS.add("nasty", Protection(_nasty_build, epochs=30, lr=0.1, check=_nasty_check))

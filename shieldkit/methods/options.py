@@ -13,7 +13,6 @@ Every option is validated here, once, when the options object is made (one line,
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -100,16 +99,11 @@ class HardenOptions:
 
 @dataclass(frozen=True)
 class ProtectOptions:
-    """What a ``protect`` method may read. RML settings left ``None`` come from ``recipe``."""
+    """What a ``protect`` method may read. ``rml``: overrides of the ``recipe``'s RML settings (field names of
+    :class:`~shieldkit.methods.rml.RMLSettings`; Nasty reads ``tau``)."""
 
     recipe: str = "uniform"
-    alpha: float | None = None
-    beta: float | None = None
-    tau: float | None = None
-    negatives: str | None = None
-    confidence: str | float | None = None
-    ce_weight: float | None = None
-    flatness: float | None = None
+    rml: dict = field(default_factory=dict)
     use_labels: bool = True
     omega: float = 0.04
     attack: AttackOptions = field(default_factory=lambda: AttackOptions(steps=0))  # steps 0: no adversarial term
@@ -118,8 +112,6 @@ class ProtectOptions:
     def __post_init__(self) -> None:
         if not (self.omega >= 0):
             raise InputError(f"omega must be >= 0, got {self.omega}")
-        if self.tau is not None and not (0 < self.tau < math.inf):
-            raise InputError(f"tau must be a positive number, got {self.tau}")
         if self.attack.steps < 0:
             raise InputError(f"--adversarial-steps must be >= 0, got {self.attack.steps}")
 

@@ -1,0 +1,106 @@
+"""Settings declared once (shieldkit/settings.py): a field carries its default, help and bounds; the command line
+derives its option from the field, so a new hyper-parameter is one field in one file."""
+
+import dataclasses
+import json
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+import shieldkit
+from cli_helpers import one_error_line, run
+from shieldkit.cli import main as cli
+from shieldkit.errors import InputError
+from shieldkit.methods.rml import RECIPES, RML, RMLSettings, recipe_settings
+from shieldkit.settings import check_settings, setting
+
+
+def test_tau_is_declared_once_from_the_flag_to_the_loss():
+    """--tau's help is RMLSettings.tau's, its bound is checked there, and the RML step reads it from there."""
+    field = next(f for f in dataclasses.fields(RMLSettings) if f.name == "tau")
+    protect = typer.main.get_command(cli.app).commands["protect"]
+    (option,) = [p for p in protect.params if "--tau" in p.opts]
+    assert field.metadata["help"] in option.help and option.default is None  # None: the recipe's value
+    with pytest.raises(InputError, match="--tau must be a positive number"):
+        RMLSettings(tau=0.0)
+    step = RML(__import__("torch").nn.Identity(), recipe_settings("flat", {"tau": 2.5}))
+    assert step.rml.tau == 2.5 and step.settings()["tau"] == 2.5
+    assert recipe_settings("uniform") == RMLSettings()  # the dataclass defaults are the default recipe
+
+
+def test_recipes_are_settings_and_overrides_are_checked():
+    assert all(isinstance(r, RMLSettings) for r in RECIPES.values())
+    assert recipe_settings("rml-paper", {"beta": 1.0, "tau": None}).beta == 1.0
+    with pytest.raises(InputError, match="unknown RML setting"):
+        recipe_settings("uniform", {"gamma": 1.0})
+    with pytest.raises(InputError, match="--negatives must be one of"):
+        RMLSettings(negatives="sideways")
+    with pytest.raises(InputError, match="strictly between 0 and 1"):
+        RMLSettings(confidence="fixed:2")
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(InputError, match="--beta must be a number >= 0"):
+            RMLSettings(beta=bad)
+
+
+@dataclasses.dataclass(frozen=True)
+class Throwaway:
+    """A method's settings with one new hyper-parameter: nothing else is edited anywhere."""
+
+    gamma: float = setting(2.0, "a new weight of a new term", minimum=0)
+    mode: str = setting("a", "a new mode", choices=("a", "b"))
+
+    def __post_init__(self):
+        check_settings(self)
+
+
+def test_a_new_hyper_parameter_is_one_field():
+    app = typer.Typer(add_completion=False)
+
+    @app.command()
+    @cli.with_options(cli.settings_options(Throwaway, "new method: "))
+    def go(**shared) -> None:
+        s = Throwaway(**{k: v for k, v in shared.items() if v is not None})
+        print(json.dumps(dataclasses.asdict(s)))
+
+    runner = CliRunner()
+    help_text = runner.invoke(app, ["--help"]).output
+    assert "--gamma" in help_text and "a new weight" in help_text and "--mode" in help_text
+    assert json.loads(runner.invoke(app, ["--gamma", "3"]).output) == {"gamma": 3.0, "mode": "a"}
+    r = runner.invoke(app, ["--gamma", "-1"])
+    assert r.exit_code != 0 and "--gamma must be a number >= 0" in repr(r.exception)
+    r = runner.invoke(app, ["--mode", "c"])
+    assert r.exit_code == 2
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    path = tmp_path_factory.mktemp("settings") / "m.pt"
+    shieldkit.train("cnn3", "digits", epochs=1, lr=0.05, out=path, progress=False, model_kwargs={"width": 4})
+    return path
+
+
+def test_protect_records_the_settings_group_and_replays_it(tmp_path, trained):
+    r = run("protect", trained, "--data", "digits", "--epochs", "1", "--tau", "2", "--recipe", "flat",
+            "--out", tmp_path / "p.pt")
+    assert r.exit_code == 0, r.output
+    settings = json.loads((tmp_path / "p.json").read_text())["settings"]
+    assert settings["options"]["rml"]["tau"] == 2.0 and settings["method"]["tau"] == 2.0
+    assert settings["method"]["flatness"] == RECIPES["flat"].flatness
+    r = run("protect", trained, "--config", tmp_path / "p.json", "--out", tmp_path / "q.pt")
+    assert r.exit_code == 0, r.output
+    again = json.loads((tmp_path / "q.json").read_text())["settings"]
+    assert again["method"] == settings["method"]
+    r = run("protect", trained, "--data", "digits", "--tau", "0", "--out", tmp_path / "x.pt")
+    assert r.exit_code == 2 and "--tau must be a positive number" in one_error_line(r)
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_the_flat_library_keywords_still_work(trained, tmp_path):
+    with pytest.warns(FutureWarning, match="tau= is now rml.tau="):
+        r = shieldkit.protect(trained, "digits", epochs=1, tau=2.0, progress=False)
+    assert r.settings["method"]["tau"] == 2.0
+    r = shieldkit.protect(trained, "digits", epochs=1, rml=RMLSettings(tau=3.0, beta=0.25), progress=False)
+    assert r.settings["method"]["tau"] == 3.0 and r.settings["method"]["beta"] == 0.25
+    with pytest.raises(InputError, match="--method nasty takes --tau and --omega"):
+        shieldkit.protect(trained, "digits", method="nasty", epochs=1, rml={"beta": 1.0}, progress=False)
