@@ -68,6 +68,8 @@ def main() -> None:
     ap.add_argument("--methods", default=",".join(VARIANTS))
     ap.add_argument("--eval-n", type=int, default=1000)
     ap.add_argument("--aa-n", type=int, default=200)
+    ap.add_argument("--no-aa", action="store_true", help="skip AutoAttack now; a later run without it adds AutoAttack "
+                    "to the cached evaluations")
     ap.add_argument("--protect", default="at,rslad,ard")
     ap.add_argument("--kd", action="store_true", help="also run verify's quick KD probe on ARD before/after protect")
     ap.add_argument("--device", default="auto")
@@ -95,12 +97,15 @@ def main() -> None:
 
     def evaluation(name: str, path: Path, with_aa: bool) -> dict:
         cache = work / f"{name}.eval.json"
-        if cache.is_file():
-            return json.loads(cache.read_text())
+        with_aa = with_aa and not args.no_aa
+        out = json.loads(cache.read_text()) if cache.is_file() else None
+        if out is not None and (not with_aa or "autoattack" in out):
+            return out
         model, _ = load_model(path)
-        res = evaluate_robustness(model, data.test, RobustnessConfig(attacks=("clean", "fgsm", "pgd20", "cw"),
-                                                                     n=args.eval_n, device=args.device))
-        out = {"accuracy": res["accuracy"], "seconds": res["seconds"], "n": res["n"]}
+        if out is None:
+            res = evaluate_robustness(model, data.test, RobustnessConfig(attacks=("clean", "fgsm", "pgd20", "cw"),
+                                                                         n=args.eval_n, device=args.device))
+            out = {"accuracy": res["accuracy"], "seconds": res["seconds"], "n": res["n"]}
         if with_aa:
             aa = evaluate_robustness(model, data.test, RobustnessConfig(attacks=("autoattack",), n=args.aa_n,
                                                                         device=args.device))

@@ -116,17 +116,30 @@ def throughput_markdown(result: dict) -> str:
 
 def teachers_markdown(result: dict) -> str:
     """The teacher zoo: recipe, accuracy against its target, precision and wall time (benchmarks/README.md)."""
-    rows = []
+    rows, robust = [], []
     for name, r in result["teachers"].items():
         rec = r["recipe"]
+        adversarial = (f"; {rec['adversarial']} ε {255 * rec['eps']:.0f}/255, {rec['steps']} step(s) of "
+                       f"{255 * rec['step_size']:.0f}/255" if rec.get("adversarial") else "")
+        median = r.get("median_epoch_seconds")
         rows.append([f"`{name}`", rec["data"], rec["arch"], f"{r['epochs']} ep, lr {rec['lr']:g} {rec['schedule']}, "
-                     f"batch {rec['batch_size']}, seed {rec['seed']}", r["precision"], f"{r['test_accuracy']:.2f}",
-                     f"≥ {r['target_accuracy']:g}: {'met' if r['met'] else 'NOT met'}",
-                     f"{r['train_seconds'] / 60:.1f} min"])
-    return (f"`{result['command']}` on {result['environment']['threads']} threads "
+                     f"batch {rec['batch_size']}, seed {rec['seed']}{adversarial}", r["precision"],
+                     f"{r['test_accuracy']:.2f}", f"≥ {r['target_accuracy']:g}: {'met' if r['met'] else 'NOT met'}",
+                     f"{r['train_seconds'] / 60:.1f} min" + (f" ({median:.0f} s median epoch)" if median else "")])
+        if r.get("robustness"):
+            rb = r["robustness"]
+            robust.append([f"`{name}`", *(f"{rb['accuracy'][a]:.1f}" for a in rb["settings"]["attacks"]), str(rb["n"]),
+                           f"{sum(rb['seconds'].values()) / 60:.0f} min"])
+    text = (f"`{result['command']}` on {result['environment']['threads']} threads "
             f"(`benchmarks/results/teachers.json`; weights cached outside the repository):\n\n"
             + markdown_table(["teacher", "data", "arch", "recipe", "precision", "test acc %", "target", "train time"],
                              rows))
+    if robust:
+        attacks = next(r["robustness"]["settings"]["attacks"] for r in result["teachers"].values() if r.get("robustness"))
+        names = {"clean": "clean %", "pgd20": "PGD-20 %", "cw": "CW∞ %", "autoattack": "AutoAttack (standard) %"}
+        text += ("\n\nRobust teachers, ℓ∞ ε = 8/255, on the same stratified test images:\n\n"
+                 + markdown_table(["teacher", *(names.get(a, a) for a in attacks), "n", "evaluation time"], robust))
+    return text
 
 
 def cifar100_markdown(result: dict) -> str:

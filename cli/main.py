@@ -76,9 +76,9 @@ def _error(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def flag(name: str, **kw):
+def flag(*names: str, **kw):
     """An on/off option: ``--json``, not ``--json true`` (an empty metavar keeps ``--help`` from showing a value)."""
-    return typer.Option(False, name, metavar="", **kw)
+    return typer.Option(False, *names, metavar="", **kw)
 
 
 def choice(names: Sequence[str], default: Any, *decls: str, help: str, canonical: Callable[[str], str] | None = None):
@@ -112,19 +112,32 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
+# what the root options (-q, -v) set for the command that follows them
+VERBOSITY = {"quiet": False, "verbose": False}
+
+
 @app.callback()
 def _root(version: bool = flag("--version", callback=_version_callback, is_eager=True,
-                               help="print the version and exit")) -> None:
+                               help="print the version and exit"),
+          quiet: bool = flag("--quiet", "-q", help="no progress bars or notes: results, warnings and errors only"),
+          verbose: bool = flag("--verbose", "-v", help="show the traceback behind an error line (as "
+                               "SHIELDKIT_DEBUG=1 does)")) -> None:
     """shieldkit: protect image classifiers before release."""
+    VERBOSITY.update(quiet=quiet, verbose=verbose)
+
+
+def progress() -> bool:
+    """Whether a command shows progress bars (not under ``-q``)."""
+    return not VERBOSITY["quiet"]
 
 
 DEBUG_ENV = "SHIELDKIT_DEBUG"
 
 
 def _debug_traceback() -> None:
-    """With ``SHIELDKIT_DEBUG=1``, the traceback behind a one-line error goes to stderr first (the line and the exit
-    code stay as they are, so scripts reading them do not change)."""
-    if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+    """With ``-v`` or ``SHIELDKIT_DEBUG=1``, the traceback behind a one-line error goes to stderr first (the line and
+    the exit code stay as they are, so scripts reading them do not change)."""
+    if VERBOSITY["verbose"] or os.environ.get(DEBUG_ENV, "") not in ("", "0"):
         import traceback
 
         traceback.print_exc(file=sys.stderr)
@@ -300,7 +313,8 @@ def with_options(*groups: list[inspect.Parameter]):
 
 
 def _say(msg: str) -> None:
-    err_console.print(f"[dim]{msg}[/]", highlight=False)
+    if not VERBOSITY["quiet"]:
+        err_console.print(f"[dim]{msg}[/]", highlight=False)
 
 
 @app.command("train", cls=Command)
@@ -330,7 +344,7 @@ def train_cmd(
     **shared: Any,
 ) -> None:
     """Train a classifier: plain (a model to protect) or adversarially (a robust teacher for harden)."""
-    r = train(**library_options(locals()))
+    r = train(**library_options(locals()), progress=progress())
     out_console.print(f"test accuracy {r.figures['test_accuracy']:.2f}%  ->  {r.path}")
 
 
@@ -379,7 +393,7 @@ def protect_cmd(
     """Protect a trained classifier against knowledge distillation (RML)."""
     options = library_options(locals())
     rml = {name: options.pop(name) for name in RML_FIELDS}
-    r = protect(**options, rml=rml)
+    r = protect(**options, rml=rml, progress=progress())
     f = r.figures
     out_console.print(f"test accuracy: original {f['original_test_accuracy']:.2f}%  protected "
                       f"{f['protected_test_accuracy']:.2f}%  (drop {f['accuracy_drop']:+.2f})  ->  {r.path}")
@@ -422,7 +436,7 @@ def harden_cmd(
     **shared: Any,
 ) -> None:
     """Distil a robust teacher into a lightweight, adversarially robust student (ARD and baselines)."""
-    r = harden(**library_options(locals()))
+    r = harden(**library_options(locals()), progress=progress())
     out_console.print(f"student test accuracy: clean {r.figures['test_accuracy']:.2f}%, PGD-20 "
                       f"{r.figures.get('pgd20_accuracy', float('nan')):.2f}% (n={r.figures.get('pgd20_n', 0)})  ->  "
                       f"{r.path}  (full evaluation: shieldkit evaluate {r.path} --data {data})")
@@ -457,7 +471,7 @@ def evaluate_cmd(
     **shared: Any,
 ) -> None:
     """Clean and robust accuracy under l_inf attacks (FGSM, PGD-20, CW, AutoAttack, Square, transfer)."""
-    r = evaluate(**library_options(locals()))
+    r = evaluate(**library_options(locals()), progress=progress())
     out_console.print(robustness_table(r.report))
     if report is not None:
         out_console.print(f"report  ->  {report}")
@@ -618,7 +632,7 @@ def verify_cmd(
     3 INCONCLUSIVE (no check applied, or no --reference showed the probe's power)."""
     options = library_options(locals())
     thresholds = {k: options.pop(k) for k in THRESHOLD_KEYS if k in options}  # the flags the policy file can set
-    r = verify(**options, thresholds=thresholds, log=_say).typed_report
+    r = verify(**options, thresholds=thresholds, log=_say, progress=progress()).typed_report
     out_console.print(verdict_table(r))
     for path in (report, summary, junit, plot, model_card):
         if path is not None:

@@ -140,3 +140,17 @@ def test_debug_shows_the_traceback_behind_the_one_line(tmp_path):
     debug = subprocess.run(args, capture_output=True, text=True, timeout=120, env={**os.environ, "SHIELDKIT_DEBUG": "1"})
     assert plain.returncode == debug.returncode == 2 and "Traceback" not in plain.stderr
     assert "Traceback" in debug.stderr and debug.stderr.strip().splitlines()[-1] == plain.stderr.strip().splitlines()[-1]
+
+
+def test_quiet_hides_progress_and_verbose_shows_the_traceback(tmp_path):
+    args = ["train", "--data", "digits", "--arch", "cnn3", "--model-kwargs", '{"width": 4}', "--epochs", "1"]
+    loud = run(*args, "--out", tmp_path / "a.pt")
+    quiet = run("-q", *args, "--out", tmp_path / "b.pt")
+    assert loud.exit_code == 0 and quiet.exit_code == 0, (loud.output, quiet.output)
+    assert "train cnn3" in loud.output and "train cnn3" not in quiet.output  # the progress bar's title
+    assert "test accuracy" in quiet.output  # the result still prints
+    bad = ["train", "--data", "digits", "--epochs", "0", "--out", tmp_path / "c.pt"]
+    r = run("-v", *bad)
+    assert r.exit_code == 2 and "Traceback" in r.output and "error:" in r.output
+    r = run(*bad)
+    assert r.exit_code == 2 and "Traceback" not in r.output
