@@ -210,7 +210,7 @@ def test_verify_gates_on_robustness(teacher_ckpt, digits16_npz, tmp_path):
     assert failed["verdict"] == "FAIL" and "pgd20" in failed["attacks"]["robustness"]["figures"]
     res = run("verify", teacher_ckpt, "--data", digits16_npz, "--probes", "robustness", "--min-pgd20", "5",
               "--max-kd-gain", "1000", "--report", tmp_path / "ok.json")
-    assert res.exit_code == 2 and "kd attack" in one_error_line(res)  # a KD threshold without the KD attack
+    assert res.exit_code == 2 and "kd probe" in one_error_line(res)  # a KD threshold without the KD probe
     policy.write_text('probes = ["robustness"]\n[thresholds]\nmin_pgd20 = 5.0\n[robustness]\nn = 100\nnope = 1\n')
     res = run("verify", teacher_ckpt, "--data", digits16_npz, "--policy", policy)
     assert res.exit_code == 2 and "unknown [robustness] key" in one_error_line(res)
