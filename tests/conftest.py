@@ -46,3 +46,13 @@ def digits_models(digits):
     original = shieldkit.train("resnet8", digits, epochs=15, lr=0.05, progress=False)
     protected = shieldkit.protect(original.model, digits, method="rml", epochs=5, progress=False)
     return original, protected
+
+
+@pytest.fixture(scope="session")
+def tiny_cnn(tmp_path_factory):
+    """A CNN3 of width 4 trained one epoch on digits, saved as a shieldkit checkpoint (seconds to make)."""
+    import shieldkit
+
+    path = tmp_path_factory.mktemp("tiny_cnn") / "m.pt"
+    shieldkit.train("cnn3", "digits", epochs=1, lr=0.05, out=path, progress=False, model_kwargs={"width": 4})
+    return path

@@ -55,14 +55,8 @@ def test_both_names_must_agree():
         current_keywords("export", {"n": 8, "parity_n": 9}, say=lambda *a: None)
 
 
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    path = tmp_path_factory.mktemp("former") / "m.pt"
-    shieldkit.train("cnn3", "digits", epochs=1, lr=0.05, out=path, progress=False, model_kwargs={"width": 4})
-    return path
-
-
-def test_former_cli_names_and_library_keywords_still_work(tmp_path, ckpt):
+def test_former_cli_names_and_library_keywords_still_work(tmp_path, tiny_cnn):
+    ckpt = tiny_cnn
     r = run("export", ckpt, "--data", "digits", "--out", tmp_path / "a", "--parity-n", "24", "--batch", "4",
             "--outputs", "confidence")
     assert r.exit_code == 0, r.output

@@ -73,14 +73,8 @@ def test_a_new_hyper_parameter_is_one_field():
     assert r.exit_code == 2
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    path = tmp_path_factory.mktemp("settings") / "m.pt"
-    shieldkit.train("cnn3", "digits", epochs=1, lr=0.05, out=path, progress=False, model_kwargs={"width": 4})
-    return path
-
-
-def test_protect_records_the_settings_group_and_replays_it(tmp_path, trained):
+def test_protect_records_the_settings_group_and_replays_it(tmp_path, tiny_cnn):
+    trained = tiny_cnn
     r = run("protect", trained, "--data", "digits", "--epochs", "1", "--tau", "2", "--recipe", "flat",
             "--out", tmp_path / "p.pt")
     assert r.exit_code == 0, r.output
@@ -96,7 +90,8 @@ def test_protect_records_the_settings_group_and_replays_it(tmp_path, trained):
     assert not (tmp_path / "x.pt").exists()
 
 
-def test_the_flat_library_keywords_still_work(trained, tmp_path):
+def test_the_flat_library_keywords_still_work(tiny_cnn, tmp_path):
+    trained = tiny_cnn
     with pytest.warns(FutureWarning, match="tau= is now rml.tau="):
         r = shieldkit.protect(trained, "digits", epochs=1, tau=2.0, progress=False)
     assert r.settings["method"]["tau"] == 2.0
