@@ -25,6 +25,7 @@ Every stage is cached under ``--work``, so an interrupted run picks up where it 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -36,7 +37,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import environment, markdown_table, setup_cifar10  # noqa: E402
 
 # variant name -> protect() keyword arguments (method rml unless given)
-RML_SETTINGS = ("alpha", "beta", "tau", "negatives", "confidence", "ce_weight", "flatness")  # RMLSettings' fields
 VARIANTS: dict[str, dict] = {
     "rml-paper": {"recipe": "rml-paper"},
     "uniform": {"recipe": "uniform"},
@@ -75,6 +75,7 @@ def main() -> None:
     import torch
 
     import shieldkit
+    from shieldkit.methods.rml import RMLSettings
     from shieldkit.exporters import export
     from shieldkit.utils import write_json
     from shieldkit.verify import OnnxOracle, TorchOracle, kd_probe, train_baselines
@@ -147,7 +148,8 @@ def main() -> None:
                 else:
                     ckpt = work / f"{arch}_{name.split('+')[0]}_s{s}.pt"
                     if not ckpt.is_file():
-                        rml = {k: v for k, v in kw.items() if k in RML_SETTINGS}
+                        fields = {f.name for f in dataclasses.fields(RMLSettings)}
+                        rml = {k: v for k, v in kw.items() if k in fields}
                         shieldkit.protect(teacher, data, out=ckpt, epochs=args.protect_epochs, lr=0.01, seed=s,
                                           device=args.device, rml=rml,
                                           **{k: v for k, v in kw.items() if k not in rml})

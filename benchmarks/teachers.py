@@ -106,14 +106,13 @@ def robust_figures(name: str, weights: Path, work: Path, data_dir: str) -> dict:
         model = load_model(weights)[0].eval()
         test = load_dataset(TEACHERS[name][0]["data"], data_dir).test
     for attack in missing:
-        if attack not in done["accuracy"]:
-            print(f"{name}: {attack} on n = {ROBUST_EVALUATION['n']}")
-            cfg = RobustnessConfig(**{**ROBUST_EVALUATION, "attacks": (attack,)}, device="cpu")
-            res = evaluate_robustness(model, test, cfg, progress=True)
-            done["accuracy"][attack] = res["accuracy"][attack]
-            done["seconds"][attack] = res["seconds"][attack]
-            done["n"] = res["n"]
-            write_json(done, cache)
+        print(f"{name}: {attack} on n = {ROBUST_EVALUATION['n']}")
+        cfg = RobustnessConfig(**{**ROBUST_EVALUATION, "attacks": (attack,)}, device="cpu")
+        res = evaluate_robustness(model, test, cfg, progress=True)
+        done["accuracy"][attack] = res["accuracy"][attack]
+        done["seconds"][attack] = res["seconds"][attack]
+        done["n"] = res["n"]
+        write_json(done, cache)
     return {"accuracy": done["accuracy"], "seconds": done["seconds"], "n": done["n"],
             "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in ROBUST_EVALUATION.items()}}
 

@@ -29,7 +29,7 @@ from rich.markup import escape
 from shieldkit.api import harden, protect, train
 from shieldkit.config import load_run_config
 from shieldkit.distributed import is_main_process
-from shieldkit.former_names import current_arguments
+from shieldkit.former_names import current_arguments, option
 from shieldkit.errors import (ArtefactError, InputError, ShieldkitError, SignatureError, VerificationFailed,
                               VerificationInconclusive)
 from shieldkit.attacks import DEFAULT_EPS, DEFAULT_STEP_SIZE
@@ -284,13 +284,13 @@ def settings_options(cls: type, prefix: str, notes: dict[str, str] | None = None
     come from the field, its default is None (the recipe's value)."""
     params = []
     for f in dataclasses.fields(cls):
-        meta, decl = f.metadata, "--" + f.name.replace("_", "-")
+        meta, decl = f.metadata, option(f.name)
         help_text = f"{prefix}{meta['help']} (default: the recipe's){(notes or {}).get(f.name, '')}"
         if meta.get("choices"):
             opt = choice(meta["choices"], None, decl, help=help_text)
         else:
             opt = typer.Option(None, decl, help=help_text)
-        kind = Optional[str] if meta.get("choices") or f.name == "confidence" else Optional[float]
+        kind = Optional[float] if f.type in (float, "float") else Optional[str]  # as the field declares it
         params.append((f.name, kind, opt))
     return _group(*params)
 

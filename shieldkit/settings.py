@@ -13,6 +13,7 @@ import math
 from typing import Any, Sequence
 
 from .errors import InputError
+from .former_names import option
 
 
 def setting(default: Any, help: str, *, minimum: float | None = None, above: float | None = None,
@@ -23,10 +24,6 @@ def setting(default: Any, help: str, *, minimum: float | None = None, above: flo
                                                         "choices": tuple(choices) if choices else None})
 
 
-def option_name(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def check_settings(obj: Any) -> None:
     """Every field of the dataclass ``obj`` within the bounds its :func:`setting` declares."""
     for f in dataclasses.fields(obj):
@@ -34,7 +31,7 @@ def check_settings(obj: Any) -> None:
         if not meta:
             continue
         if meta.get("choices") and value not in meta["choices"]:
-            raise InputError(f"{option_name(f.name)} must be one of {', '.join(meta['choices'])}, got {value!r}")
+            raise InputError(f"{option(f.name)} must be one of {', '.join(meta['choices'])}, got {value!r}")
         low, strict = (meta["above"], True) if meta.get("above") is not None else (meta.get("minimum"), False)
         if low is None:
             continue
@@ -42,12 +39,7 @@ def check_settings(obj: Any) -> None:
                 (value <= low if strict else value < low):
             bound = ("a positive number" if low == 0 else f"a finite number > {low:g}") if strict else \
                 f"a number >= {low:g}"
-            raise InputError(f"{option_name(f.name)} must be {bound}, got {value!r}")
-
-
-def settings_help(cls: type, name: str) -> str:
-    """The help text declared with field ``name`` of the settings dataclass ``cls``."""
-    return next(f.metadata["help"] for f in dataclasses.fields(cls) if f.name == name)
+            raise InputError(f"{option(f.name)} must be {bound}, got {value!r}")
 
 
 def with_overrides(settings: Any, overrides: dict[str, Any] | None, where: str = "settings") -> Any:
