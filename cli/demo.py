@@ -19,6 +19,7 @@ from typing import Any
 from shieldkit import protect, train
 from shieldkit.data import Dataset, load_dataset
 from shieldkit.outputs import check_output_dir
+from shieldkit.run_settings import RunSettings
 from shieldkit.errors import InputError
 from shieldkit.utils import read_json, write_json
 
@@ -60,11 +61,11 @@ def run_demo(cfg: DemoConfig | None = None, *, data: Dataset | None = None, out_
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(out_dir) if out_dir else Path(tmp)
         say(f"1/4 train {cfg.arch} on {ds.name}")
-        original = train(cfg.arch, ds, epochs=cfg.teacher_epochs, lr=cfg.teacher_lr, seed=seed, progress=progress,
-                         out=out / "original.pt")
+        original = train(cfg.arch, ds, out=out / "original.pt",
+                         run=RunSettings(epochs=cfg.teacher_epochs, lr=cfg.teacher_lr, seed=seed, progress=progress))
         say(f"2/4 protect it with RML (recipe {cfg.recipe})")
-        protect(out / "original.pt", ds, method="rml", recipe=cfg.recipe, epochs=cfg.protect_epochs, seed=seed,
-                progress=progress, out=out / "protected.pt")
+        protect(out / "original.pt", ds, out=out / "protected.pt", method="rml", settings=cfg.recipe,
+                run=RunSettings(epochs=cfg.protect_epochs, seed=seed, progress=progress))
         say("3/4 export both to ONNX (manifest, parity; the protected graph with its head)")
         for name in ("original", "protected"):
             export(out / f"{name}.pt", out / f"{name}.artefact", data=ds, overwrite=True, n=len(ds.test))

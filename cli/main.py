@@ -1,8 +1,9 @@
 """The ``shieldkit`` command line: each command's signature is its CLI, its body one library call.
 
-Options carry the library's own parameter names, so a command forwards its arguments as they are
-(:func:`library_options`); the choices of ``--method``/``--adversarial`` are read from the method registries
-(:mod:`shieldkit.methods.options`). ``train``/``protect``/``harden`` take ``--config FILE`` (TOML, or the JSON a
+An option that is a field of a settings dataclass (RunSettings, DataSettings, ModelSource, AttackSettings, a
+method's settings) takes its name, default, help and choices from the field (:func:`field_option`), declared
+there once; a command builds the settings objects from its options and calls the library by keyword. The
+choices of ``--method``/``--adversarial`` are read from the method registries (:mod:`shieldkit.methods.options`). ``train``/``protect``/``harden`` take ``--config FILE`` (TOML, or the JSON a
 run wrote beside its checkpoint: :mod:`shieldkit.config`); options given on the command line win.
 
 Errors: the library raises typed errors; :func:`handle_errors` is the one place that turns them
@@ -32,20 +33,20 @@ from shieldkit.distributed import is_main_process
 from shieldkit.former_names import current_arguments, option
 from shieldkit.errors import (ArtefactError, InputError, ShieldkitError, SignatureError, VerificationFailed,
                               VerificationInconclusive)
-from shieldkit.attacks import DEFAULT_EPS, DEFAULT_STEP_SIZE
+from shieldkit.attacks import AttackSettings
 from shieldkit.exporters import export, inspect_path
 from shieldkit.exporters.runtime import VARIANTS
 from shieldkit.exporters.signing import sign_artefact
 from shieldkit.exporters.to_onnx import INPUT_FORMATS
-from shieldkit.methods import ADVERSARIAL_TRAINING, HARDENING, PROTECTIONS
-from shieldkit.methods.rml import DEFAULT_RECIPE, RECIPES, RMLSettings
+from shieldkit.methods import (ADVERSARIAL_TRAINING, HARDENING, PROTECTIONS, HardenSettings, NastySettings,
+                               RMLSettings, TrainSettings)
+from shieldkit.methods.rml import DEFAULT_RECIPE, RECIPES
 from shieldkit.models import list_models
 from shieldkit.output_heads import OUTPUT_HEADS, PROTECT_HEAD
-from shieldkit.precision import PRECISIONS
+from shieldkit.run_settings import DataSettings, ModelSource, RunSettings
 from shieldkit.utils import configure_threads, to_jsonable
 from shieldkit.verify import evaluate, verify
 from shieldkit.verify.budgets import BUDGETS, QUICK_TIME
-from shieldkit.verify.policy import THRESHOLD_KEYS
 from shieldkit.verify.results import Verdict
 from shieldkit.version import __version__
 
@@ -163,14 +164,7 @@ def handle_errors(fn):
     return wrapper
 
 
-CLI_ONLY = ("config", "as_json", "password_env")
-
-
-def library_options(arguments: dict[str, Any]) -> dict[str, Any]:
-    """A command's arguments (its ``**shared`` option groups included) as the library call's keywords: they share
-    names; CLI-only options are dropped."""
-    arguments = {**{k: v for k, v in arguments.items() if k != "shared"}, **arguments.get("shared", {})}
-    return {k: v for k, v in arguments.items() if k not in CLI_ONLY}
+CLI_ONLY = ("config", "as_json", "password_env")  # options of the command line alone: --config never sets them
 
 
 def _apply_config(ctx: typer.Context, param, value: Optional[Path]):
@@ -218,39 +212,42 @@ def _split(text: str, kind):
     return [kind(v.strip()) for v in text.split(",") if v.strip()]
 
 
-# options shared by several commands, declared once
+def field_option(cls: type, name: str, *decls: str, default: Any = dataclasses.MISSING, prefix: str = "",
+                 suffix: str = ""):
+    """The option of field ``name`` of the settings dataclass ``cls`` (shieldkit/settings.py): its name
+    (``--step-size``), default, help, choices and on/off form come from the field, declared there once."""
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    decls = decls or ((f.metadata["flag"],) if f.metadata.get("flag") else (option(name),))
+    value = f.default if default is dataclasses.MISSING else default
+    text = prefix + f.metadata["help"] + suffix
+    if isinstance(f.default, bool) and (isinstance(value, bool) or f.metadata.get("flag")):
+        return flag(*decls, help=text) if value is False and "/" not in decls[0] else \
+            typer.Option(value, *decls, help=text)
+    if f.metadata.get("choices"):
+        return choice(f.metadata["choices"], value, *decls, help=text)
+    return typer.Option(value, *decls, help=text)
+
+
+def field_options(cls: type, **custom: dict) -> dict[str, Any]:
+    """:func:`field_option` for every field of ``cls``; ``custom[name]`` holds that field's keyword overrides."""
+    return {f.name: field_option(cls, f.name, **custom.get(f.name, {})) for f in dataclasses.fields(cls)
+            if f.metadata.get("help") and f.name != "attack"}
+
+
+# the options of the settings groups (shieldkit/run_settings.py, shieldkit/attacks/budget.py), declared there
+RUN = field_options(RunSettings, n={"suffix": " (adversarial runs)"})
+INPUTS = field_options(DataSettings)
+SOURCE = field_options(ModelSource)
+ATTACK = field_options(AttackSettings)
 ConfigOpt = typer.Option(None, "--config", is_eager=True, callback=_apply_config,
                          help="read options from a TOML file, or from the .json a run wrote beside its checkpoint "
                               "(repeats that run); options given here win")
-EpsOpt = typer.Option(DEFAULT_EPS, "--eps", help="ℓ∞ radius on [0, 1] inputs (default 8/255)")
-StepsOpt = typer.Option(10, "--steps", help="PGD steps of the training attack")
-StepSizeOpt = typer.Option(DEFAULT_STEP_SIZE, "--step-size", help="PGD step size on [0, 1] inputs (default 2/255)")
-CompileOpt = flag("--compile", help="torch.compile the training forward (see benchmarks/throughput.py)")
-PrecisionOpt = choice(PRECISIONS, "auto", "--precision", help="training arithmetic: auto (bf16 where the hardware has "
-                      "it natively: AMX / AVX-512-BF16 CPUs, bf16 GPUs; else fp32) | fp32 | bf16; the one used is "
-                      "recorded (benchmarks/results/throughput.json)")
-LoaderOpt = typer.Option("device", "--loader", help="device (in-memory, on-device batches) | dataloader (workers)")
-WorkersOpt = typer.Option(2, "--workers", help="DataLoader workers with --loader dataloader")
 DataOpt = typer.Option(..., "--data", help="digits | cifar10 | cifar100 | tiny-imagenet | FILE.npz | image folder "
                        "(required: a model is never trained on a dataset it did not name)")
-DataDirOpt = typer.Option(None, "--data-dir", help="where named datasets live (default $SHIELDKIT_DATA_DIR or ./data)")
-ArchOpt = typer.Option(None, "--arch", help="architecture of a bare state_dict: a name (`shieldkit models`), tv:NAME, "
-                       "timm:NAME or package.module:factory (importing it runs that module's code)")
-NumClassesOpt = typer.Option(None, "--num-classes", help="number of classes of a bare state_dict")
-TrustPickleOpt = flag("--trust-pickle", help="allow loading a fully pickled model (runs code!)")
-ImageSizeOpt = typer.Option(None, "--image-size", help="stretch every image to N×N pixels (folders as they are decoded, "
-                            "arrays bilinearly); default: what the model was trained with (recorded)")
-ResizeOpt = typer.Option(None, "--resize", help="scale the shorter side to S pixels (aspect kept), then a centred crop")
-CenterCropOpt = typer.Option(None, "--center-crop", help="the centred C×C crop (default S with --resize)")
-AugmentOpt = typer.Option(None, "--augment", help="training augmentation: crop (pad-and-crop, CIFAR style) | rrc "
-                          "(random-resized-crop + flip, ImageNet style) | none; default: the dataset's (crop)")
-DownloadOpt = flag("--download", help="download CIFAR-10/100 if missing (off by default)")
-SeedOpt = typer.Option(0, "--seed", help="seeds initialisation, shuffling and augmentation")
-DeviceOpt = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N")
-ResumeOpt = flag("--resume", help="continue from OUT.resume")
-BatchSizeOpt = typer.Option(128, "--batch-size", help="images per step (the global batch under torchrun)")
-WeightDecayOpt = typer.Option(5e-4, "--weight-decay", help="L2 weight decay on weights (not biases/BN)")
-ScheduleOpt = typer.Option("cosine", "--schedule", help="learning-rate schedule: cosine | constant | step")
+MeanOpt = typer.Option(None, "--mean", metavar="M1,M2,M3", help=SOURCE["mean"].help,
+                       parser=_parser("--mean", lambda t: _split(t, float), "comma-separated numbers"))
+StdOpt = typer.Option(None, "--std", metavar="S1,S2,S3", help=SOURCE["std"].help,
+                      parser=_parser("--std", lambda t: _split(t, float), "comma-separated numbers"))
 ModelKwargsOpt = typer.Option(None, "--model-kwargs", metavar="JSON",
                               parser=_parser("--model-kwargs", _json_object, "a JSON object, e.g. '{\"width\": 8}'"),
                               help="keyword arguments of the architecture, e.g. '{\"width\": 8}' (recorded)")
@@ -263,53 +260,44 @@ CertChainOpt = typer.Option(None, "--certificate-chain", help="check the signatu
                             "repeat the option) instead of --public-key")
 
 
-def _group(*params: tuple[str, Any, Any]) -> list[inspect.Parameter]:
-    return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
-            for name, annotation, option in params]
+def _annotation(f: dataclasses.Field, default: Any) -> Any:
+    """The type a command-line option of field ``f`` parses to (None allowed where the default is None)."""
+    kinds = {"bool": bool, "int": int, "float": float}
+    kind = f.type if f.type in kinds.values() else kinds.get(str(f.type).split(" |")[0], str)
+    return Optional[kind] if default is None else kind
 
 
-# option groups several commands take, declared once: with_options() appends them to a command's signature
-PREPROCESS = _group(("image_size", Optional[int], ImageSizeOpt), ("resize", Optional[int], ResizeOpt),
-                    ("center_crop", Optional[int], CenterCropOpt))
-MODEL_FILE = _group(("arch", Optional[str], ArchOpt), ("num_classes", Optional[int], NumClassesOpt),
-                    ("trust_pickle", bool, TrustPickleOpt))
-TRAINING_RUN = _group(("seed", int, SeedOpt), ("device", str, DeviceOpt), ("data_dir", Optional[Path], DataDirOpt),
-                      ("download", bool, DownloadOpt), ("resume", bool, ResumeOpt), ("compile", bool, CompileOpt),
-                      ("precision", str, PrecisionOpt),
-                      ("loader", str, LoaderOpt), ("workers", int, WorkersOpt), ("augment", Optional[str], AugmentOpt))
+def with_settings(name: str, cls: type, **field_kw: Any):
+    """A command whose parameter ``name`` receives the options of every field of the settings dataclass ``cls``
+    (:func:`field_option`, with ``field_kw``) as one mapping, the values not given None: a method's new
+    hyper-parameter is then one field of its settings (and its test), and its option follows by itself."""
+    fields = [f for f in dataclasses.fields(cls) if f.metadata.get("help") and f.name != "attack"]
 
-
-def settings_options(cls: type, prefix: str, notes: dict[str, str] | None = None) -> list[inspect.Parameter]:
-    """One option per field of the settings dataclass ``cls`` (shieldkit/settings.py): its name, choices and help
-    come from the field, its default is None (the recipe's value)."""
-    params = []
-    for f in dataclasses.fields(cls):
-        meta, decl = f.metadata, option(f.name)
-        help_text = f"{prefix}{meta['help']} (default: the recipe's){(notes or {}).get(f.name, '')}"
-        if meta.get("choices"):
-            opt = choice(meta["choices"], None, decl, help=help_text)
-        else:
-            opt = typer.Option(None, decl, help=help_text)
-        kind = Optional[float] if f.type in (float, "float") else Optional[str]  # as the field declares it
-        params.append((f.name, kind, opt))
-    return _group(*params)
-
-
-# RML's settings, derived from RMLSettings (declared there once); protect packs them into its ``rml`` argument
-RML_OPTIONS = settings_options(RMLSettings, "RML: ", {"tau": "; Nasty: its temperature, default 4"})
-RML_FIELDS = tuple(p.name for p in RML_OPTIONS)
-
-
-def with_options(*groups: list[inspect.Parameter]):
-    """Add option ``groups`` to a command: they join its signature (so Typer makes them options and ``--help``
-    lists them) and reach the function in its ``**shared`` keywords."""
     def decorate(fn):
         signature = inspect.signature(fn)
-        own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-        fn.__signature__ = signature.replace(parameters=own + [p for group in groups for p in group])
-        return fn
+        own = [p for p in signature.parameters.values() if p.name != name]
+        added = []
+        for f in fields:
+            kw = {**field_kw, **({"suffix": ""} if f.metadata.get("flag") else {})}
+            added.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
+                                           default=field_option(cls, f.name, **kw),
+                                           annotation=_annotation(f, kw.get("default", f.default))))
+
+        @functools.wraps(fn)
+        def command(*args, **kwargs):
+            kwargs[name] = {f.name: kwargs.pop(f.name) for f in fields}
+            return fn(*args, **kwargs)
+
+        command.__signature__ = signature.replace(parameters=own + added)
+        return command
 
     return decorate
+
+
+# RML's settings options: None = the recipe's value
+RML_OPTIONS = {"default": None, "prefix": "RML: ", "suffix": " (default: the recipe's)"}
+HARDEN = field_options(HardenSettings, levels={"default": "cat,sample,disc"}, lambdas={"default": "1,1,1"})
+TRAIN = field_options(TrainSettings)
 
 
 def _say(msg: str) -> None:
@@ -319,7 +307,6 @@ def _say(msg: str) -> None:
 
 @app.command("train", cls=Command)
 @handle_errors
-@with_options(TRAINING_RUN, PREPROCESS)
 def train_cmd(
     arch: str = typer.Option("resnet8", "--arch", help="a name (see `shieldkit models`), tv:NAME, timm:NAME, or your "
                              "own network as package.module:factory (called with num_classes; recorded so later "
@@ -327,34 +314,52 @@ def train_cmd(
     data: str = DataOpt,
     out: Path = typer.Option(..., "--out", help="checkpoint to write (settings go to the .json beside it)"),
     config: Optional[Path] = ConfigOpt,
-    epochs: int = typer.Option(30, "--epochs", help="passes over the training split"),
-    batch_size: int = BatchSizeOpt,
-    lr: float = typer.Option(0.1, "--lr", help="peak SGD learning rate (Nesterov momentum 0.9)"),
-    weight_decay: float = WeightDecayOpt,
-    schedule: str = ScheduleOpt,
-    label_smoothing: float = typer.Option(0.0, "--label-smoothing", help="ε of label-smoothed cross-entropy"),
-    model_kwargs: Optional[str] = ModelKwargsOpt,
     adversarial: Optional[str] = registry_choice(ADVERSARIAL_TRAINING, None, "--adversarial",
                                                  help="train a robust model (a teacher for harden); 'pgd' is "
                                                       "accepted for pgd-at"),
-    eps: float = EpsOpt,
-    steps: int = StepsOpt,
-    step_size: float = StepSizeOpt,
-    trades_beta: float = typer.Option(6.0, "--trades-beta", help="TRADES: weight of the KL term"),
-    **shared: Any,
+    model_kwargs: Optional[str] = ModelKwargsOpt,
+    label_smoothing: float = TRAIN["label_smoothing"],
+    trades_beta: float = TRAIN["trades_beta"],
+    eps: float = ATTACK["eps"], steps: int = ATTACK["steps"], step_size: float = ATTACK["step_size"],
+    epochs: Optional[int] = RUN["epochs"], lr: Optional[float] = RUN["lr"], batch_size: int = RUN["batch_size"],
+    weight_decay: float = RUN["weight_decay"], schedule: str = RUN["schedule"], seed: int = RUN["seed"],
+    device: str = RUN["device"], precision: str = RUN["precision"], compile: bool = RUN["compile"],
+    loader: str = RUN["loader"], workers: int = RUN["workers"], n: int = RUN["n"], resume: bool = RUN["resume"],
+    data_dir: Optional[Path] = INPUTS["data_dir"], download: bool = INPUTS["download"],
+    image_size: Optional[int] = INPUTS["image_size"], resize: Optional[int] = INPUTS["resize"],
+    center_crop: Optional[int] = INPUTS["center_crop"], augment: Optional[str] = INPUTS["augment"],
+    data_fraction: float = INPUTS["data_fraction"],
 ) -> None:
     """Train a classifier: plain (a model to protect) or adversarially (a robust teacher for harden)."""
-    r = train(**library_options(locals()), progress=progress())
+    r = train(arch, data, out=out, adversarial=adversarial, model_kwargs=model_kwargs,
+              settings=TrainSettings(label_smoothing=label_smoothing, trades_beta=trades_beta,
+                                     attack=AttackSettings(eps=eps, steps=steps, step_size=step_size)),
+              run=RunSettings(epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
+                              schedule=schedule, seed=seed, device=device, precision=precision, compile=compile,
+                              loader=loader, workers=workers, n=n, resume=resume, progress=progress()),
+              inputs=DataSettings(data_dir=data_dir, download=download, image_size=image_size, resize=resize,
+                                  center_crop=center_crop, augment=augment, data_fraction=data_fraction))
     out_console.print(f"test accuracy {r.figures['test_accuracy']:.2f}%  ->  {r.path}")
+
+
+def protect_settings(method: str, recipe: str, rml: dict[str, Any], omega: float | None,
+                     attack: AttackSettings) -> dict[str, Any]:
+    """The ``settings`` mapping of ``protect --method``, from the command line's flags (None: not given): RML's
+    over the ``recipe``, or Nasty's, whose reader (methods/nasty.py) refuses RML's flags by name."""
+    if PROTECTIONS.canonical(method) == "nasty":
+        return {**rml, "omega": omega, "steps": attack.steps or None}
+    if omega is not None:
+        raise InputError("--omega is a setting of --method nasty, not of rml")
+    return {"recipe": recipe, **rml, "attack": attack}
 
 
 @app.command("protect", cls=Command)
 @handle_errors
-@with_options(RML_OPTIONS, MODEL_FILE, TRAINING_RUN, PREPROCESS)
+@with_settings("rml", RMLSettings, **RML_OPTIONS)
 def protect_cmd(
     model: Path = typer.Argument(..., metavar="MODEL",
-                              help="trained model: shieldkit checkpoint, state_dict/.safetensors (+ --arch), "
-                              "TorchScript"),
+                                 help="trained model: shieldkit checkpoint, state_dict/.safetensors (+ --arch), "
+                                      "TorchScript"),
     data: str = DataOpt,
     out: Path = typer.Option(..., "--out", help="protected checkpoint to write"),
     config: Optional[Path] = ConfigOpt,
@@ -364,36 +369,39 @@ def protect_cmd(
                          help="RML settings to start from: uniform (default: CE + uniform negatives) | flat (uniform "
                               "negatives, fixed confidence, logit flatness) | rml-paper (the paper's reading); the "
                               "options below override it"),
-    use_labels: bool = typer.Option(True, "--labels/--no-labels", help="RML: train on the labels (default) or on "
-                                    "the original's argmax (no labelled data needed)"),
-    omega: float = typer.Option(0.04, "--omega", help="Nasty: weight of the adversarial KL term"),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="default 5 (rml) / 30 (nasty)"),
-    lr: Optional[float] = typer.Option(None, "--lr", help="default 0.01 (rml) / 0.1 (nasty)"),
-    batch_size: int = BatchSizeOpt,
-    weight_decay: float = WeightDecayOpt,
-    mean: Optional[str] = typer.Option(None, "--mean", metavar="M1,M2,M3", parser=_parser(
-                                       "--mean", lambda t: _split(t, float), "comma-separated numbers"),
-                                       help="per-channel mean a bare state_dict was trained with (default: the "
-                                            "data's)"),
-    std: Optional[str] = typer.Option(None, "--std", metavar="S1,S2,S3", parser=_parser(
-                                      "--std", lambda t: _split(t, float), "comma-separated numbers"),
-                                      help="per-channel std a bare state_dict was trained with (default: the data's)"),
-    adversarial_steps: int = typer.Option(0, "--adversarial-steps", help="RML: >0 adds CE on PGD examples (keeps a "
-                                          "hardened model robust)"),
-    eps: float = EpsOpt,
-    step_size: float = StepSizeOpt,
-    adv_weight: float = typer.Option(1.0, "--adv-weight", help="RML: weight of the adversarial CE term"),
+    steps: int = typer.Option(0, "--steps", help="RML: > 0 adds CE on PGD examples of this many steps (robust RML: keeps a hardened model "
+        "robust); 0 (default): off"),
+    eps: float = ATTACK["eps"], step_size: float = ATTACK["step_size"],
+    omega: Optional[float] = field_option(NastySettings, "omega", default=None, prefix="Nasty: ",
+                                          suffix=" (default 0.04; its temperature is --tau, default 4)"),
     head: str = choice(OUTPUT_HEADS, PROTECT_HEAD, "--head",
                        help="output head recorded for `export`: decision (the decision only, at a fixed "
                             "confidence) | confidence (the decision and its confidence; other classes made "
                             "equal) | logits (no head). A head protects the answer seat only: a file holder cuts "
                             "it off (docs/verification.md)"),
-    **shared: Any,
+    epochs: Optional[int] = RUN["epochs"], lr: Optional[float] = RUN["lr"], batch_size: int = RUN["batch_size"],
+    weight_decay: float = RUN["weight_decay"], schedule: str = RUN["schedule"], seed: int = RUN["seed"],
+    device: str = RUN["device"], precision: str = RUN["precision"], compile: bool = RUN["compile"],
+    loader: str = RUN["loader"], workers: int = RUN["workers"], n: int = RUN["n"], resume: bool = RUN["resume"],
+    data_dir: Optional[Path] = INPUTS["data_dir"], download: bool = INPUTS["download"],
+    image_size: Optional[int] = INPUTS["image_size"], resize: Optional[int] = INPUTS["resize"],
+    center_crop: Optional[int] = INPUTS["center_crop"], augment: Optional[str] = INPUTS["augment"],
+    data_fraction: float = INPUTS["data_fraction"],
+    arch: Optional[str] = SOURCE["arch"], num_classes: Optional[int] = SOURCE["num_classes"],
+    trust_pickle: bool = SOURCE["trust_pickle"], mean: Optional[str] = MeanOpt, std: Optional[str] = StdOpt,
+    rml: dict[str, Any] = None,
 ) -> None:
     """Protect a trained classifier against knowledge distillation (RML)."""
-    options = library_options(locals())
-    rml = {name: options.pop(name) for name in RML_FIELDS}
-    r = protect(**options, rml=rml, progress=progress())
+    r = protect(model, data, out=out, method=method, head=head,
+                settings=protect_settings(method, recipe, rml, omega,
+                                          AttackSettings(eps=eps, steps=steps, step_size=step_size)),
+                run=RunSettings(epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
+                                schedule=schedule, seed=seed, device=device, precision=precision, compile=compile,
+                                loader=loader, workers=workers, n=n, resume=resume, progress=progress()),
+                inputs=DataSettings(data_dir=data_dir, download=download, image_size=image_size, resize=resize,
+                                    center_crop=center_crop, augment=augment, data_fraction=data_fraction),
+                source=ModelSource(arch=arch, num_classes=num_classes, trust_pickle=trust_pickle, mean=mean,
+                                   std=std))
     f = r.figures
     out_console.print(f"test accuracy: original {f['original_test_accuracy']:.2f}%  protected "
                       f"{f['protected_test_accuracy']:.2f}%  (drop {f['accuracy_drop']:+.2f})  ->  {r.path}")
@@ -401,7 +409,6 @@ def protect_cmd(
 
 @app.command("harden", cls=Command)
 @handle_errors
-@with_options(MODEL_FILE, TRAINING_RUN, PREPROCESS)
 def harden_cmd(
     teacher: Optional[Path] = typer.Option(None, "--teacher", help="robust teacher (e.g. from train --adversarial); "
                                            "not needed for --method pgd-at"),
@@ -412,31 +419,36 @@ def harden_cmd(
     config: Optional[Path] = ConfigOpt,
     method: str = registry_choice(HARDENING, "ard", "--method", help="hardening method; pgd-at trains the "
                                   "student alone, without a teacher ('at' is accepted too)"),
-    levels: str = typer.Option("cat,sample,disc", "--levels", help="ARD ranking levels to use (ablation): "
-                               "cat,sample,disc or none"),
-    lambdas: str = typer.Option("1,1,1", "--lambdas", help="ARD weights of cat,sample,disc"),
-    gamma: float = typer.Option(1.0, "--gamma", help="ARD tanh sharpness on logit differences"),
-    inner: str = typer.Option("kl", "--inner", help="ARD attack objective: kl (to the teacher, RSLAD style) | ce"),
-    base: str = typer.Option("rslad", "--base", help="ARD base loss: rslad | ce | none"),
-    goldblum_alpha: float = typer.Option(1.0, "--goldblum-alpha", help="ARD (Goldblum): weight of the KD term"),
-    goldblum_tau: float = typer.Option(30.0, "--goldblum-tau", help="ARD (Goldblum): temperature"),
-    eps: float = EpsOpt,
-    steps: int = StepsOpt,
-    step_size: float = StepSizeOpt,
-    data_fraction: float = typer.Option(1.0, "--data-fraction", help="train on a stratified fraction (limited data)"),
-    epochs: int = typer.Option(30, "--epochs", help="passes over the training split"),
-    batch_size: int = BatchSizeOpt,
-    lr: float = typer.Option(0.1, "--lr", help="peak SGD learning rate"),
-    weight_decay: float = WeightDecayOpt,
-    schedule: str = ScheduleOpt,
     student_kwargs: Optional[str] = typer.Option(None, "--student-kwargs", metavar="JSON", parser=_parser(
                                                      "--student-kwargs", _json_object, "a JSON object"),
                                                  help="keyword arguments of the student architecture (recorded)"),
-    n: int = typer.Option(1000, "--n", help="test images for the stored PGD-20 figure (0: skip)"),
-    **shared: Any,
+    levels: str = HARDEN["levels"], lambdas: str = HARDEN["lambdas"], gamma: float = HARDEN["gamma"],
+    inner: str = HARDEN["inner"], base: str = HARDEN["base"], goldblum_alpha: float = HARDEN["goldblum_alpha"],
+    goldblum_tau: float = HARDEN["goldblum_tau"],
+    eps: float = ATTACK["eps"], steps: int = ATTACK["steps"], step_size: float = ATTACK["step_size"],
+    epochs: Optional[int] = RUN["epochs"], lr: Optional[float] = RUN["lr"], batch_size: int = RUN["batch_size"],
+    weight_decay: float = RUN["weight_decay"], schedule: str = RUN["schedule"], seed: int = RUN["seed"],
+    device: str = RUN["device"], precision: str = RUN["precision"], compile: bool = RUN["compile"],
+    loader: str = RUN["loader"], workers: int = RUN["workers"], n: int = RUN["n"], resume: bool = RUN["resume"],
+    data_dir: Optional[Path] = INPUTS["data_dir"], download: bool = INPUTS["download"],
+    image_size: Optional[int] = INPUTS["image_size"], resize: Optional[int] = INPUTS["resize"],
+    center_crop: Optional[int] = INPUTS["center_crop"], augment: Optional[str] = INPUTS["augment"],
+    data_fraction: float = INPUTS["data_fraction"],
+    arch: Optional[str] = SOURCE["arch"], num_classes: Optional[int] = SOURCE["num_classes"],
+    trust_pickle: bool = SOURCE["trust_pickle"], mean: Optional[str] = MeanOpt, std: Optional[str] = StdOpt,
 ) -> None:
     """Distil a robust teacher into a lightweight, adversarially robust student (ARD and baselines)."""
-    r = harden(**library_options(locals()), progress=progress())
+    r = harden(teacher, data, out=out, student=student, student_kwargs=student_kwargs, method=method,
+               settings=HardenSettings(levels=levels, lambdas=lambdas, gamma=gamma, inner=inner, base=base,
+                                       goldblum_alpha=goldblum_alpha, goldblum_tau=goldblum_tau,
+                                       attack=AttackSettings(eps=eps, steps=steps, step_size=step_size)),
+               run=RunSettings(epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
+                               schedule=schedule, seed=seed, device=device, precision=precision, compile=compile,
+                               loader=loader, workers=workers, n=n, resume=resume, progress=progress()),
+               inputs=DataSettings(data_dir=data_dir, download=download, image_size=image_size, resize=resize,
+                                   center_crop=center_crop, augment=augment, data_fraction=data_fraction),
+               source=ModelSource(arch=arch, num_classes=num_classes, trust_pickle=trust_pickle, mean=mean,
+                                  std=std))
     out_console.print(f"student test accuracy: clean {r.figures['test_accuracy']:.2f}%, PGD-20 "
                       f"{r.figures.get('pgd20_accuracy', float('nan')):.2f}% (n={r.figures.get('pgd20_n', 0)})  ->  "
                       f"{r.path}  (full evaluation: shieldkit evaluate {r.path} --data {data})")
@@ -444,7 +456,6 @@ def harden_cmd(
 
 @app.command("evaluate", cls=Command)
 @handle_errors
-@with_options(PREPROCESS)
 def evaluate_cmd(
     model: Path = typer.Argument(..., metavar="MODEL",
                               help="checkpoint, artefact directory (scored on ONNX Runtime) or .onnx"),
@@ -452,26 +463,29 @@ def evaluate_cmd(
     attacks: str = typer.Option("clean,fgsm,pgd20,cw", "--attacks",
                                 help="comma-separated: clean,fgsm,pgd20,cw,autoattack,square,transfer"),
     n: int = typer.Option(1000, "--n", help="test images (a fixed stratified subset)"),
-    eps: float = EpsOpt,
-    step_size: float = typer.Option(DEFAULT_STEP_SIZE, "--step-size", help="PGD/CW step size on [0, 1] inputs "
-                                    "(default 2/255)"),
+    eps: float = ATTACK["eps"],
+    step_size: float = field_option(AttackSettings, "step_size", suffix="; also CW's"),
     steps: int = typer.Option(20, "--steps", help="steps of the pgd20 (and transfer) attack"),
     cw_steps: int = typer.Option(20, "--cw-steps", help="steps of the CW∞ attack"),
     square_queries: int = typer.Option(1000, "--square-queries", help="Square attack queries per image"),
     transfer_from: Optional[Path] = typer.Option(None, "--transfer-from", help="source model for the transfer attack"),
     report: Optional[Path] = ReportOpt,
-    seed: int = SeedOpt,
+    seed: int = RUN["seed"],
     batch_size: int = typer.Option(250, "--batch-size", help="images per attack batch"),
     providers: str = ProvidersOpt,
     variant: str = VariantOpt,
-    device: str = DeviceOpt,
-    data_dir: Optional[Path] = DataDirOpt,
-    download: bool = DownloadOpt,
-    trust_pickle: bool = TrustPickleOpt,
-    **shared: Any,
+    device: str = RUN["device"],
+    data_dir: Optional[Path] = INPUTS["data_dir"], download: bool = INPUTS["download"],
+    image_size: Optional[int] = INPUTS["image_size"], resize: Optional[int] = INPUTS["resize"],
+    center_crop: Optional[int] = INPUTS["center_crop"],
+    trust_pickle: bool = SOURCE["trust_pickle"],
 ) -> None:
     """Clean and robust accuracy under l_inf attacks (FGSM, PGD-20, CW, AutoAttack, Square, transfer)."""
-    r = evaluate(**library_options(locals()), progress=progress())
+    r = evaluate(model, data, attacks=attacks, n=n, eps=eps, step_size=step_size, steps=steps, cw_steps=cw_steps,
+                 square_queries=square_queries, transfer_from=transfer_from, seed=seed, batch_size=batch_size,
+                 providers=providers, variant=variant, device=device, data_dir=data_dir, download=download,
+                 trust_pickle=trust_pickle, report=report, image_size=image_size, resize=resize,
+                 center_crop=center_crop, progress=progress())
     out_console.print(robustness_table(r.report))
     if report is not None:
         out_console.print(f"report  ->  {report}")
@@ -480,7 +494,7 @@ def evaluate_cmd(
 @app.command("demo", cls=Command)
 @handle_errors
 def demo_cmd(out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="keep models and demo.json here"),
-             seed: int = SeedOpt,
+             seed: int = RUN["seed"],
              smoke: bool = flag("--smoke", help="1 epoch everywhere: seconds, checks the wiring only"),
              render: Optional[Path] = typer.Option(None, "--render", help="print the Markdown table of a demo.json "
                                                    "this command wrote (no run): what the README quotes")) -> None:
@@ -494,7 +508,6 @@ def demo_cmd(out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="kee
 
 @app.command("export", cls=Command)
 @handle_errors
-@with_options(MODEL_FILE, PREPROCESS)
 def export_cmd(
     model: Path = typer.Argument(..., metavar="MODEL",
                               help="model to export: shieldkit checkpoint, or state_dict/.safetensors + --arch"),
@@ -525,18 +538,25 @@ def export_cmd(
                               "an audit bundle, never a device artefact (the weights bypass the head)"),
     decision_confidence: float = typer.Option(0.9, "--decision-confidence",
                                               help="the confidence the decision head answers with"),
-    data_dir: Optional[Path] = DataDirOpt,
-    **shared: Any,
+    data_dir: Optional[Path] = INPUTS["data_dir"],
+    image_size: Optional[int] = INPUTS["image_size"], resize: Optional[int] = INPUTS["resize"],
+    center_crop: Optional[int] = INPUTS["center_crop"],
+    arch: Optional[str] = SOURCE["arch"], num_classes: Optional[int] = SOURCE["num_classes"],
+    trust_pickle: bool = SOURCE["trust_pickle"],
 ) -> None:
     """Export to ONNX + safetensors with a manifest; check parity on ONNX Runtime (exit 1 if it fails)."""
-    r = export(**library_options(locals()), log=_say)
+    r = export(model, out, data=data, data_dir=data_dir, input_shape=input_shape, opset=opset, batch_size=batch_size,
+               input_format=input_format, quantize=quantize, n=n, calibration_n=calibration_n, providers=providers,
+               max_abs_diff=max_abs_diff, min_agreement=min_agreement, overwrite=overwrite, seed=seed, arch=arch,
+               num_classes=num_classes, trust_pickle=trust_pickle, image_size=image_size, resize=resize,
+               center_crop=center_crop, head=head, decision_confidence=decision_confidence,
+               with_weights=with_weights, log=_say)
     out_console.print(parity_table(r.manifest))
     out_console.print(f"artefact  ->  {r.directory}")
 
 
 @app.command("inspect", cls=Command)
 @handle_errors
-@with_options(MODEL_FILE)
 def inspect_cmd(
     path: Path = typer.Argument(..., metavar="PATH",
                               help="artefact directory (from `shieldkit export`) or a model file"),
@@ -544,14 +564,16 @@ def inspect_cmd(
     public_key: Optional[Path] = typer.Option(None, "--public-key", help="check the artefact's signature (model.sig) "
                                               "and its verify attestation with this public key (PEM)"),
     certificate_chain: Optional[list[Path]] = CertChainOpt,
-    **shared: Any,
+    arch: Optional[str] = SOURCE["arch"], num_classes: Optional[int] = SOURCE["num_classes"],
+    trust_pickle: bool = SOURCE["trust_pickle"],
 ) -> None:
     """Show an artefact's manifest (and whether its files are intact and its signature holds) or a checkpoint's
     metadata.
 
     Exit 2 when an artefact's files do not match its manifest, or its signature does not verify with
     --public-key (after printing what was found)."""
-    info = inspect_path(**library_options(locals()))
+    info = inspect_path(path, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle, public_key=public_key,
+                        certificate_chain=certificate_chain)
     if as_json:
         print(json.dumps(to_jsonable(info), indent=2))
     else:
@@ -564,7 +586,6 @@ def inspect_cmd(
 
 @app.command("verify", cls=Command)
 @handle_errors
-@with_options(PREPROCESS)
 def verify_cmd(
     artefact: Path = typer.Argument(..., metavar="ARTEFACT",
                               help="artefact directory or .onnx (probed through ONNX Runtime), or a "
@@ -622,17 +643,26 @@ def verify_cmd(
     min_pgd20: Optional[float] = typer.Option(None, "--min-pgd20", help="%: robust accuracy under PGD-20 (adds "
                                               "robustness)"),
     min_autoattack: Optional[float] = typer.Option(None, "--min-autoattack", help="%: robust accuracy under AutoAttack"),
-    data_dir: Optional[Path] = DataDirOpt,
-    trust_pickle: bool = TrustPickleOpt,
-    precision: str = PrecisionOpt,
-    **shared: Any,
+    data_dir: Optional[Path] = INPUTS["data_dir"],
+    image_size: Optional[int] = INPUTS["image_size"], resize: Optional[int] = INPUTS["resize"],
+    center_crop: Optional[int] = INPUTS["center_crop"],
+    trust_pickle: bool = SOURCE["trust_pickle"],
+    precision: str = field_option(RunSettings, "precision", suffix="; the KD students'"),
 ) -> None:
     """Probe the released artefact with a panel of KD attackers at two seats (answer: the graph as shipped; file:
     the graph cut below any output head, what anyone holding the file reaches); exit 0 PASS, 1 FAIL, 2 bad input,
     3 INCONCLUSIVE (no check applied, or no --reference showed the probe's power)."""
-    options = library_options(locals())
-    thresholds = {k: options.pop(k) for k in THRESHOLD_KEYS if k in options}  # the flags the policy file can set
-    r = verify(**options, thresholds=thresholds, log=_say, progress=progress()).typed_report
+    thresholds = dict(max_kd_gain=max_kd_gain, max_datafree_accuracy=max_datafree_accuracy,
+                      max_datafree_ratio=max_datafree_ratio, max_accuracy_drop=max_accuracy_drop,
+                      max_recorded_accuracy_drop=max_recorded_accuracy_drop, min_accuracy=min_accuracy,
+                      min_parity_agreement=min_parity_agreement, min_pgd20=min_pgd20, min_autoattack=min_autoattack)
+    r = verify(artefact, data, reference=reference, matched_reference=matched_reference, policy=policy,
+               budget=budget, seats=seats, probes=probes, seeds=seeds, epochs=epochs, report=report, summary=summary,
+               junit=junit, plot=plot, model_card=model_card, public_key=public_key,
+               certificate_chain=certificate_chain, providers=providers, variant=variant, query_budget=query_budget,
+               data_dir=data_dir, image_size=image_size, resize=resize, center_crop=center_crop,
+               trust_pickle=trust_pickle, precision=precision, thresholds=thresholds, log=_say,
+               progress=progress()).typed_report
     out_console.print(verdict_table(r))
     for path in (report, summary, junit, plot, model_card):
         if path is not None:
@@ -661,10 +691,11 @@ def sign_cmd(
     """Sign an artefact (model.sig, through OpenSSF model-signing) and attest its verify report.
 
     Check with `shieldkit inspect DIR --public-key KEY.pub` or `verify DIR --public-key KEY.pub`."""
-    options = library_options(locals())
     if password_env is not None and password_env not in os.environ:
         raise InputError(f"--password-env {password_env}: that environment variable is not set")
-    written = sign_artefact(**options, password=os.environ[password_env] if password_env is not None else None)
+    written = sign_artefact(directory, private_key, report=report, certificate=certificate,
+                            certificate_chain=certificate_chain,
+                            password=os.environ[password_env] if password_env is not None else None)
     out_console.print(f"signature  ->  {written['signature']}")
     if "attestation" in written:
         out_console.print(f"attestation ({written['verdict']})  ->  {written['attestation']}")

@@ -45,6 +45,19 @@ def check_keys(table: dict, valid: Iterable[str], where: str, what: str = "key")
         raise InputError(f"{where}: unknown {what}(s) {', '.join(map(str, unknown))}; valid: {', '.join(valid)}")
 
 
+# what a protect sidecar written before the settings groups recorded whatever the method: its defaults then
+_EITHER_METHOD = {"rml": {"omega": 0.04}, "nasty": {"use_labels": True, "adv_weight": 1.0, "recipe": "uniform",
+                                                     "adversarial_steps": 0, "steps": 0}}
+
+
+def _one_methods_settings(options: dict[str, Any]) -> dict[str, Any]:
+    """A protect sidecar's options without the other method's settings at their defaults, which sidecars once
+    recorded for every method (``omega`` for RML, ``use_labels`` for Nasty): the flags refuse them now."""
+    method = options.get("method") or "rml"
+    drop = _EITHER_METHOD.get("nasty" if method == "nasty" else "rml", {})
+    return {k: v for k, v in options.items() if not (k in drop and v == drop[k])}
+
+
 def load_run_config(path: str | Path, command: str, valid: Iterable[str]) -> dict[str, Any]:
     """The options a config file sets for ``command`` (names as the library spells them), checked against
     ``valid``; a sidecar JSON (``settings.options``) of a ``command`` run, or a TOML file."""
@@ -70,6 +83,8 @@ def load_run_config(path: str | Path, command: str, valid: Iterable[str]) -> dic
     for group in GROUPED_OPTIONS.get(command, ()):
         if isinstance(options.get(group), dict):
             options.update(options.pop(group))
+    if command == "protect":
+        options = _one_methods_settings(options)
     options = current_keywords(command, options, say=lambda former, current: note(f"{former} (in {path})", current))
     check_keys(options, valid, str(path), "option")
     return options

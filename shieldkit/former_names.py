@@ -25,17 +25,39 @@ from .errors import InputError
 # command -> {former keyword: current keyword}; the CLI spells both with dashes
 FORMER_NAMES: dict[str, dict[str, str]] = {
     "train": {"attack_steps": "steps", "attack_step_size": "step_size"},
-    "protect": {"attack_step_size": "step_size", "reverse": "negatives", "outputs": "head"},
+    "protect": {"attack_step_size": "step_size", "adversarial_steps": "steps", "reverse": "negatives",
+                "outputs": "head"},
     "harden": {"attack_steps": "steps", "attack_step_size": "step_size", "eval_n": "n"},
     "evaluate": {"pgd_steps": "steps"},
     "export": {"batch": "batch_size", "parity_n": "n", "outputs": "head"},
     "verify": {"attacks": "probes"},
 }
 
+# the settings groups the library's training entry points take (shieldkit/run_settings.py): flat keyword -> field
+_RUN = ("epochs", "batch_size", "lr", "weight_decay", "schedule", "seed", "device", "compile", "precision", "loader",
+        "workers", "resume", "progress")
+_INPUTS = ("data_dir", "download", "image_size", "resize", "center_crop", "augment")
+_SOURCE = ("arch", "num_classes", "trust_pickle", "mean", "std")
+_ATTACK = ("eps", "steps", "step_size")
+_RML = ("recipe", "alpha", "beta", "tau", "negatives", "confidence", "ce_weight", "flatness", "use_labels",
+        "adv_weight", "omega")
+
+
+def _into(group: str, names: tuple[str, ...]) -> dict[str, str]:
+    return {name: f"{group}.{name}" for name in names}
+
+
 # library keywords only (the command line keeps these flags): command -> {former keyword: "group.field"}
 FORMER_KEYWORDS: dict[str, dict[str, str]] = {
-    "protect": {**{name: f"rml.{name}" for name in ("alpha", "beta", "tau", "negatives", "confidence", "ce_weight",
-                                                     "flatness")}, "reverse": "rml.negatives"},
+    "train": {**_into("run", _RUN), **_into("inputs", _INPUTS + ("data_fraction",)),
+              **_into("settings", ("label_smoothing", "trades_beta")), **_into("settings.attack", _ATTACK)},
+    "protect": {**_into("run", _RUN), **_into("inputs", _INPUTS), **_into("source", _SOURCE),
+                "rml": "settings", **_into("settings", _RML), "reverse": "settings.negatives",
+                **_into("settings.attack", _ATTACK)},
+    "harden": {**_into("run", _RUN + ("n",)), **_into("inputs", _INPUTS + ("data_fraction",)),
+               **_into("source", _SOURCE),
+               **_into("settings", ("levels", "lambdas", "gamma", "inner", "base", "goldblum_alpha", "goldblum_tau")),
+               **_into("settings.attack", _ATTACK)},
 }
 
 
@@ -67,13 +89,8 @@ def current_keywords(command: str, values: dict[str, Any], spell: Callable[[str]
             continue
         say(spell(former), spell(current))
         value = values[former]
-        if "." in current:  # a keyword that moved into a settings group: tau= -> rml={"tau": ...}
-            group, name = current.split(".", 1)
-            if out.get(group) is None:
-                out[group] = {}
-            if not isinstance(out[group], dict):
-                raise InputError(f"give {former}= inside {group}= (a settings object), not beside it")
-            out[group] = {**out[group], name: value}
+        if "." in current:  # a keyword that moved into a settings group: epochs= -> run={"epochs": ...}
+            _set_in_group(out, former, current.split("."), value)
             continue
         if current in out and out[current] is not None and value is not None and out[current] != value:
             raise InputError(f"{spell(current)} {out[current]} and {spell(former)} {value} disagree "
@@ -83,15 +100,32 @@ def current_keywords(command: str, values: dict[str, Any], spell: Callable[[str]
     return out
 
 
+def _set_in_group(out: dict[str, Any], former: str, path: list[str], value: Any) -> None:
+    """``out[path[0]][path[1]]… = value``, each group a mapping (one made where none was given)."""
+    group = out
+    for depth, name in enumerate(path[:-1]):
+        if group.get(name) is None:
+            group[name] = {}
+        elif not isinstance(group[name], dict):
+            raise InputError(f"give {former}= inside {'.'.join(path[:depth + 1])}= (a settings object), not beside "
+                             f"it")
+        else:
+            group[name] = dict(group[name])
+        group = group[name]
+    group[path[-1]] = value
+
+
 def accepts_former_names(command: str):
     """A library entry point that also takes ``command``'s former keywords (:data:`FORMER_NAMES`)."""
     def decorate(fn):
-        renames = {**FORMER_NAMES.get(command, {}), **FORMER_KEYWORDS.get(command, {})}
+        renames, moves = FORMER_NAMES.get(command, {}), FORMER_KEYWORDS.get(command, {})
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             if renames.keys() & kwargs.keys():
                 kwargs = current_keywords(command, kwargs, renames=renames)
+            if moves.keys() & kwargs.keys():
+                kwargs = current_keywords(command, kwargs, renames=moves)
             return fn(*args, **kwargs)
 
         return wrapper

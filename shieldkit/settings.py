@@ -17,18 +17,20 @@ from .former_names import option
 
 
 def setting(default: Any, help: str, *, minimum: float | None = None, above: float | None = None,
-            choices: Sequence[str] | None = None) -> Any:
+            choices: Sequence[str] | None = None, flag: str | None = None) -> Any:
     """A dataclass field: ``default``, the ``help`` the command line shows, and its bounds (``minimum`` ≤ value,
-    ``above`` < value, finite; or one of ``choices``)."""
+    ``above`` < value, finite; or one of ``choices``). ``flag`` spells an on/off option the command line's way
+    (``"--labels/--no-labels"``) where its name would read badly."""
     return dataclasses.field(default=default, metadata={"help": help, "minimum": minimum, "above": above,
-                                                        "choices": tuple(choices) if choices else None})
+                                                        "choices": tuple(choices) if choices else None,
+                                                        "flag": flag})
 
 
 def check_settings(obj: Any) -> None:
     """Every field of the dataclass ``obj`` within the bounds its :func:`setting` declares."""
     for f in dataclasses.fields(obj):
         value, meta = getattr(obj, f.name), f.metadata
-        if not meta:
+        if not meta or (value is None and f.default is None):  # None: "not given", where the default is None
             continue
         if meta.get("choices") and value not in meta["choices"]:
             raise InputError(f"{option(f.name)} must be one of {', '.join(meta['choices'])}, got {value!r}")
@@ -40,6 +42,22 @@ def check_settings(obj: Any) -> None:
             bound = ("a positive number" if low == 0 else f"a finite number > {low:g}") if strict else \
                 f"a number >= {low:g}"
             raise InputError(f"{option(f.name)} must be {bound}, got {value!r}")
+
+
+def as_settings(cls: type, value: Any, where: str) -> Any:
+    """``value`` as a ``cls`` settings object: an instance as it is, ``None`` for the defaults, a mapping field by
+    field (an unknown name is one error line naming ``where``, e.g. ``run=``)."""
+    if isinstance(value, cls):
+        return value
+    if value is None:
+        return cls()
+    if not isinstance(value, dict):
+        raise InputError(f"{where} takes a {cls.__name__} or a mapping of its fields, not {type(value).__name__}")
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(value) - set(names))
+    if unknown:
+        raise InputError(f"unknown {where} field(s) {', '.join(unknown)}; valid: {', '.join(names)}")
+    return cls(**value)
 
 
 def with_overrides(settings: Any, overrides: dict[str, Any] | None, where: str = "settings") -> Any:

@@ -54,5 +54,5 @@ def tiny_cnn(tmp_path_factory):
     import shieldkit
 
     path = tmp_path_factory.mktemp("tiny_cnn") / "m.pt"
-    shieldkit.train("cnn3", "digits", epochs=1, lr=0.05, out=path, progress=False, model_kwargs={"width": 4})
+    shieldkit.train("cnn3", "digits", out=path, model_kwargs={"width": 4}, run={"epochs": 1, "lr": 0.05, "progress": False})
     return path

@@ -136,11 +136,12 @@ def test_both_batch_paths_cover_an_epoch_once_with_the_right_labels(digits16, pa
 def test_dataloader_path_trains(digits16):
     """Training through DataLoader workers learns: > 50 % on digits (chance 10 %). Measured over 5 seeds
     (benchmarks/test_margins.py, dataloader_path_accuracy): see its table for min and spread."""
-    kw = dict(epochs=3, lr=0.05, progress=False, model_kwargs={"width": 8})
-    loader = shieldkit.train("cnn3", digits16, loader="dataloader", workers=0, **kw)
+    run = dict(epochs=3, lr=0.05, progress=False)
+    loader = shieldkit.train("cnn3", digits16, model_kwargs={"width": 8},
+                             run={**run, "loader": "dataloader", "workers": 0})
     assert len(loader.history) == 3 and loader.settings["train"]["loader"] == "dataloader"
     assert loader.figures["test_accuracy"] > 50
-    with pytest.raises(InputError, match="loader must be one of"):
-        shieldkit.train("cnn3", digits16, loader="magic", **kw)
-    with pytest.raises(InputError, match="workers must be >= 0"):
-        shieldkit.train("cnn3", digits16, loader="dataloader", workers=-1, **kw)
+    with pytest.raises(InputError, match="--loader must be one of"):
+        shieldkit.train("cnn3", digits16, run={**run, "loader": "magic"})
+    with pytest.raises(InputError, match="--workers must be a number >= 0"):
+        shieldkit.train("cnn3", digits16, run={**run, "loader": "dataloader", "workers": -1})

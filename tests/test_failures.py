@@ -141,7 +141,7 @@ CASES = [
     # --- options -----------------------------------------------------------------------------------------------
     ("train-epochs-0", lambda w, o: ["train", "--epochs", "0", "--out", o / "m.pt"], "epochs"),
     ("train-unknown-arch", lambda w, o: ["train", "--arch", "resnet9000", "--out", o / "m.pt"], "unknown model"),
-    ("train-lr-nan", lambda w, o: ["train", "--arch", "cnn3", "--lr", "nan", "--out", o / "m.pt"], "learning rate"),
+    ("train-lr-nan", lambda w, o: ["train", "--arch", "cnn3", "--lr", "nan", "--out", o / "m.pt"], "--lr must be a positive number"),
     ("train-unknown-device", lambda w, o: ["train", "--device", "tpu9", "--out", o / "m.pt"], "device"),
     ("train-schedule", lambda w, o: ["train", "--schedule", "sideways", "--out", o / "m.pt"], "schedule"),
     ("protect-beta-negative", lambda w, o: ["protect", w / "model.pt", "--beta", "-1", "--out", o / "p.pt"], "beta"),

@@ -23,7 +23,8 @@ def test_current_names_are_the_parameters_and_former_ones_are_hidden(command):
     params = set(inspect.signature(LIBRARY[command]).parameters)
     help_text = run(command, "--help").output
     for former, current in FORMER_NAMES[command].items():
-        keyword = FORMER_KEYWORDS.get(command, {}).get(former, current)  # the library may group it (rml.negatives)
+        moves = FORMER_KEYWORDS.get(command, {})  # the library may group it (settings.attack.steps)
+        keyword = moves.get(current, moves.get(former, current))
         assert keyword.split(".")[0] in params and former not in params, (command, former, keyword)
         assert option(current) in help_text, (command, current)
         assert f"{option(former)} " not in help_text and f"{option(former)}\n" not in help_text, (command, former)

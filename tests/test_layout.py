@@ -38,22 +38,47 @@ def test_facade_offers_every_user_facing_call():
 LIBRARY_ONLY = {"progress", "log", "kd_config", "datafree_config", "thresholds", "memo"}
 
 
+def _library_options(function) -> set[str]:
+    """A library call's options as the command line spells them: each settings group (``run=``, ``inputs=``,
+    ``source=``, ``settings=``) by its fields, a nested attack by its own."""
+    import dataclasses
+
+    from shieldkit.attacks import AttackSettings
+    from shieldkit.methods import HardenSettings, NastySettings, RMLSettings, TrainSettings
+    from shieldkit.run_settings import NOT_RECORDED, DataSettings, ModelSource, RunSettings
+
+    def names(cls):
+        return {f.name for f in dataclasses.fields(cls)} - {"attack"}
+
+    groups = {"run": names(RunSettings) - set(NOT_RECORDED) | {"resume"}, "inputs": names(DataSettings),
+              "source": names(ModelSource)}
+    settings = {"train": names(TrainSettings) | names(AttackSettings),
+                "harden": names(HardenSettings) | names(AttackSettings),
+                "protect": names(RMLSettings) | names(NastySettings) | names(AttackSettings) | {"recipe"}}
+    out = set()
+    for name in inspect.signature(function).parameters:
+        if name in groups:
+            out |= groups[name]
+        elif name == "settings" and function.__name__ in settings:
+            out |= settings[function.__name__]
+        else:
+            out.add(name)
+    return out
+
+
 @pytest.mark.parametrize("command,function", [
     ("train", shieldkit.train), ("protect", shieldkit.protect), ("harden", shieldkit.harden),
     ("export", shieldkit.export), ("evaluate", shieldkit.evaluate), ("verify", shieldkit.verify.verify),
 ])
 def test_cli_and_library_take_the_same_options(command, function):
-    """Each command forwards its arguments by name, so the two signatures must agree (verify's threshold flags
-    fill its ``thresholds`` dict)."""
+    """Every option of a command is a parameter of its library call, or a field of one of the call's settings
+    groups, and the other way round (verify's threshold flags fill its ``thresholds`` dict)."""
     from shieldkit.verify.policy import THRESHOLD_KEYS
 
     cli_params = set(inspect.signature(getattr(cli, f"{command}_cmd")).parameters) - set(cli.CLI_ONLY)
-    lib_params = set(inspect.signature(function).parameters) - LIBRARY_ONLY
+    lib_params = _library_options(function) - LIBRARY_ONLY
     if command == "verify":
         cli_params -= set(THRESHOLD_KEYS)
-    if command == "protect":  # the CLI spells RMLSettings' fields as flags; the library takes them as one `rml`
-        assert set(cli.RML_FIELDS) <= cli_params
-        cli_params = (cli_params - set(cli.RML_FIELDS)) | {"rml"}
     assert cli_params == lib_params, (sorted(cli_params - lib_params), sorted(lib_params - cli_params))
 
 

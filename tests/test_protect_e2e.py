@@ -48,7 +48,8 @@ def test_paper_recipe_reverses_the_negatives(models, digits):
     """The paper's reading (mirror): the Spearman correlation of the negatives with the original's turns negative
     (the original is +1 by definition; a plain fine-tune stays near +1)."""
     original, _ = models
-    protected = shieldkit.protect(original.model, digits, recipe="rml-paper", rml={"beta": 1.0}, epochs=5, progress=False)
+    protected = shieldkit.protect(original.model, digits, settings={"recipe": "rml-paper", "beta": 1.0},
+                                  run={"epochs": 5, "progress": False})
     z_o = predict_logits(original.model, digits.test)
     z_p = predict_logits(protected.model, digits.test)
     y = z_o.argmax(1)

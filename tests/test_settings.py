@@ -55,21 +55,27 @@ class Throwaway:
 
 
 def test_a_new_hyper_parameter_is_one_field():
+    """The CLI reads a method's settings with with_settings: the new field is an option with its help, default and
+    bound, and reaches the command as a mapping; nothing else names it."""
     app = typer.Typer(add_completion=False)
 
     @app.command()
-    @cli.with_options(cli.settings_options(Throwaway, "new method: "))
-    def go(**shared) -> None:
-        s = Throwaway(**{k: v for k, v in shared.items() if v is not None})
+    @cli.with_settings("settings", Throwaway, default=None)
+    def go(settings: dict = None) -> None:
+        s = Throwaway(**{k: v for k, v in settings.items() if v is not None})
         print(json.dumps(dataclasses.asdict(s)))
 
+    @app.command()
+    def other() -> None:  # a second command, so that the one above is addressed by its name
+        pass
+
     runner = CliRunner()
-    help_text = runner.invoke(app, ["--help"]).output
+    help_text = runner.invoke(app, ["go", "--help"]).output
     assert "--gamma" in help_text and "a new weight" in help_text and "--mode" in help_text
-    assert json.loads(runner.invoke(app, ["--gamma", "3"]).output) == {"gamma": 3.0, "mode": "a"}
-    r = runner.invoke(app, ["--gamma", "-1"])
+    assert json.loads(runner.invoke(app, ["go", "--gamma", "3"]).output) == {"gamma": 3.0, "mode": "a"}
+    r = runner.invoke(app, ["go", "--gamma", "-1"])
     assert r.exit_code != 0 and "--gamma must be a number >= 0" in repr(r.exception)
-    r = runner.invoke(app, ["--mode", "c"])
+    r = runner.invoke(app, ["go", "--mode", "c"])
     assert r.exit_code == 2
 
 
@@ -79,7 +85,7 @@ def test_protect_records_the_settings_group_and_replays_it(tmp_path, tiny_cnn):
             "--out", tmp_path / "p.pt")
     assert r.exit_code == 0, r.output
     settings = json.loads((tmp_path / "p.json").read_text())["settings"]
-    assert settings["options"]["rml"]["tau"] == 2.0 and settings["method"]["tau"] == 2.0
+    assert settings["options"]["tau"] == 2.0 and settings["method"]["tau"] == 2.0
     assert settings["method"]["flatness"] == RECIPES["flat"].flatness
     r = run("protect", trained, "--config", tmp_path / "p.json", "--out", tmp_path / "q.pt")
     assert r.exit_code == 0, r.output
@@ -92,10 +98,25 @@ def test_protect_records_the_settings_group_and_replays_it(tmp_path, tiny_cnn):
 
 def test_the_flat_library_keywords_still_work(tiny_cnn, tmp_path):
     trained = tiny_cnn
-    with pytest.warns(FutureWarning, match="tau= is now rml.tau="):
+    with pytest.warns(FutureWarning, match="tau= is now settings.tau="):
         r = shieldkit.protect(trained, "digits", epochs=1, tau=2.0, progress=False)
-    assert r.settings["method"]["tau"] == 2.0
-    r = shieldkit.protect(trained, "digits", epochs=1, rml=RMLSettings(tau=3.0, beta=0.25), progress=False)
+    assert r.settings["method"]["tau"] == 2.0 and r.settings["train"]["epochs"] == 1
+    with pytest.warns(FutureWarning, match="rml= is now settings="):
+        r = shieldkit.protect(trained, "digits", run={"epochs": 1, "progress": False},
+                              rml=RMLSettings(tau=3.0, beta=0.25))
     assert r.settings["method"]["tau"] == 3.0 and r.settings["method"]["beta"] == 0.25
     with pytest.raises(InputError, match="--method nasty takes --tau and --omega"):
-        shieldkit.protect(trained, "digits", method="nasty", epochs=1, rml={"beta": 1.0}, progress=False)
+        shieldkit.protect(trained, "digits", method="nasty", settings={"beta": 1.0}, run={"epochs": 1})
+
+
+def test_entry_points_take_settings_objects_and_at_most_about_ten_parameters():
+    from shieldkit.run_settings import RunSettings
+
+    for fn in (shieldkit.train, shieldkit.protect, shieldkit.harden):
+        assert len(__import__("inspect").signature(fn).parameters) <= 11, fn.__name__
+    with pytest.raises(InputError, match="unknown run= field"):
+        shieldkit.train("cnn3", "digits", run={"epoch": 1})
+    with pytest.raises(InputError, match="--epochs must be a number >= 1"):
+        RunSettings(epochs=0)
+    with pytest.raises(InputError, match="give epochs= inside run="):
+        shieldkit.train("cnn3", "digits", run=RunSettings(epochs=1), epochs=2)

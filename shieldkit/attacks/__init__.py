@@ -5,6 +5,7 @@
 
 from .autoattack import AutoAttack
 from .base import ATTACKS, DEFAULT_EPS, DEFAULT_STEP_SIZE, Attack, project
+from .budget import AttackSettings
 from .cw import CWInf
 from .fgsm import FGSM
 from .objectives import ce_objective, cw_margin_objective, kl_objective
@@ -16,5 +17,5 @@ def create_attack(name: str, **settings) -> Attack:
     return ATTACKS.get(name)(**settings)
 
 
-__all__ = ["ATTACKS", "DEFAULT_EPS", "DEFAULT_STEP_SIZE", "Attack", "AutoAttack", "CWInf", "FGSM", "PGD", "ScoreModule", "Square", "ce_objective",
+__all__ = ["ATTACKS", "DEFAULT_EPS", "DEFAULT_STEP_SIZE", "Attack", "AttackSettings", "AutoAttack", "CWInf", "FGSM", "PGD", "ScoreModule", "Square", "ce_objective",
            "create_attack", "cw_margin_objective", "kl_objective", "project"]

@@ -9,13 +9,13 @@ from .ard import ARD
 from .ard_goldblum import ARDGoldblum
 from .base import Method
 from .distill import HintonKD, PseudoLabel
-from .nasty import Nasty
-from .options import (ADVERSARIAL_TRAINING, HARDENING, PROTECTIONS, AttackOptions, Hardening, HardenOptions,
-                      ProtectOptions, Protection)
+from .nasty import Nasty, NastySettings
+from .options import (ADVERSARIAL_TRAINING, HARDENING, PROTECTIONS, Hardening, HardenSettings, Protection,
+                      TrainSettings)
 from .plain import Plain
-from .rml import RML
+from .rml import RML, RMLSettings
 from .rslad import RSLAD
 
-__all__ = ["ADVERSARIAL_TRAINING", "HARDENING", "PROTECTIONS", "ARD", "ARDGoldblum", "AttackOptions",
-           "Hardening", "HardenOptions", "HintonKD", "Method", "Nasty", "PGDAT", "ProtectOptions", "Protection",
-           "PseudoLabel", "Plain", "RML", "RSLAD", "TRADES", "adversarial_training"]
+__all__ = ["ADVERSARIAL_TRAINING", "HARDENING", "PROTECTIONS", "ARD", "ARDGoldblum",
+           "Hardening", "HardenSettings", "HintonKD", "Method", "Nasty", "PGDAT", "Protection", "TrainSettings",
+           "NastySettings", "PseudoLabel", "Plain", "RML", "RMLSettings", "RSLAD", "TRADES", "adversarial_training"]

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from ..attacks import PGD
 from ..losses.adversarial import trades_loss
 from .base import Method, total
-from .options import ADVERSARIAL_TRAINING, HARDENING, AttackOptions, Hardening
+from .options import ADVERSARIAL_TRAINING, HARDENING, Hardening, TrainSettings
 
 
 class PGDAT(Method):
@@ -51,12 +51,12 @@ class TRADES(Method):
         return {"method": self.name, "beta": self.beta, "attack": self.attack.settings()}
 
 
-ADVERSARIAL_TRAINING.add("pgd-at", lambda attack, trades_beta: PGDAT(attack.pgd("ce")), aliases=("pgd",))
-ADVERSARIAL_TRAINING.add("trades", lambda attack, trades_beta: TRADES(trades_beta, attack.pgd("kl")))
+ADVERSARIAL_TRAINING.add("pgd-at", lambda settings: PGDAT(settings.attack.pgd("ce")), aliases=("pgd",))
+ADVERSARIAL_TRAINING.add("trades", lambda settings: TRADES(settings.trades_beta, settings.attack.pgd("kl")))
 HARDENING.add("pgd-at", Hardening(lambda teacher, options: PGDAT(options.attack.pgd("ce")), needs_teacher=False),
               aliases=("at",))
 
 
-def adversarial_training(name: str, attack: AttackOptions, trades_beta: float = 6.0) -> Method:
+def adversarial_training(name: str, settings: TrainSettings | None = None) -> Method:
     """The robust-training step registered as ``name`` in :data:`ADVERSARIAL_TRAINING` (``pgd-at``, ``trades``)."""
-    return ADVERSARIAL_TRAINING.get(name)(attack, trades_beta)
+    return ADVERSARIAL_TRAINING.get(name)(settings or TrainSettings())

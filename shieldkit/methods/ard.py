@@ -12,7 +12,7 @@ from torch import nn
 from ..attacks import PGD
 from ..losses.adversarial import ARD_LEVELS, ard_ranking_loss, check_levels
 from .base import total
-from .options import HARDENING, Hardening, HardenOptions
+from .options import HARDENING, Hardening, HardenSettings
 from .rslad import RSLAD
 
 
@@ -41,7 +41,7 @@ class ARD(RSLAD):
                 "base": self.base, "max_pairs": self.max_pairs, "attack": self.attack.settings()}
 
 
-def _ard_for_harden(teacher: nn.Module, options: HardenOptions) -> ARD:
+def _ard_for_harden(teacher: nn.Module, options: HardenSettings) -> ARD:
     return ARD(teacher, levels=options.levels, lambdas=options.lambdas, gamma=options.gamma, base=options.base,
                attack=options.attack.pgd(options.inner))
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
 
 import torch
 from torch import nn
@@ -10,8 +11,10 @@ from torch import nn
 from ..losses.nasty import nasty_loss
 from ..models import create_model
 from ..errors import InputError
+from ..former_names import option
+from ..settings import as_settings, check_settings, setting
 from .base import Method, frozen, move_frozen, total
-from .options import PROTECTIONS, ProtectOptions, Protection
+from .options import PROTECTIONS, Protection
 
 
 class Nasty(Method):
@@ -36,24 +39,36 @@ class Nasty(Method):
         return {"method": self.name, "tau": self.tau, "omega": self.omega, "from_scratch": True}
 
 
-def _nasty_build(original: nn.Module, options: ProtectOptions) -> tuple[nn.Module, Nasty]:
+@dataclass(frozen=True)
+class NastySettings:
+    """The Nasty Teacher's loss (losses/nasty.py): CE(z, y) − ω·τ²·KL(σ(z_adv/τ) ‖ σ(z/τ))."""
+
+    tau: float = setting(4.0, "temperature τ of the adversarial KL term", above=0)
+    omega: float = setting(0.04, "weight ω of the adversarial KL term", minimum=0)
+
+    def __post_init__(self) -> None:
+        check_settings(self)
+
+
+def nasty_settings(value: NastySettings | Mapping[str, Any] | None) -> NastySettings:
+    """``value`` as :class:`NastySettings`; RML's settings in a mapping are refused by name (they would be
+    silently ignored)."""
+    if isinstance(value, Mapping):
+        given = {k: v for k, v in value.items() if v is not None}
+        other = sorted(set(given) - {f.name for f in fields(NastySettings)})
+        if other:
+            raise InputError(f"--method nasty takes --tau and --omega; {', '.join(option(k) for k in other)} "
+                             f"are not its settings")
+        value = given
+    return as_settings(NastySettings, value, "settings=")
+
+
+def _nasty_build(original: nn.Module, settings: NastySettings) -> tuple[nn.Module, Nasty]:
     """A fresh model of the original's architecture, trained from scratch against the original."""
     spec = original.spec()
     fresh = create_model(original.arch, original.num_classes, mean=spec["mean"], std=spec["std"],
                          **original.model_kwargs)
-    tau = options.rml.get("tau")
-    return fresh, Nasty(original, tau=4.0 if tau is None else tau, omega=options.omega)
+    return fresh, Nasty(original, tau=settings.tau, omega=settings.omega)
 
 
-def _nasty_check(options: ProtectOptions) -> None:
-    """Nasty reads ``tau`` and ``omega``; the other RML settings would be silently ignored, so they are refused."""
-    other = sorted(k for k, v in options.rml.items() if v is not None and k != "tau")
-    if other:
-        raise InputError(f"--method nasty takes --tau and --omega; {', '.join('--' + k.replace('_', '-') for k in other)} "
-                         f"are RML settings")
-    tau = options.rml.get("tau")
-    if tau is not None and not (0.0 < float(tau) < math.inf):
-        raise InputError(f"--tau must be a positive number, got {tau}")
-
-
-PROTECTIONS.add("nasty", Protection(_nasty_build, epochs=30, lr=0.1, check=_nasty_check))
+PROTECTIONS.add("nasty", Protection(_nasty_build, nasty_settings, epochs=30, lr=0.1))

@@ -1,48 +1,29 @@
-"""Typed options of the training commands, and the registries that turn a method name into a training step.
+"""Typed settings of the training methods, and the registries that turn a method name into a training step.
 
 Each command that picks a method by name reads one registry; the CLI lists its choices from the same
-registry, so a method is one file (its step class) plus its registration there:
+registry, so a method is one file (its step class and its settings) plus its registration there:
 
-- :data:`ADVERSARIAL_TRAINING` (``train --adversarial``): ``build(options: AttackOptions, trades_beta) -> Method``;
-- :data:`HARDENING` (``harden --method``): a :class:`Hardening` (``build(teacher, options: HardenOptions)``);
-- :data:`PROTECTIONS` (``protect --method``): a :class:`Protection` (its default epochs and learning rate, a
-  ``check`` run before any data is loaded, and ``build(original, options: ProtectOptions) -> (model, step)``).
+- :data:`ADVERSARIAL_TRAINING` (``train --adversarial``): ``build(settings: TrainSettings) -> Method``;
+- :data:`HARDENING` (``harden --method``): a :class:`Hardening` (``build(teacher, settings: HardenSettings)``);
+- :data:`PROTECTIONS` (``protect --method``): a :class:`Protection` (its default epochs and learning rate, how
+  it reads its settings — ``settings_of``, before any data is loaded — and ``build(original, settings)``).
 
-Every option is validated here, once, when the options object is made (one line, :class:`InputError`).
+Every setting is validated when its settings object is made (one line, :class:`InputError`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from torch import nn
 
-from ..attacks import DEFAULT_EPS, DEFAULT_STEP_SIZE, PGD
+from ..attacks import AttackSettings
 from ..errors import InputError
 from ..losses.adversarial import ARD_LEVELS, check_levels
 from ..registry import Registry
+from ..settings import as_settings, check_settings, setting
 from .base import Method
-
-
-@dataclass(frozen=True)
-class AttackOptions:
-    """The ℓ∞ PGD budget of a training attack (on [0, 1] inputs)."""
-
-    eps: float = DEFAULT_EPS
-    step_size: float = DEFAULT_STEP_SIZE
-    steps: int = 10
-
-    def __post_init__(self) -> None:
-        if not (0.0 <= self.eps <= 1.0):
-            raise InputError(f"--eps must be in [0, 1] (inputs are in [0, 1]), got {self.eps}")
-
-    def pgd(self, loss: str = "ce") -> PGD:
-        """A PGD attack with this budget; bad settings as one line."""
-        try:
-            return PGD(eps=self.eps, alpha=self.step_size, steps=self.steps, loss=loss)
-        except ValueError as e:
-            raise InputError(str(e)) from None
 
 
 def parse_levels(levels: str | Sequence[str]) -> tuple[str, ...]:
@@ -67,77 +48,63 @@ def parse_floats(values: str | Sequence[float], n: int, what: str) -> tuple[floa
     return out
 
 
-ARD_INNER = ("kl", "ce")
-ARD_BASES = ("rslad", "ce", "none")
+@dataclass(frozen=True)
+class TrainSettings:
+    """What ``train`` may read beside the optimisation: label smoothing (plain CE), TRADES's β and the attack of
+    adversarial training."""
+
+    label_smoothing: float = setting(0.0, "ε of label-smoothed cross-entropy", minimum=0)
+    trades_beta: float = setting(6.0, "TRADES: weight of the KL term", minimum=0)
+    attack: AttackSettings = field(default_factory=AttackSettings)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "attack", as_settings(AttackSettings, self.attack, "attack="))
+        check_settings(self)
 
 
 @dataclass(frozen=True)
-class HardenOptions:
-    """What a ``harden`` method may read: the training attack, ARD's ranking terms, Goldblum's KD, TRADES's β."""
+class HardenSettings:
+    """What a ``harden`` method may read: the training attack, ARD's ranking terms, Goldblum's KD."""
 
-    attack: AttackOptions = field(default_factory=AttackOptions)
-    levels: tuple[str, ...] | str = ARD_LEVELS
-    lambdas: tuple[float, ...] | str = (1.0, 1.0, 1.0)
-    gamma: float = 1.0
-    inner: str = "kl"
-    base: str = "rslad"
-    goldblum_alpha: float = 1.0
-    goldblum_tau: float = 30.0
+    levels: tuple[str, ...] | str = setting(ARD_LEVELS, "ARD ranking levels to use (ablation): cat,sample,disc or "
+                                            "none")
+    lambdas: tuple[float, ...] | str = setting((1.0, 1.0, 1.0), "ARD weights of cat,sample,disc")
+    gamma: float = setting(1.0, "ARD tanh sharpness on logit differences", above=0)
+    inner: str = setting("kl", "ARD attack objective: kl (to the teacher, RSLAD style) | ce", choices=("kl", "ce"))
+    base: str = setting("rslad", "ARD base loss: rslad | ce | none", choices=("rslad", "ce", "none"))
+    goldblum_alpha: float = setting(1.0, "ARD-Goldblum: weight α of the KD term (1 − α on clean CE)", minimum=0)
+    goldblum_tau: float = setting(30.0, "ARD-Goldblum: distillation temperature", above=0)
+    attack: AttackSettings = field(default_factory=AttackSettings)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "attack", as_settings(AttackSettings, self.attack, "attack="))
         object.__setattr__(self, "levels", parse_levels(self.levels))
         object.__setattr__(self, "lambdas", parse_floats(self.lambdas, 3, "--lambdas (cat, sample, disc)"))
-        if self.inner not in ARD_INNER:
-            raise InputError(f"ARD inner maximisation must be {' or '.join(ARD_INNER)}, got {self.inner!r}")
-        if self.base not in ARD_BASES:
-            raise InputError(f"ARD base loss must be {', '.join(ARD_BASES)}, got {self.base!r}")
+        check_settings(self)
         if self.base == "none" and not self.levels:
             raise InputError("ARD with --base none needs at least one ranking level")
-        if not self.gamma > 0:
-            raise InputError(f"gamma must be > 0, got {self.gamma}")
-
-
-@dataclass(frozen=True)
-class ProtectOptions:
-    """What a ``protect`` method may read. ``rml``: overrides of the ``recipe``'s RML settings (field names of
-    :class:`~shieldkit.methods.rml.RMLSettings`; Nasty reads ``tau``)."""
-
-    recipe: str = "uniform"
-    rml: dict = field(default_factory=dict)
-    use_labels: bool = True
-    omega: float = 0.04
-    attack: AttackOptions = field(default_factory=lambda: AttackOptions(steps=0))  # steps 0: no adversarial term
-    adv_weight: float = 1.0
-
-    def __post_init__(self) -> None:
-        if not (self.omega >= 0):
-            raise InputError(f"omega must be >= 0, got {self.omega}")
-        if self.attack.steps < 0:
-            raise InputError(f"--adversarial-steps must be >= 0, got {self.attack.steps}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
 class Hardening:
     """A ``harden`` method: how to build its step, and whether it distils a teacher."""
 
-    build: Callable[[nn.Module | None, HardenOptions], Method]
+    build: Callable[[nn.Module | None, HardenSettings], Method]
     needs_teacher: bool = True
 
 
 @dataclass(frozen=True)
 class Protection:
-    """A ``protect`` method: its default schedule, a check of the options before any data is loaded, and
-    ``build(original, options) -> (the model to train, its training step)``."""
+    """A ``protect`` method: its default schedule, ``settings_of(value)`` (its settings object from an instance, a
+    mapping of fields or None; bad settings as one line, before any data is loaded) and
+    ``build(original, settings) -> (the model to train, its training step)``."""
 
-    build: Callable[[nn.Module, ProtectOptions], tuple[nn.Module, Method]]
+    build: Callable[[nn.Module, Any], tuple[nn.Module, Method]]
+    settings_of: Callable[[Any], Any]
     epochs: int
     lr: float
-    check: Callable[[ProtectOptions], None] = lambda options: None
 
 
-ADVERSARIAL_TRAINING: Registry[Callable[[AttackOptions, float], Method]] = Registry("adversarial training")
+ADVERSARIAL_TRAINING: Registry[Callable[[TrainSettings], Method]] = Registry("adversarial training")
 HARDENING: Registry[Hardening] = Registry("harden method")
 PROTECTIONS: Registry[Protection] = Registry("protection method")

@@ -11,18 +11,19 @@ and lets any setting be overridden.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..attacks import PGD
+from ..attacks import AttackSettings
 from ..errors import InputError
 from ..losses.rml import NEGATIVE_TARGETS, parse_confidence, rml_loss
-from ..settings import check_settings, setting, with_overrides
+from ..settings import as_settings, check_settings, setting, with_overrides
 from .base import Method, frozen, move_frozen, total
-from .options import PROTECTIONS, ProtectOptions, Protection
+from .options import PROTECTIONS, Protection
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,20 @@ class RMLSettings:
     ce_weight: float = setting(1.0, "weight w_ce of the cross-entropy term", minimum=0)
     flatness: float = setting(0.0, "weight λ of the logit-variance term that flattens the negatives at every "
                               "temperature", minimum=0)
+    use_labels: bool = setting(True, "target t: the labels (default), or the original's argmax (no labelled data "
+                               "needed)", flag="--labels/--no-labels")
+    attack: AttackSettings | None = setting(None, "robust RML: + adv_weight·CE(f(x_adv), t) on PGD examples with "
+                                            "this budget (keeps a hardened model robust); None or 0 steps: off")
+    adv_weight: float = setting(1.0, "weight of the adversarial CE term of robust RML", minimum=0)
+    # the named recipe these settings started from: recorded with the run, compared with nothing
+    recipe: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         check_settings(self)
+        if self.attack is not None:
+            attack = as_settings(AttackSettings, {"steps": 0, **self.attack} if isinstance(self.attack, dict)
+                                 else self.attack, "attack=")
+            object.__setattr__(self, "attack", attack if attack.steps > 0 else None)
         try:
             object.__setattr__(self, "confidence", parse_confidence(self.confidence))
         except ValueError as e:
@@ -53,12 +65,12 @@ class RMLSettings:
 # confidence); "uniform" (the default: the smallest accuracy cost measured, benchmarks/README.md's protect
 # frontier; it does not stop a recalibrating attacker) removes the negatives' ranking; "flat" also fixes the
 # confidence and flattens the negative logits (docs/rml.md).
-RECIPES: dict[str, RMLSettings] = {
+RECIPES: dict[str, RMLSettings] = {name: replace(settings, recipe=name) for name, settings in {
     "rml-paper": RMLSettings(alpha=1.0, beta=0.5, tau=4.0, negatives="mirror", confidence="original"),
     "uniform": RMLSettings(),
     "flat": RMLSettings(alpha=1.0, beta=1.0, tau=1.0, negatives="uniform", confidence=0.9, ce_weight=0.0,
                         flatness=0.1),
-}
+}.items()}
 DEFAULT_RECIPE = "uniform"
 
 
@@ -69,16 +81,31 @@ def recipe_settings(recipe: str, overrides: dict | None = None) -> RMLSettings:
     return with_overrides(RECIPES[recipe], overrides, "RML setting(s)")
 
 
+def rml_settings(value: RMLSettings | Mapping[str, Any] | str | None) -> RMLSettings:
+    """``protect``'s RML settings: an :class:`RMLSettings` as it is; a recipe name; None (the default recipe); or
+    a mapping of overrides of the recipe it names under ``"recipe"`` (default: :data:`DEFAULT_RECIPE`)."""
+    if isinstance(value, RMLSettings):
+        return value
+    if value is None or isinstance(value, str):
+        return recipe_settings(value or DEFAULT_RECIPE)
+    if not isinstance(value, Mapping):
+        raise InputError(f"settings= takes an RMLSettings or a mapping of its fields, not {type(value).__name__}")
+    overrides = dict(value)
+    return recipe_settings(overrides.pop("recipe", None) or DEFAULT_RECIPE, overrides)
+
+
+def recipe_name(settings: RMLSettings) -> str | None:
+    """The recipe ``settings`` started from, else the one they equal, if any (recorded with the run)."""
+    return settings.recipe or next((name for name, recipe in RECIPES.items() if recipe == settings), None)
+
+
 class RML(Method):
     name = "rml"
 
-    def __init__(self, original: nn.Module, settings: RMLSettings | None = None, use_labels: bool = True,
-                 attack: PGD | None = None, adv_weight: float = 1.0, recipe: str | None = None) -> None:
+    def __init__(self, original: nn.Module, settings: RMLSettings | None = None) -> None:
         self.original = frozen(original)
         self.rml = settings if settings is not None else RECIPES[DEFAULT_RECIPE]
-        self.use_labels = bool(use_labels)
-        self.attack, self.adv_weight = attack, float(adv_weight)
-        self.recipe = recipe  # the named recipe these settings started from (recorded, nothing else)
+        self.attack = self.rml.attack.pgd("ce") if self.rml.attack is not None else None
 
     def to(self, device, channels_last=False):
         self.original = move_frozen(self.original, device, channels_last)
@@ -87,32 +114,25 @@ class RML(Method):
     def step(self, model, x, y, *extras):
         with torch.no_grad():
             logits_original = self.original(x)
-        target = y if self.use_labels else logits_original.argmax(dim=1)
-        logits = model(x)
         s = self.rml
+        target = y if s.use_labels else logits_original.argmax(dim=1)
+        logits = model(x)
         terms = rml_loss(logits, logits_original, target, s.alpha, s.beta, s.tau, s.negatives,
                          confidence=s.confidence, ce_weight=s.ce_weight, flatness=s.flatness)
         if self.attack is not None:
             x_adv = self.attack(model, x, target)
-            terms["loss_ce_adv"] = self.adv_weight * F.cross_entropy(model(x_adv).float(), target)
+            terms["loss_ce_adv"] = s.adv_weight * F.cross_entropy(model(x_adv).float(), target)
         return total(terms, logits)
 
     def settings(self):
-        return {"method": self.name, **asdict(self.rml), "use_labels": self.use_labels,
-                "attack": self.attack.settings() if self.attack else None,
-                "adv_weight": self.adv_weight if self.attack else None,
-                **({"recipe": self.recipe} if self.recipe is not None else {})}
+        recorded = {k: v for k, v in asdict(self.rml).items() if k not in ("attack", "adv_weight", "recipe")}
+        return {"method": self.name, **recorded, "attack": self.attack.settings() if self.attack else None,
+                "adv_weight": self.rml.adv_weight if self.attack else None, "recipe": recipe_name(self.rml)}
 
 
-def _rml_check(options: ProtectOptions) -> None:
-    recipe_settings(options.recipe, options.rml)  # every setting is checked before any data or model is loaded
-
-
-def _rml_build(original: nn.Module, options: ProtectOptions) -> tuple[nn.Module, RML]:
+def _rml_build(original: nn.Module, settings: RMLSettings) -> tuple[nn.Module, RML]:
     protected = copy.deepcopy(original).requires_grad_(True)  # the original may arrive frozen (e.g. a teacher)
-    attack = options.attack.pgd("ce") if options.attack.steps > 0 else None
-    return protected, RML(original, recipe_settings(options.recipe, options.rml), use_labels=options.use_labels,
-                          attack=attack, adv_weight=options.adv_weight, recipe=options.recipe)
+    return protected, RML(original, settings)
 
 
-PROTECTIONS.add("rml", Protection(_rml_build, epochs=5, lr=0.01, check=_rml_check))
+PROTECTIONS.add("rml", Protection(_rml_build, rml_settings, epochs=5, lr=0.01))
