@@ -68,7 +68,7 @@ def run_demo(cfg: DemoConfig | None = None, *, data: Dataset | None = None, out_
                 run=RunSettings(epochs=cfg.protect_epochs, seed=seed, progress=progress))
         say("3/4 export both to ONNX (manifest, parity; the protected graph with its head)")
         for name in ("original", "protected"):
-            export(out / f"{name}.pt", out / f"{name}.artefact", data=ds, overwrite=True, n=len(ds.test))
+            export(out / f"{name}.pt", out / f"{name}.artefact", data=ds, overwrite=True, parity={"n": len(ds.test)})
         say("4/4 verify both artefacts through ONNX Runtime (KD probe at the answer and file seats, the original "
             "as reference)")
         policy = Policy(Thresholds(max_kd_gain=cfg.max_kd_gain, max_recorded_accuracy_drop=cfg.max_recorded_accuracy_drop))

@@ -36,8 +36,8 @@ from shieldkit.errors import (ArtefactError, InputError, ShieldkitError, Signatu
 from shieldkit.attacks import AttackSettings
 from shieldkit.exporters import export, inspect_path
 from shieldkit.exporters.runtime import VARIANTS
+from shieldkit.exporters.settings import GraphSettings, ParitySettings
 from shieldkit.exporters.signing import sign_artefact
-from shieldkit.exporters.to_onnx import INPUT_FORMATS
 from shieldkit.methods import (ADVERSARIAL_TRAINING, HARDENING, PROTECTIONS, HardenSettings, NastySettings,
                                RMLSettings, TrainSettings)
 from shieldkit.methods.rml import DEFAULT_RECIPE, RECIPES
@@ -298,6 +298,8 @@ def with_settings(name: str, cls: type, **field_kw: Any):
 RML_OPTIONS = {"default": None, "prefix": "RML: ", "suffix": " (default: the recipe's)"}
 HARDEN = field_options(HardenSettings, levels={"default": "cat,sample,disc"}, lambdas={"default": "1,1,1"})
 TRAIN = field_options(TrainSettings)
+GRAPH = field_options(GraphSettings)
+PARITY = field_options(ParitySettings)
 
 
 def _say(msg: str) -> None:
@@ -510,47 +512,34 @@ def demo_cmd(out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="kee
 @handle_errors
 def export_cmd(
     model: Path = typer.Argument(..., metavar="MODEL",
-                              help="model to export: shieldkit checkpoint, or state_dict/.safetensors + --arch"),
+                                 help="model to export: shieldkit checkpoint, or state_dict/.safetensors + --arch"),
     out: Path = typer.Option(..., "--out", help="artefact directory to write (model.onnx, manifest.json, and "
                              "model.safetensors unless the graph has a head)"),
     data: Optional[str] = typer.Option(None, "--data", help="images for parity (test split) and int8 calibration "
                                        "(train split)"),
-    opset: int = typer.Option(18, "--opset", help="ONNX opset (>= 18)"),
-    batch_size: str = typer.Option("dynamic", "--batch-size", help="the graph's batch dimension: 'dynamic' or a "
-                                   "fixed size"),
-    input_format: str = choice(INPUT_FORMATS, "float", "--input",
-                               help="float: NCHW [0,1]; uint8: raw NHWC bytes, /255 inside the graph"),
-    quantize: Optional[str] = choice(["int8"], None, "--quantize", help="also write model.int8.onnx"),
-    input_shape: Optional[str] = typer.Option(None, "--input-shape", help="C,H,W when neither checkpoint nor --data "
-                                              "says"),
-    n: int = typer.Option(1000, "--n", help="test images for the parity check"),
-    calibration_n: int = typer.Option(512, "--calibration-n", help="training images to calibrate int8 on"),
-    providers: str = typer.Option("cpu", "--providers", help="ONNX Runtime providers to check parity on, e.g. cpu,cuda"),
-    max_abs_diff: float = typer.Option(1e-3, "--max-abs-diff", help="fp32 parity: max |Δlogit|"),
-    min_agreement: float = typer.Option(0.999, "--min-agreement", help="fp32 parity: min top-1 agreement (0..1)"),
+    opset: int = GRAPH["opset"], batch_size: str = GRAPH["batch_size"],
+    input_format: str = field_option(GraphSettings, "input_format", "--input"),
+    input_shape: Optional[str] = GRAPH["input_shape"], head: Optional[str] = GRAPH["head"],
+    decision_confidence: float = GRAPH["decision_confidence"], with_weights: bool = GRAPH["with_weights"],
+    quantize: Optional[str] = GRAPH["quantize"], calibration_n: int = GRAPH["calibration_n"],
+    n: int = PARITY["n"], providers: str = PARITY["providers"], max_abs_diff: float = PARITY["max_abs_diff"],
+    min_agreement: float = PARITY["min_agreement"], seed: int = PARITY["seed"],
     overwrite: bool = flag("--overwrite", help="replace an existing --out directory"),
-    seed: int = typer.Option(0, "--seed", help="seeds the random parity images used when no --data is given"),
-    head: Optional[str] = choice(OUTPUT_HEADS, None, "--head",
-                                 help="what the ONNX graph answers with (its output is named after it): logits; "
-                                 "confidence (the decision and its confidence, negatives made equal); decision (the "
-                                 "decision at a fixed confidence). Default: what `protect` recorded, else logits"),
-    with_weights: bool = flag("--with-weights", help="also ship model.safetensors (the plain network) beside a head: "
-                              "an audit bundle, never a device artefact (the weights bypass the head)"),
-    decision_confidence: float = typer.Option(0.9, "--decision-confidence",
-                                              help="the confidence the decision head answers with"),
     data_dir: Optional[Path] = INPUTS["data_dir"],
     image_size: Optional[int] = INPUTS["image_size"], resize: Optional[int] = INPUTS["resize"],
     center_crop: Optional[int] = INPUTS["center_crop"],
     arch: Optional[str] = SOURCE["arch"], num_classes: Optional[int] = SOURCE["num_classes"],
-    trust_pickle: bool = SOURCE["trust_pickle"],
+    trust_pickle: bool = SOURCE["trust_pickle"], mean: Optional[str] = MeanOpt, std: Optional[str] = StdOpt,
 ) -> None:
     """Export to ONNX + safetensors with a manifest; check parity on ONNX Runtime (exit 1 if it fails)."""
-    r = export(model, out, data=data, data_dir=data_dir, input_shape=input_shape, opset=opset, batch_size=batch_size,
-               input_format=input_format, quantize=quantize, n=n, calibration_n=calibration_n, providers=providers,
-               max_abs_diff=max_abs_diff, min_agreement=min_agreement, overwrite=overwrite, seed=seed, arch=arch,
-               num_classes=num_classes, trust_pickle=trust_pickle, image_size=image_size, resize=resize,
-               center_crop=center_crop, head=head, decision_confidence=decision_confidence,
-               with_weights=with_weights, log=_say)
+    r = export(model, out, data=data, overwrite=overwrite, log=_say,
+               graph=GraphSettings(opset=opset, batch_size=batch_size, input_format=input_format,
+                                   input_shape=input_shape, head=head, decision_confidence=decision_confidence,
+                                   with_weights=with_weights, quantize=quantize, calibration_n=calibration_n),
+               parity=ParitySettings(n=n, providers=providers, max_abs_diff=max_abs_diff, min_agreement=min_agreement,
+                                     seed=seed),
+               inputs=DataSettings(data_dir=data_dir, image_size=image_size, resize=resize, center_crop=center_crop),
+               source=ModelSource(arch=arch, num_classes=num_classes, trust_pickle=trust_pickle, mean=mean, std=std))
     out_console.print(parity_table(r.manifest))
     out_console.print(f"artefact  ->  {r.directory}")
 

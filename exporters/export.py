@@ -21,7 +21,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -34,13 +34,16 @@ from shieldkit.former_names import accepts_former_names
 from shieldkit.models import NormalizedClassifier
 from shieldkit.output_heads import DEFAULT_DECISION_CONFIDENCE, OutputHead, check_head, head_record
 from shieldkit.outputs import check_output_dir, disk_error
+from shieldkit.run_settings import DataSettings, ModelSource
 from shieldkit.runs import as_model, check_compatible, load_with_data
+from shieldkit.settings import as_settings
 from shieldkit.utils import umask_mode, write_json
 from shieldkit.version import __version__
 
 from .manifest import MANIFEST, SCHEMA, SCHEMA_VERSION, seal, sha256_file
 from .parity import ParityThresholds, compare_logits, parity_failures, torch_logits
 from .quantize import quantize_int8
+from .settings import GraphSettings, ParitySettings
 from .runtime import make_session, provider_names, run_batched
 from .to_onnx import MIN_OPSET, InputSpec, export_onnx, graph_module, input_spec
 from .graph_cut import cut_session, pre_head_tensor
@@ -213,32 +216,33 @@ def _replace_dir(tmp: Path, out: Path) -> None:
 
 @accepts_former_names("export")
 def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Dataset | None = None,
-           data_dir: str | Path | None = None, input_shape: str | Sequence[int] | None = None, opset: int = MIN_OPSET,
-           batch_size: str | int | None = "dynamic", input_format: str = "float", quantize: str | None = None,
-           n: int = 1000, calibration_n: int = 512, providers: str | Sequence[str] | None = None,
-           max_abs_diff: float = 1e-3, min_agreement: float = 0.999, overwrite: bool = False, seed: int = 0,
-           arch: str | None = None, num_classes: int | None = None, trust_pickle: bool = False,
-           image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
-           head: str | None = None, decision_confidence: float = DEFAULT_DECISION_CONFIDENCE,
-           with_weights: bool = False, log=None) -> ExportResult:
+           graph: GraphSettings | Mapping[str, Any] | None = None,
+           parity: ParitySettings | Mapping[str, Any] | None = None,
+           inputs: DataSettings | Mapping[str, Any] | None = None,
+           source: ModelSource | Mapping[str, Any] | None = None, overwrite: bool = False, log=None) -> ExportResult:
     """Export ``model`` to the directory ``out`` and check it against ONNX Runtime.
 
-    Writes ``model.onnx`` (+ ``model.int8.onnx`` with ``quantize="int8"``), ``manifest.json`` and (see
-    :func:`ships_weights`) ``model.safetensors``. Parity is measured on ``n`` test images of ``data`` (random images
-    when no data is given, and the manifest says so). Raises :class:`ParityError` (exit 1) when the
-    fp32 graph misses ``max_abs_diff``/``min_agreement`` on any provider, and leaves nothing behind.
+    Writes ``model.onnx`` (+ ``model.int8.onnx`` with ``graph.quantize="int8"``), ``manifest.json`` and (see
+    :func:`ships_weights`) ``model.safetensors``. Parity is measured on ``parity.n`` test images of ``data``
+    (random images when no data is given, and the manifest says so). Raises :class:`ParityError` (exit 1) when
+    the fp32 graph misses ``parity.max_abs_diff``/``min_agreement`` on any provider, and leaves nothing behind.
 
-    ``head`` is the output head the ONNX graphs answer with (:data:`~shieldkit.output_heads.OUTPUT_HEADS`:
-    ``logits``, ``confidence``, ``decision``); None takes the one
-    a ``protect`` run recorded in its checkpoint, else ``logits``. ``with_weights`` also ships the plain network
-    (``model.safetensors``) beside a head: an audit bundle, whose file seat is then the plain network.
+    ``graph.head`` is the output head the ONNX graphs answer with (:data:`~shieldkit.output_heads.OUTPUT_HEADS`:
+    ``logits``, ``confidence``, ``decision``); None takes the one a ``protect`` run recorded in its checkpoint,
+    else ``logits``. ``graph.with_weights`` also ships the plain network (``model.safetensors``) beside a head: an
+    audit bundle, whose file seat is then the plain network. Each settings group is an object
+    (:mod:`shieldkit.exporters.settings`, :mod:`shieldkit.run_settings`) or a mapping of its fields.
     """
     say = log or (lambda msg: None)
-    cfg = ExportConfig(opset=opset, batch=parse_batch(batch_size), input_format=input_format, quantize=quantize,
-                       parity_n=n, calibration_n=calibration_n,
-                       providers=providers, max_abs_diff=max_abs_diff, min_agreement=min_agreement,
-                       seed=seed, head=head or "logits", decision_confidence=decision_confidence,
-                       with_weights=with_weights)
+    graph, parity_settings = as_settings(GraphSettings, graph, "graph="), as_settings(ParitySettings, parity, "parity=")
+    inputs, source = as_settings(DataSettings, inputs, "inputs="), as_settings(ModelSource, source, "source=")
+    head, input_shape = graph.head, graph.input_shape
+    cfg = ExportConfig(opset=graph.opset, batch=parse_batch(graph.batch_size), input_format=graph.input_format,
+                       quantize=graph.quantize, parity_n=parity_settings.n, calibration_n=graph.calibration_n,
+                       providers=parity_settings.providers, max_abs_diff=parity_settings.max_abs_diff,
+                       min_agreement=parity_settings.min_agreement, seed=parity_settings.seed,
+                       head=head or "logits", decision_confidence=graph.decision_confidence,
+                       with_weights=graph.with_weights)
     out = Path(out)
     check_output_dir(out, "--out")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
@@ -246,12 +250,14 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
 
     t0 = time.perf_counter()
     if data is not None:
-        module, info, ds = load_with_data(model, data, data_dir=data_dir, image_size=image_size, resize=resize,
-                                          center_crop=center_crop, arch=arch,
-                                          num_classes=num_classes, trust_pickle=trust_pickle)
+        module, info, ds = load_with_data(model, data, data_dir=inputs.data_dir, image_size=inputs.image_size,
+                                          resize=inputs.resize, center_crop=inputs.center_crop, arch=source.arch,
+                                          num_classes=source.num_classes, trust_pickle=source.trust_pickle,
+                                          mean=source.mean, std=source.std)
     else:
         ds = None
-        module, info = as_model(model, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle)
+        module, info = as_model(model, arch=source.arch, num_classes=source.num_classes,
+                                trust_pickle=source.trust_pickle, mean=source.mean, std=source.std)
     if not isinstance(module, NormalizedClassifier):
         raise InputError(f"{info.source}: export needs a model it can rebuild (a shieldkit checkpoint, a "
                          f"state_dict/.safetensors file with --arch and --num-classes, or an nn.Module in Python), "

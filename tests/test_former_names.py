@@ -68,9 +68,11 @@ def test_former_cli_names_and_library_keywords_still_work(tmp_path, tiny_cnn):
     with pytest.warns(FutureWarning, match="parity_n= is now n="):
         shieldkit.export(ckpt, tmp_path / "b", data="digits", parity_n=16)
     assert json.loads((tmp_path / "b" / "manifest.json").read_text())["export_settings"]["parity_n"] == 16
+    with pytest.warns(FutureWarning, match="n= is now parity.n="):  # a flat keyword moved into its group
+        shieldkit.export(ckpt, tmp_path / "d", data="digits", n=16)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the current names warn about nothing
-        shieldkit.export(ckpt, tmp_path / "c", data="digits", n=16)
+        shieldkit.export(ckpt, tmp_path / "c", data="digits", parity={"n": 16})
 
 
 def test_an_old_sidecar_still_replays(tmp_path):
