@@ -35,8 +35,8 @@ from shieldkit.errors import (ArtefactError, InputError, ShieldkitError, Signatu
                               VerificationInconclusive)
 from shieldkit.attacks import AttackSettings
 from shieldkit.exporters import export, inspect_path
-from shieldkit.exporters.runtime import VARIANTS
-from shieldkit.exporters.settings import GraphSettings, ParitySettings
+from shieldkit.exporters.settings import GraphSettings, ParitySettings, RuntimeSettings
+from shieldkit.robustness import RobustnessConfig
 from shieldkit.exporters.signing import sign_artefact
 from shieldkit.methods import (ADVERSARIAL_TRAINING, HARDENING, PROTECTIONS, HardenSettings, NastySettings,
                                RMLSettings, TrainSettings)
@@ -251,8 +251,6 @@ StdOpt = typer.Option(None, "--std", metavar="S1,S2,S3", help=SOURCE["std"].help
 ModelKwargsOpt = typer.Option(None, "--model-kwargs", metavar="JSON",
                               parser=_parser("--model-kwargs", _json_object, "a JSON object, e.g. '{\"width\": 8}'"),
                               help="keyword arguments of the architecture, e.g. '{\"width\": 8}' (recorded)")
-ProvidersOpt = typer.Option("cpu", "--providers", help="ONNX Runtime providers, e.g. cpu or cuda,cpu")
-VariantOpt = choice(list(VARIANTS), "fp32", "--variant", help="which graph of an artefact: fp32 | int8 (--quantize)")
 ReportOpt = typer.Option(None, "--report", help="write the JSON report here")
 PublicKeyOpt = typer.Option(None, "--public-key", help="the artefact's signature (model.sig) must verify with this "
                             "public key (PEM); exit 2 if not")
@@ -300,6 +298,8 @@ HARDEN = field_options(HardenSettings, levels={"default": "cat,sample,disc"}, la
 TRAIN = field_options(TrainSettings)
 GRAPH = field_options(GraphSettings)
 PARITY = field_options(ParitySettings)
+RUNTIME = field_options(RuntimeSettings)
+ProvidersOpt, VariantOpt = RUNTIME["providers"], RUNTIME["variant"]
 
 
 def _say(msg: str) -> None:
@@ -483,11 +483,14 @@ def evaluate_cmd(
     trust_pickle: bool = SOURCE["trust_pickle"],
 ) -> None:
     """Clean and robust accuracy under l_inf attacks (FGSM, PGD-20, CW, AutoAttack, Square, transfer)."""
-    r = evaluate(model, data, attacks=attacks, n=n, eps=eps, step_size=step_size, steps=steps, cw_steps=cw_steps,
-                 square_queries=square_queries, transfer_from=transfer_from, seed=seed, batch_size=batch_size,
-                 providers=providers, variant=variant, device=device, data_dir=data_dir, download=download,
-                 trust_pickle=trust_pickle, report=report, image_size=image_size, resize=resize,
-                 center_crop=center_crop, progress=progress())
+    r = evaluate(model, data, transfer_from=transfer_from, report=report, progress=progress(),
+                 settings=RobustnessConfig(attacks=attacks, n=n, eps=eps, step_size=step_size, pgd_steps=steps,
+                                           cw_steps=cw_steps, square_queries=square_queries, batch_size=batch_size,
+                                           seed=seed, device=device),
+                 runtime=RuntimeSettings(providers=providers, variant=variant),
+                 inputs=DataSettings(data_dir=data_dir, download=download, image_size=image_size, resize=resize,
+                                     center_crop=center_crop),
+                 source=ModelSource(trust_pickle=trust_pickle))
     out_console.print(robustness_table(r.report))
     if report is not None:
         out_console.print(f"report  ->  {report}")

@@ -10,6 +10,7 @@ from typing import Sequence
 from shieldkit.output_heads import DEFAULT_DECISION_CONFIDENCE, OUTPUT_HEADS
 from shieldkit.settings import check_settings, setting
 
+from .runtime import VARIANTS
 from .to_onnx import INPUT_FORMATS, MIN_OPSET
 
 
@@ -32,6 +33,17 @@ class GraphSettings:
                                  "bundle, never a device artefact (the weights bypass the head)")
     quantize: str | None = setting(None, "also write model.int8.onnx", choices=("int8",))
     calibration_n: int = setting(512, "training images to calibrate int8 on", minimum=1)
+
+    def __post_init__(self) -> None:
+        check_settings(self)
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """Which ONNX Runtime graph answers, and on which providers (``evaluate`` and ``verify`` of an artefact)."""
+
+    providers: str | Sequence[str] | None = setting("cpu", "ONNX Runtime providers, e.g. cpu or cuda,cpu")
+    variant: str = setting("fp32", "which graph of an artefact: fp32 | int8 (--quantize)", choices=tuple(VARIANTS))
 
     def __post_init__(self) -> None:
         check_settings(self)

@@ -195,8 +195,8 @@ def test_evaluate_checkpoint_and_exported_artefact(teacher_ckpt, digits16_npz, t
 def test_transfer_attack_from_another_model(teacher_ckpt, plain16, digits16, tmp_path):
     source = tmp_path / "source.pt"
     shieldkit.save_checkpoint(source, plain16, classes=digits16.classes)
-    r = shieldkit.verify.evaluate(teacher_ckpt, digits16, attacks="clean,transfer", n=200, transfer_from=source,
-                                  progress=False)
+    r = shieldkit.verify.evaluate(teacher_ckpt, digits16, settings={"attacks": "clean,transfer", "n": 200},
+                                  transfer_from=source, progress=False)
     assert r.accuracy["transfer"] <= r.accuracy["clean"] and r.report["transfer_from"] == str(source)
 
 

@@ -44,7 +44,7 @@ def _library_options(function) -> set[str]:
     import dataclasses
 
     from shieldkit.attacks import AttackSettings
-    from shieldkit.exporters.settings import GraphSettings, ParitySettings
+    from shieldkit.exporters.settings import GraphSettings, ParitySettings, RuntimeSettings
     from shieldkit.methods import HardenSettings, NastySettings, RMLSettings, TrainSettings
     from shieldkit.run_settings import NOT_RECORDED, DataSettings, ModelSource, RunSettings
 
@@ -52,10 +52,14 @@ def _library_options(function) -> set[str]:
         return {f.name for f in dataclasses.fields(cls)} - {"attack"}
 
     groups = {"run": names(RunSettings) - set(NOT_RECORDED) | {"resume"}, "inputs": names(DataSettings),
-              "source": names(ModelSource), "graph": names(GraphSettings), "parity": names(ParitySettings)}
+              "source": names(ModelSource), "graph": names(GraphSettings), "parity": names(ParitySettings),
+              "runtime": names(RuntimeSettings)}
     settings = {"train": names(TrainSettings) | names(AttackSettings),
                 "harden": names(HardenSettings) | names(AttackSettings),
-                "protect": names(RMLSettings) | names(NastySettings) | names(AttackSettings) | {"recipe"}}
+                "protect": names(RMLSettings) | names(NastySettings) | names(AttackSettings) | {"recipe"},
+                # RobustnessConfig's fields, pgd_steps spelt --steps (the autoattack version is the library's)
+                "evaluate": {"attacks", "n", "eps", "step_size", "steps", "cw_steps", "square_queries", "batch_size",
+                             "seed", "device"}}
     out = set()
     for name in inspect.signature(function).parameters:
         if name in groups:
@@ -82,6 +86,8 @@ def test_cli_and_library_take_the_same_options(command, function):
         cli_params -= set(THRESHOLD_KEYS)
     if command == "export":  # the library reads data_dir/preprocessing only; DataSettings has training's too
         lib_params -= {"download", "augment", "data_fraction"}
+    if command == "evaluate":  # of DataSettings, no training fields; of ModelSource, only trust_pickle (a file)
+        lib_params -= {"augment", "data_fraction", "arch", "num_classes", "mean", "std"}
     assert cli_params == lib_params, (sorted(cli_params - lib_params), sorted(lib_params - cli_params))
 
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping
 
 from torch import nn
 
 from shieldkit.runs import as_dataset
-from shieldkit.attacks import DEFAULT_EPS, DEFAULT_STEP_SIZE
 from shieldkit.checkpoint import load_model
 from shieldkit.data import Dataset
 from shieldkit.data.preprocess import Preprocess
@@ -25,6 +24,9 @@ from shieldkit.former_names import accepts_former_names
 from shieldkit.outputs import check_output_file
 from shieldkit.utils import write_json
 from shieldkit.robustness import RobustnessConfig, evaluate_robustness
+from shieldkit.run_settings import DataSettings, ModelSource
+from shieldkit.settings import as_settings
+from shieldkit.exporters.settings import RuntimeSettings
 
 from .oracle import OnnxOracle, TorchOracle, as_oracle, check_oracle_data, describe_oracle, oracle_preprocess
 
@@ -84,23 +86,26 @@ def evaluate_robustness_of(model, ds: Dataset, cfg: RobustnessConfig, *, transfe
 
 
 @accepts_former_names("evaluate")
-def evaluate(model: str | Path | nn.Module, data: str | Dataset, *, attacks: str | Sequence[str] = "clean,fgsm,pgd20,cw",
-             n: int = 1000, eps: float = DEFAULT_EPS, step_size: float = DEFAULT_STEP_SIZE, steps: int = 20, cw_steps: int = 20,
-             square_queries: int = 1000, transfer_from: str | Path | nn.Module | None = None, seed: int = 0,
-             batch_size: int = 250, providers=None, variant: str = "fp32", device: str = "auto",
-             data_dir: str | Path | None = None, download: bool = False, trust_pickle: bool = False,
-             progress: bool = True, report: str | Path | None = None,
-             image_size: int | None = None, resize: int | None = None,
-             center_crop: int | None = None) -> RobustnessResult:
-    """Clean and robust accuracy (%) of ``model`` on a fixed stratified subset of ``n`` test images;
-    ``report``: also write the JSON report there (the path is checked before any attack runs)."""
+def evaluate(model: str | Path | nn.Module, data: str | Dataset, *,
+             settings: RobustnessConfig | Mapping[str, Any] | None = None,
+             transfer_from: str | Path | nn.Module | None = None,
+             runtime: RuntimeSettings | Mapping[str, Any] | None = None,
+             inputs: DataSettings | Mapping[str, Any] | None = None,
+             source: ModelSource | Mapping[str, Any] | None = None, report: str | Path | None = None,
+             progress: bool = True) -> RobustnessResult:
+    """Clean and robust accuracy (%) of ``model`` on a fixed stratified subset of ``settings.n`` test images,
+    under the attacks and budget of ``settings`` (:class:`~shieldkit.robustness.RobustnessConfig`); ``runtime``:
+    the ONNX Runtime graph and providers of an artefact; ``report``: also write the JSON report there (the path
+    is checked before any attack runs)."""
     check_output_file(report, "--report")
-    cfg = RobustnessConfig(attacks=attacks, n=n, eps=eps, step_size=step_size, pgd_steps=steps,
-                           cw_steps=cw_steps, square_queries=square_queries, batch_size=batch_size, seed=seed,
-                           device=device)
-    given = Preprocess(image_size, resize, center_crop)
+    cfg = settings if isinstance(settings, RobustnessConfig) else RobustnessConfig(**dict(settings or {}))
+    runtime = as_settings(RuntimeSettings, runtime, "runtime=")
+    inputs, source = as_settings(DataSettings, inputs, "inputs="), as_settings(ModelSource, source, "source=")
+    providers, variant, trust_pickle = runtime.providers, runtime.variant, source.trust_pickle
+    given = Preprocess(inputs.image_size, inputs.resize, inputs.center_crop)
     target = robustness_target(model, providers=providers, variant=variant, trust_pickle=trust_pickle)
-    ds = as_dataset(data, data_dir, download, preprocess=given if given.active else oracle_preprocess(target[1]))
+    ds = as_dataset(data, inputs.data_dir, inputs.download,
+                    preprocess=given if given.active else oracle_preprocess(target[1]))
     figures = evaluate_robustness_of(model, ds, cfg, transfer_from=transfer_from, providers=providers,
                                      variant=variant, trust_pickle=trust_pickle, progress=progress, target=target)
     out = {"schema_version": ROBUSTNESS_SCHEMA_VERSION, "created": datetime.now(timezone.utc).isoformat(),
