@@ -75,8 +75,8 @@ def run_demo(cfg: DemoConfig | None = None, *, data: Dataset | None = None, out_
         rows = {}
         memo = StudentMemo()
         for name in ("original", "protected"):
-            r = verify(out / f"{name}.artefact", ds, policy=policy, kd_config=cfg.probe, probes=["kd"],
-                       reference=out / "original.artefact", progress=progress, memo=memo)
+            r = verify(out / f"{name}.artefact", ds, policy=policy, reference=out / "original.artefact",
+                       probe={"kd_config": cfg.probe, "probes": ["kd"], "memo": memo}, progress=progress)
             if out_dir:
                 write_json(r.report, out / f"{name}.report.json")
             rows[name] = r.report

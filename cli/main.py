@@ -46,7 +46,7 @@ from shieldkit.output_heads import OUTPUT_HEADS, PROTECT_HEAD
 from shieldkit.run_settings import DataSettings, ModelSource, RunSettings
 from shieldkit.utils import configure_threads, to_jsonable
 from shieldkit.verify import evaluate, verify
-from shieldkit.verify.budgets import BUDGETS, QUICK_TIME
+from shieldkit.verify.settings import ProbeSettings, ReportFiles
 from shieldkit.verify.results import Verdict
 from shieldkit.version import __version__
 
@@ -213,7 +213,7 @@ def _split(text: str, kind):
 
 
 def field_option(cls: type, name: str, *decls: str, default: Any = dataclasses.MISSING, prefix: str = "",
-                 suffix: str = ""):
+                 suffix: str = "", **option_kw: Any):
     """The option of field ``name`` of the settings dataclass ``cls`` (shieldkit/settings.py): its name
     (``--step-size``), default, help, choices and on/off form come from the field, declared there once."""
     f = next(f for f in dataclasses.fields(cls) if f.name == name)
@@ -225,7 +225,7 @@ def field_option(cls: type, name: str, *decls: str, default: Any = dataclasses.M
             typer.Option(value, *decls, help=text)
     if f.metadata.get("choices"):
         return choice(f.metadata["choices"], value, *decls, help=text)
-    return typer.Option(value, *decls, help=text)
+    return typer.Option(value, *decls, help=text, **option_kw)
 
 
 def field_options(cls: type, **custom: dict) -> dict[str, Any]:
@@ -252,10 +252,6 @@ ModelKwargsOpt = typer.Option(None, "--model-kwargs", metavar="JSON",
                               parser=_parser("--model-kwargs", _json_object, "a JSON object, e.g. '{\"width\": 8}'"),
                               help="keyword arguments of the architecture, e.g. '{\"width\": 8}' (recorded)")
 ReportOpt = typer.Option(None, "--report", help="write the JSON report here")
-PublicKeyOpt = typer.Option(None, "--public-key", help="the artefact's signature (model.sig) must verify with this "
-                            "public key (PEM); exit 2 if not")
-CertChainOpt = typer.Option(None, "--certificate-chain", help="check the signature against this CA chain (PEM; "
-                            "repeat the option) instead of --public-key")
 
 
 def _annotation(f: dataclasses.Field, default: Any) -> Any:
@@ -299,7 +295,8 @@ TRAIN = field_options(TrainSettings)
 GRAPH = field_options(GraphSettings)
 PARITY = field_options(ParitySettings)
 RUNTIME = field_options(RuntimeSettings)
-ProvidersOpt, VariantOpt = RUNTIME["providers"], RUNTIME["variant"]
+PROBE = field_options(ProbeSettings)
+FILES = field_options(ReportFiles)
 
 
 def _say(msg: str) -> None:
@@ -474,23 +471,24 @@ def evaluate_cmd(
     report: Optional[Path] = ReportOpt,
     seed: int = RUN["seed"],
     batch_size: int = typer.Option(250, "--batch-size", help="images per attack batch"),
-    providers: str = ProvidersOpt,
-    variant: str = VariantOpt,
     device: str = RUN["device"],
+    providers: str = RUNTIME["providers"], variant: str = RUNTIME["variant"],
+    public_key: Optional[Path] = RUNTIME["public_key"],
+    certificate_chain: Optional[list[Path]] = RUNTIME["certificate_chain"],
+    trust_pickle: bool = RUNTIME["trust_pickle"],
     data_dir: Optional[Path] = INPUTS["data_dir"], download: bool = INPUTS["download"],
     image_size: Optional[int] = INPUTS["image_size"], resize: Optional[int] = INPUTS["resize"],
     center_crop: Optional[int] = INPUTS["center_crop"],
-    trust_pickle: bool = SOURCE["trust_pickle"],
 ) -> None:
     """Clean and robust accuracy under l_inf attacks (FGSM, PGD-20, CW, AutoAttack, Square, transfer)."""
     r = evaluate(model, data, transfer_from=transfer_from, report=report, progress=progress(),
                  settings=RobustnessConfig(attacks=attacks, n=n, eps=eps, step_size=step_size, pgd_steps=steps,
                                            cw_steps=cw_steps, square_queries=square_queries, batch_size=batch_size,
                                            seed=seed, device=device),
-                 runtime=RuntimeSettings(providers=providers, variant=variant),
+                 runtime=RuntimeSettings(providers=providers, variant=variant, public_key=public_key,
+                                         certificate_chain=certificate_chain, trust_pickle=trust_pickle),
                  inputs=DataSettings(data_dir=data_dir, download=download, image_size=image_size, resize=resize,
-                                     center_crop=center_crop),
-                 source=ModelSource(trust_pickle=trust_pickle))
+                                     center_crop=center_crop))
     out_console.print(robustness_table(r.report))
     if report is not None:
         out_console.print(f"report  ->  {report}")
@@ -555,7 +553,7 @@ def inspect_cmd(
     as_json: bool = flag("--json", help="print JSON instead of a table"),
     public_key: Optional[Path] = typer.Option(None, "--public-key", help="check the artefact's signature (model.sig) "
                                               "and its verify attestation with this public key (PEM)"),
-    certificate_chain: Optional[list[Path]] = CertChainOpt,
+    certificate_chain: Optional[list[Path]] = RUNTIME["certificate_chain"],
     arch: Optional[str] = SOURCE["arch"], num_classes: Optional[int] = SOURCE["num_classes"],
     trust_pickle: bool = SOURCE["trust_pickle"],
 ) -> None:
@@ -591,37 +589,22 @@ def verify_cmd(
                                                           "from scratch): a second baseline, checked like --reference"),
     policy: Optional[Path] = typer.Option(None, "--policy", help="TOML release policy (thresholds, budget, seeds, "
                                           "probes)"),
-    budget: Optional[str] = choice(BUDGETS, None, "--budget", help="smoke (seconds: wiring only) | quick (CPU; "
-                                   f"{QUICK_TIME} on CIFAR-10) | standard | full (GPU)"),
-    seats: Optional[str] = typer.Option(None, "--seats", metavar="file,answer", parser=_parser(
-                                        "--seats", lambda t: _split(t, str), "comma-separated seat names"),
-                                        help="the seats whose KD gain is gated (default: file,answer, both measured "
-                                             "always): answer = the graph as shipped; file = the graph cut below any "
-                                             "head, what a device holder reaches. 'answer' alone assumes the files "
-                                             "never leave a server"),
-    probes: Optional[str] = typer.Option(None, "--probes", metavar="P,Q", parser=_parser(
-                                         "--probes", lambda t: _split(t, str), "comma-separated names"),
-                                         help="what to run against the artefact, comma-separated: kd (the KD panel; "
-                                              "the default), datafree, robustness (input attacks)"),
-    seeds: Optional[str] = typer.Option(None, "--seeds", metavar="S1,S2,...", parser=_parser(
-                                        "--seeds", lambda t: _split(t, int), "comma-separated integers"),
-                                        help="comma-separated student seeds, e.g. 0,1,2 (at least 2: one seed bounds "
-                                             "nothing)"),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="epochs of every KD student (overrides the budget's)"),
-    report: Optional[Path] = ReportOpt,
-    summary: Optional[Path] = typer.Option(None, "--summary", help="write a Markdown summary here (and append it to "
-                                           "$GITHUB_STEP_SUMMARY when set)"),
-    junit: Optional[Path] = typer.Option(None, "--junit", help="write a JUnit XML report here: one test per check"),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="write a PNG of student accuracy per attacker "
-                                        "(needs matplotlib)"),
-    model_card: Optional[Path] = typer.Option(None, "--model-card", help="write MODEL_CARD.md here: the model, its "
-                                              "accuracy, protection and robustness figures, what was not tested"),
-    public_key: Optional[Path] = PublicKeyOpt,
-    certificate_chain: Optional[list[Path]] = CertChainOpt,
-    providers: str = ProvidersOpt,
-    variant: str = VariantOpt,
-    query_budget: Optional[int] = typer.Option(None, "--query-budget", help="max oracle queries (images) over all "
-                                               "probes"),
+    budget: Optional[str] = PROBE["budget"],
+    seats: Optional[str] = field_option(ProbeSettings, "seats", metavar="file,answer", parser=_parser(
+        "--seats", lambda t: _split(t, str), "comma-separated seat names")),
+    probes: Optional[str] = field_option(ProbeSettings, "probes", metavar="P,Q", parser=_parser(
+        "--probes", lambda t: _split(t, str), "comma-separated names")),
+    seeds: Optional[str] = field_option(ProbeSettings, "seeds", metavar="S1,S2,...", parser=_parser(
+        "--seeds", lambda t: _split(t, int), "comma-separated integers")),
+    epochs: Optional[int] = PROBE["epochs"], query_budget: Optional[int] = PROBE["query_budget"],
+    precision: str = PROBE["precision"],
+    report: Optional[Path] = FILES["report"], summary: Optional[Path] = FILES["summary"],
+    junit: Optional[Path] = FILES["junit"], plot: Optional[Path] = FILES["plot"],
+    model_card: Optional[Path] = FILES["model_card"],
+    providers: str = RUNTIME["providers"], variant: str = RUNTIME["variant"],
+    public_key: Optional[Path] = RUNTIME["public_key"],
+    certificate_chain: Optional[list[Path]] = RUNTIME["certificate_chain"],
+    trust_pickle: bool = RUNTIME["trust_pickle"],
     max_kd_gain: Optional[float] = typer.Option(None, "--max-kd-gain", help="points (default 0.5): bound on the "
                                                 "95% upper bound of the worst attacker's paired KD gain"),
     max_datafree_accuracy: Optional[float] = typer.Option(None, "--max-datafree-accuracy", help="%"),
@@ -638,8 +621,6 @@ def verify_cmd(
     data_dir: Optional[Path] = INPUTS["data_dir"],
     image_size: Optional[int] = INPUTS["image_size"], resize: Optional[int] = INPUTS["resize"],
     center_crop: Optional[int] = INPUTS["center_crop"],
-    trust_pickle: bool = SOURCE["trust_pickle"],
-    precision: str = field_option(RunSettings, "precision", suffix="; the KD students'"),
 ) -> None:
     """Probe the released artefact with a panel of KD attackers at two seats (answer: the graph as shipped; file:
     the graph cut below any output head, what anyone holding the file reaches); exit 0 PASS, 1 FAIL, 2 bad input,
@@ -649,12 +630,14 @@ def verify_cmd(
                       max_recorded_accuracy_drop=max_recorded_accuracy_drop, min_accuracy=min_accuracy,
                       min_parity_agreement=min_parity_agreement, min_pgd20=min_pgd20, min_autoattack=min_autoattack)
     r = verify(artefact, data, reference=reference, matched_reference=matched_reference, policy=policy,
-               budget=budget, seats=seats, probes=probes, seeds=seeds, epochs=epochs, report=report, summary=summary,
-               junit=junit, plot=plot, model_card=model_card, public_key=public_key,
-               certificate_chain=certificate_chain, providers=providers, variant=variant, query_budget=query_budget,
-               data_dir=data_dir, image_size=image_size, resize=resize, center_crop=center_crop,
-               trust_pickle=trust_pickle, precision=precision, thresholds=thresholds, log=_say,
-               progress=progress()).typed_report
+               thresholds=thresholds, log=_say, progress=progress(),
+               probe=ProbeSettings(budget=budget, probes=probes, seeds=seeds, epochs=epochs, seats=seats,
+                                   query_budget=query_budget, precision=precision),
+               runtime=RuntimeSettings(providers=providers, variant=variant, public_key=public_key,
+                                       certificate_chain=certificate_chain, trust_pickle=trust_pickle),
+               inputs=DataSettings(data_dir=data_dir, image_size=image_size, resize=resize, center_crop=center_crop),
+               outputs=ReportFiles(report=report, summary=summary, junit=junit, plot=plot,
+                                   model_card=model_card)).typed_report
     out_console.print(verdict_table(r))
     for path in (report, summary, junit, plot, model_card):
         if path is not None:

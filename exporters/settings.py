@@ -5,6 +5,7 @@ the torch model is checked (:class:`ParitySettings`). The manifest records them 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 from shieldkit.output_heads import DEFAULT_DECISION_CONFIDENCE, OUTPUT_HEADS
@@ -40,10 +41,17 @@ class GraphSettings:
 
 @dataclass(frozen=True)
 class RuntimeSettings:
-    """Which ONNX Runtime graph answers, and on which providers (``evaluate`` and ``verify`` of an artefact)."""
+    """How the model under test is loaded and run (``evaluate``, ``verify``): which ONNX Runtime graph of an
+    artefact answers and on which providers, the signature the artefact must carry, and whether a model file
+    that is a full pickle may be loaded."""
 
     providers: str | Sequence[str] | None = setting("cpu", "ONNX Runtime providers, e.g. cpu or cuda,cpu")
     variant: str = setting("fp32", "which graph of an artefact: fp32 | int8 (--quantize)", choices=tuple(VARIANTS))
+    public_key: str | Path | None = setting(None, "the artefact's signature (model.sig) must verify with this "
+                                            "public key (PEM) before anything runs; exit 2 if not")
+    certificate_chain: Sequence[str | Path] | None = setting(None, "check the signature against this CA chain "
+                                                             "(PEM; repeat the option) instead of --public-key")
+    trust_pickle: bool = setting(False, "allow loading a fully pickled model (runs code!)")
 
     def __post_init__(self) -> None:
         check_settings(self)

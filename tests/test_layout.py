@@ -45,6 +45,7 @@ def _library_options(function) -> set[str]:
 
     from shieldkit.attacks import AttackSettings
     from shieldkit.exporters.settings import GraphSettings, ParitySettings, RuntimeSettings
+    from shieldkit.verify.settings import ProbeSettings, ReportFiles
     from shieldkit.methods import HardenSettings, NastySettings, RMLSettings, TrainSettings
     from shieldkit.run_settings import NOT_RECORDED, DataSettings, ModelSource, RunSettings
 
@@ -53,7 +54,7 @@ def _library_options(function) -> set[str]:
 
     groups = {"run": names(RunSettings) - set(NOT_RECORDED) | {"resume"}, "inputs": names(DataSettings),
               "source": names(ModelSource), "graph": names(GraphSettings), "parity": names(ParitySettings),
-              "runtime": names(RuntimeSettings)}
+              "runtime": names(RuntimeSettings), "probe": names(ProbeSettings), "outputs": names(ReportFiles)}
     settings = {"train": names(TrainSettings) | names(AttackSettings),
                 "harden": names(HardenSettings) | names(AttackSettings),
                 "protect": names(RMLSettings) | names(NastySettings) | names(AttackSettings) | {"recipe"},
@@ -86,8 +87,8 @@ def test_cli_and_library_take_the_same_options(command, function):
         cli_params -= set(THRESHOLD_KEYS)
     if command == "export":  # the library reads data_dir/preprocessing only; DataSettings has training's too
         lib_params -= {"download", "augment", "data_fraction"}
-    if command == "evaluate":  # of DataSettings, no training fields; of ModelSource, only trust_pickle (a file)
-        lib_params -= {"augment", "data_fraction", "arch", "num_classes", "mean", "std"}
+    if command in ("evaluate", "verify"):  # of DataSettings, no training fields
+        lib_params -= {"augment", "data_fraction"} | ({"download"} if command == "verify" else set())
     assert cli_params == lib_params, (sorted(cli_params - lib_params), sorted(lib_params - cli_params))
 
 

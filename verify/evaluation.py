@@ -24,7 +24,7 @@ from shieldkit.former_names import accepts_former_names
 from shieldkit.outputs import check_output_file
 from shieldkit.utils import write_json
 from shieldkit.robustness import RobustnessConfig, evaluate_robustness
-from shieldkit.run_settings import DataSettings, ModelSource
+from shieldkit.run_settings import DataSettings
 from shieldkit.settings import as_settings
 from shieldkit.exporters.settings import RuntimeSettings
 
@@ -46,9 +46,12 @@ class RobustnessResult:
         return self.report["accuracy"]
 
 
-def robustness_target(model, *, providers=None, variant: str = "fp32", trust_pickle: bool = False):
-    """``(differentiable model or None, oracle that is scored)`` for any model reference."""
-    oracle = as_oracle(model, providers=providers, variant=variant, trust_pickle=trust_pickle)
+def robustness_target(model, *, providers=None, variant: str = "fp32", trust_pickle: bool = False,
+                      public_key=None, certificate_chain=()):
+    """``(differentiable model or None, oracle that is scored)`` for any model reference; with ``public_key`` (or
+    ``certificate_chain``) an artefact's signature must verify first."""
+    oracle = as_oracle(model, providers=providers, variant=variant, trust_pickle=trust_pickle,
+                       public_key=public_key, certificate_chain=certificate_chain or ())
     if isinstance(oracle, TorchOracle):
         return oracle.module, oracle
     assert isinstance(oracle, OnnxOracle)
@@ -90,8 +93,7 @@ def evaluate(model: str | Path | nn.Module, data: str | Dataset, *,
              settings: RobustnessConfig | Mapping[str, Any] | None = None,
              transfer_from: str | Path | nn.Module | None = None,
              runtime: RuntimeSettings | Mapping[str, Any] | None = None,
-             inputs: DataSettings | Mapping[str, Any] | None = None,
-             source: ModelSource | Mapping[str, Any] | None = None, report: str | Path | None = None,
+             inputs: DataSettings | Mapping[str, Any] | None = None, report: str | Path | None = None,
              progress: bool = True) -> RobustnessResult:
     """Clean and robust accuracy (%) of ``model`` on a fixed stratified subset of ``settings.n`` test images,
     under the attacks and budget of ``settings`` (:class:`~shieldkit.robustness.RobustnessConfig`); ``runtime``:
@@ -100,10 +102,11 @@ def evaluate(model: str | Path | nn.Module, data: str | Dataset, *,
     check_output_file(report, "--report")
     cfg = settings if isinstance(settings, RobustnessConfig) else RobustnessConfig(**dict(settings or {}))
     runtime = as_settings(RuntimeSettings, runtime, "runtime=")
-    inputs, source = as_settings(DataSettings, inputs, "inputs="), as_settings(ModelSource, source, "source=")
-    providers, variant, trust_pickle = runtime.providers, runtime.variant, source.trust_pickle
+    inputs = as_settings(DataSettings, inputs, "inputs=")
+    providers, variant, trust_pickle = runtime.providers, runtime.variant, runtime.trust_pickle
     given = Preprocess(inputs.image_size, inputs.resize, inputs.center_crop)
-    target = robustness_target(model, providers=providers, variant=variant, trust_pickle=trust_pickle)
+    target = robustness_target(model, providers=providers, variant=variant, trust_pickle=trust_pickle,
+                               public_key=runtime.public_key, certificate_chain=runtime.certificate_chain)
     ds = as_dataset(data, inputs.data_dir, inputs.download,
                     preprocess=given if given.active else oracle_preprocess(target[1]))
     figures = evaluate_robustness_of(model, ds, cfg, transfer_from=transfer_from, providers=providers,

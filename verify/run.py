@@ -1,6 +1,6 @@
 """``verify``: attack the artefact that ships and compare the figures with a release policy.
 
-    verify(artefact, data, reference=None, policy=None, budget="quick") -> VerifyResult
+    verify(artefact, data, reference=None, policy=None, probe={"budget": "quick"}) -> VerifyResult
 
 The artefact is an oracle (:mod:`.oracle`): an exported directory or ``.onnx`` file is attacked
 through ONNX Runtime (black-box), a checkpoint or module through torch (white-box). Attacks:
@@ -27,27 +27,30 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping
 
 from shieldkit.data import Dataset
 from shieldkit.data.preprocess import Preprocess
 from shieldkit.errors import InputError
+from shieldkit.exporters.settings import RuntimeSettings
 from shieldkit.former_names import accepts_former_names
 from shieldkit.outputs import check_output_file
 from shieldkit.precision import check_precision
+from shieldkit.run_settings import DataSettings
 from shieldkit.runs import as_dataset
+from shieldkit.settings import as_settings
 from shieldkit.utils import write_json
 from shieldkit.version import __version__
 
 from .attacks import VERIFY_ATTACKS, AttackContext, attack_order
 from .budgets import budget_configs, with_seeds
-from .datafree import DataFreeConfig
-from .kd import KDProbeConfig, StudentMemo
+from .kd import StudentMemo
 from .oracle import Oracle, as_oracle, check_oracle_data, describe_oracle, oracle_accuracy, oracle_preprocess
 from .policy import SEAT_THRESHOLDS, Policy, apply_sections, load_policy, robustness_config, with_overrides
 from .report import REPORT_SCHEMA_VERSION, evaluate_checks
 from .results import Verdict, VerificationReport
 from .seats import ANSWER_ONLY_ASSUMPTION, DEFAULT_SEATS, check_seats, model_seats
+from .settings import ProbeSettings, ReportFiles
 from .summary import require_matplotlib, write_outputs
 
 
@@ -180,34 +183,38 @@ def _parity_agreement(oracle: Oracle) -> float | None:
 
 
 @accepts_former_names("verify")
-def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path | Policy | None = None,
-           matched_reference=None, budget: str | None = None, probes: Sequence[str] | None = None,
-           seeds: Sequence[int] | None = None, epochs: int | None = None,
-           providers: str | Sequence[str] | None = None, variant: str = "fp32", query_budget: int | None = None,
-           kd_config: KDProbeConfig | None = None, datafree_config: DataFreeConfig | None = None,
-           data_dir: str | Path | None = None, thresholds: dict[str, float | None] | None = None,
-           trust_pickle: bool = False, progress: bool = True, report: str | Path | None = None,
-           image_size: int | None = None, resize: int | None = None, center_crop: int | None = None,
-           summary: str | Path | None = None, junit: str | Path | None = None, plot: str | Path | None = None,
-           model_card: str | Path | None = None, public_key: str | Path | None = None,
-           certificate_chain: Sequence[str | Path] | None = (), seats: Sequence[str] | str | None = None,
-           memo: StudentMemo | None = None, precision: str = "auto", log=None) -> VerifyResult:
+def verify(artefact, data: str | Dataset, *, reference=None, matched_reference=None,
+           policy: str | Path | Policy | None = None, thresholds: dict[str, float | None] | None = None,
+           probe: ProbeSettings | Mapping[str, Any] | None = None,
+           runtime: RuntimeSettings | Mapping[str, Any] | None = None,
+           inputs: DataSettings | Mapping[str, Any] | None = None,
+           outputs: ReportFiles | Mapping[str, Any] | None = None, log=None, progress: bool = True) -> VerifyResult:
     """Attack ``artefact`` (and ``reference`` / ``matched_reference``, when given) and return the report with
     its verdict (PASS, FAIL or INCONCLUSIVE).
 
-    ``budget`` picks the attack settings (smoke | quick | standard | full, default quick); ``seeds`` and ``epochs``
-    (of every KD student) override the budget's; ``kd_config`` / ``datafree_config`` replace them outright. ``thresholds`` override the policy's. ``report``: also write
-    the JSON report there (the path is checked before any attack runs); ``summary`` (Markdown, also appended to
-    ``$GITHUB_STEP_SUMMARY``), ``junit`` (XML, one test case per check), ``plot`` (PNG of the students) and
-    ``model_card`` (MODEL_CARD.md) likewise (:mod:`shieldkit.verify.summary`). ``public_key`` (or
-    ``certificate_chain``): the artefact directory's signature must verify with it before any attack runs (the
-    report records the key's sha256). ``seats``: the seats whose KD gain is gated (default the policy's, else
-    ``file`` and ``answer``); both are always measured and reported. ``memo``: a
-    :class:`~shieldkit.verify.kd.StudentMemo` shared with other runs on the same data and probe settings, so that a
-    student they share (the label-only ones, a common reference's) is trained once. ``precision``: the KD students'
-    training arithmetic (:mod:`shieldkit.precision`; ``auto`` keeps the budget's or the policy's, itself ``auto``).
+    ``probe`` (:class:`~shieldkit.verify.settings.ProbeSettings`): ``budget`` picks the attack settings (smoke |
+    quick | standard | full, default quick); ``seeds`` and ``epochs`` (of every KD student) override the budget's;
+    ``kd_config`` / ``datafree_config`` replace them outright; ``seats``: the seats whose KD gain is gated (default
+    the policy's, else ``file`` and ``answer``; both are always measured and reported); ``memo``: a
+    :class:`~shieldkit.verify.kd.StudentMemo` shared with other runs on the same data and probe settings, so that
+    a student they share (the label-only ones, a common reference's) is trained once; ``precision``: the KD
+    students' training arithmetic (``auto`` keeps the budget's or the policy's). ``thresholds`` override the
+    policy's. ``outputs`` (:class:`~shieldkit.verify.settings.ReportFiles`): the JSON report, Markdown summary
+    (also appended to ``$GITHUB_STEP_SUMMARY``), JUnit XML, plot and MODEL_CARD.md to write (each path checked
+    before any attack runs). ``runtime`` (:class:`~shieldkit.exporters.settings.RuntimeSettings`): providers, the
+    graph variant, and the public key (or certificate chain) the artefact's signature must verify with before any
+    attack runs (the report records the key's sha256). Each group is an object or a mapping of its fields.
     """
     say = log or (lambda msg: None)
+    probe, runtime = as_settings(ProbeSettings, probe, "probe="), as_settings(RuntimeSettings, runtime, "runtime=")
+    inputs, files = as_settings(DataSettings, inputs, "inputs="), as_settings(ReportFiles, outputs, "outputs=")
+    budget, probes, seeds, epochs, seats = probe.budget, probe.probes, probe.seeds, probe.epochs, probe.seats
+    query_budget, precision, memo = probe.query_budget, probe.precision, probe.memo
+    kd_config, datafree_config = probe.kd_config, probe.datafree_config
+    providers, variant, trust_pickle = runtime.providers, runtime.variant, runtime.trust_pickle
+    public_key, certificate_chain = runtime.public_key, runtime.certificate_chain or ()
+    data_dir, image_size, resize, center_crop = inputs.data_dir, inputs.image_size, inputs.resize, inputs.center_crop
+    report, summary, junit, plot, model_card = files.report, files.summary, files.junit, files.plot, files.model_card
     report_path, report = report, None
     check_output_file(report_path, "--report")
     for path, option in ((summary, "--summary"), (junit, "--junit"), (plot, "--plot"), (model_card, "--model-card")):
@@ -215,8 +222,6 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
     if plot is not None:
         require_matplotlib()
     Preprocess(image_size, resize, center_crop)  # bad sizes are refused before any work
-    if query_budget is not None and query_budget <= 0:
-        raise InputError(f"--query-budget must be a positive number of images, got {query_budget}")
     t0 = time.perf_counter()
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     pol = with_overrides(pol, **(thresholds or {}))
@@ -226,8 +231,6 @@ def verify(artefact, data: str | Dataset, *, reference=None, policy: str | Path 
     kd_cfg, df_cfg = kd_config or kd_cfg, datafree_config or df_cfg
     kd_cfg, df_cfg = with_seeds(kd_cfg, df_cfg, list(seeds) if seeds else pol.seeds)
     if epochs is not None:
-        if epochs < 1:
-            raise InputError(f"--epochs must be >= 1, got {epochs}")
         kd_cfg = replace(kd_cfg, epochs=int(epochs))
     if check_precision(precision) != "auto":
         kd_cfg = replace(kd_cfg, precision=precision)
