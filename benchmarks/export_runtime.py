@@ -72,9 +72,9 @@ def main() -> None:
                                             "ORT fp32": (fp32.predict, x_all[:b].numpy()),
                                             "ORT int8": (int8.predict, x_all[:b].numpy())}, args.rounds, args.seconds)
                      for b in batches}
-            files = {k: v["bytes"] for k, v in r.manifest["files"].items()}
-            p32 = r.parity["fp32"]["CPUExecutionProvider"]
-            p8 = r.parity["int8"]
+            files = {k: v["bytes"] for k, v in r.manifest.files.items()}
+            p32 = r.parity.fp32["CPUExecutionProvider"].to_dict()
+            p8 = r.parity.int8.to_dict()
             result = {"arch": arch, "trained": trained, "export_seconds": export_s, "file_bytes": files,
                       "parity_fp32": p32, "parity_int8": p8, "images_per_second": speed,
                       "ratio_to_torch": {b: {k: v / s["torch eager"] for k, v in s.items()} for b, s in speed.items()}}

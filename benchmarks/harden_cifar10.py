@@ -173,11 +173,11 @@ def main() -> None:
                 baselines = baselines or train_baselines(pool, kd_cfg)
                 model, _ = load_model(work / f"{key}.pt")
                 probe = kd_probe(model, pool, kd_cfg, baselines=baselines)
-                kd[key] = {"kd_gain": probe["kd_gain"], "best_kd": probe["best_kd"],
+                kd[key] = {"kd_gain": probe["kd_gain"], "deciding_attacker": probe["deciding_attacker"],
                            "hard_label_accuracy": probe["hard_label_accuracy"]}
                 write_json(kd, cache)
             if key in kd:
-                kd_rows.append([key, f"{kd[key]['hard_label_accuracy']:.2f}", f"{kd[key]['kd_gain']:+.2f} ({kd[key]['best_kd']})"])
+                kd_rows.append([key, f"{kd[key]['hard_label_accuracy']:.2f}", f"{kd[key]['kd_gain']:+.2f} ({kd[key]['deciding_attacker']})"])
         results["kd_probe"] = {"settings": "verify quick budget on the 10k pool", **kd}
 
     head = ["method", "data", "clean", "FGSM", "PGD-20", "CW∞", f"AA (n={args.aa_n})", "s/epoch"]

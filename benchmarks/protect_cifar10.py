@@ -97,7 +97,7 @@ def main() -> None:
         for c in cols:
             s = r["students"][c]
             cells.append(f"{s['mean']:.2f} ± {s['std']:.2f}")
-        cells.append(f"{r['kd_gain']:+.2f} ({r['best_kd']})")
+        cells.append(f"{r['kd_gain']:+.2f} ({r['deciding_attacker']})")
         rows.append(cells)
     print()
     print(markdown_table(["teacher", "teacher acc"] + cols + ["KD gain (best)"], rows))

@@ -165,7 +165,7 @@ def main() -> None:
                 probe["students"].update(baselines[s])
                 probe.update(decide(probe["students"], base_cfg))
                 per_seed[s] = {"accuracy": acc, "probe": probe}
-                print(f"[{arch}/{name}/s{s}] acc {acc:.2f}  worst {probe['best_kd']} {probe['kd_gain']:+.2f}",
+                print(f"[{arch}/{name}/s{s}] acc {acc:.2f}  worst {probe['deciding_attacker']} {probe['kd_gain']:+.2f}",
                       file=sys.stderr, flush=True)
             results[f"{arch}/{name}"] = summarise(per_seed, teacher_acc, paired_gain)
             r = results[f"{arch}/{name}"]

@@ -35,6 +35,7 @@ from shieldkit.errors import (ArtefactError, InputError, ShieldkitError, Signatu
                               VerificationInconclusive)
 from shieldkit.attacks import AttackSettings
 from shieldkit.exporters import export, inspect_path
+from shieldkit.exporters.records import InspectStatus
 from shieldkit.exporters.settings import GraphSettings, ParitySettings, RuntimeSettings
 from shieldkit.robustness import RobustnessConfig
 from shieldkit.exporters.signing import sign_artefact
@@ -338,7 +339,7 @@ def train_cmd(
                               loader=loader, workers=workers, n=n, resume=resume, progress=progress()),
               inputs=DataSettings(data_dir=data_dir, download=download, image_size=image_size, resize=resize,
                                   center_crop=center_crop, augment=augment, data_fraction=data_fraction))
-    out_console.print(f"test accuracy {r.figures['test_accuracy']:.2f}%  ->  {r.path}")
+    out_console.print(f"test accuracy {r.typed_figures.test_accuracy:.2f}%  ->  {r.path}")
 
 
 def protect_settings(method: str, recipe: str, rml: dict[str, Any], omega: float | None,
@@ -401,9 +402,9 @@ def protect_cmd(
                                     center_crop=center_crop, augment=augment, data_fraction=data_fraction),
                 source=ModelSource(arch=arch, num_classes=num_classes, trust_pickle=trust_pickle, mean=mean,
                                    std=std))
-    f = r.figures
-    out_console.print(f"test accuracy: original {f['original_test_accuracy']:.2f}%  protected "
-                      f"{f['protected_test_accuracy']:.2f}%  (drop {f['accuracy_drop']:+.2f})  ->  {r.path}")
+    f = r.typed_figures
+    out_console.print(f"test accuracy: original {f.original_test_accuracy:.2f}%  protected "
+                      f"{f.protected_test_accuracy:.2f}%  (drop {f.accuracy_drop:+.2f})  ->  {r.path}")
 
 
 @app.command("harden", cls=Command)
@@ -448,8 +449,9 @@ def harden_cmd(
                                    center_crop=center_crop, augment=augment, data_fraction=data_fraction),
                source=ModelSource(arch=arch, num_classes=num_classes, trust_pickle=trust_pickle, mean=mean,
                                   std=std))
-    out_console.print(f"student test accuracy: clean {r.figures['test_accuracy']:.2f}%, PGD-20 "
-                      f"{r.figures.get('pgd20_accuracy', float('nan')):.2f}% (n={r.figures.get('pgd20_n', 0)})  ->  "
+    f = r.typed_figures
+    pgd20 = "n/a" if f.pgd20_accuracy is None else f"{f.pgd20_accuracy:.2f}%"
+    out_console.print(f"student test accuracy: clean {f.test_accuracy:.2f}%, PGD-20 {pgd20} (n={f.pgd20_n or 0})  ->  "
                       f"{r.path}  (full evaluation: shieldkit evaluate {r.path} --data {data})")
 
 
@@ -565,13 +567,13 @@ def inspect_cmd(
     info = inspect_path(path, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle, public_key=public_key,
                         certificate_chain=certificate_chain)
     if as_json:
-        print(json.dumps(to_jsonable(info), indent=2))
+        print(json.dumps(to_jsonable(info.to_dict()), indent=2))
     else:
         out_console.print(inspect_table(info))
-    if info.get("kind") == "artefact" and not str(info["integrity"]).startswith("ok"):
-        raise ArtefactError(f"{path}: integrity {info['integrity']}")
-    if info.get("kind") == "artefact" and str(info.get("signature")).startswith("FAILED"):
-        raise SignatureError(f"{path}: signature {info['signature']}")
+    if info.status == InspectStatus.INTEGRITY_FAILED:
+        raise ArtefactError(f"{path}: integrity {info.integrity}")
+    if info.status == InspectStatus.SIGNATURE_FAILED:
+        raise SignatureError(f"{path}: signature {info.signature}")
 
 
 @app.command("verify", cls=Command)

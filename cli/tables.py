@@ -9,22 +9,23 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 
+from shieldkit.exporters.records import InspectResult, Manifest
 from shieldkit.verify.results import VerificationReport, as_report
 
 
-def parity_table(manifest: dict) -> Table:
+def parity_table(manifest: Manifest | dict) -> Table:
     """One row per checked graph: provider, images, max/mean |Δlogit|, top-1 agreement, accuracy."""
-    parity = manifest["parity"]
-    t = Table(title=f"ONNX Runtime parity ({parity['images']})")
+    parity = (manifest if isinstance(manifest, Manifest) else Manifest.from_dict(manifest)).parity
+    t = Table(title=f"ONNX Runtime parity ({parity.images})")
     for col in ("graph", "provider", "max |Δlogit|", "mean |Δlogit|", "top-1 agreement", "accuracy (torch → onnx)"):
         t.add_column(col, justify="right" if col not in ("graph", "provider") else "left")
-    rows = [("fp32", p, f) for p, f in parity["fp32"].items()]
-    if "int8" in parity:
-        rows.append((f"int8 ({parity['int8']['mode']})", parity["int8"]["provider"], parity["int8"]))
+    rows = [("fp32", p, f) for p, f in parity.fp32.items()]
+    if parity.int8 is not None:
+        rows.append((f"int8 ({parity.int8.mode})", parity.int8.provider, parity.int8))
     for graph, provider, f in rows:
-        acc = f"{f['reference_accuracy']:.2f} → {f['accuracy']:.2f}" if "accuracy" in f else "n/a (no labels)"
-        t.add_row(graph, provider, f"{f['max_abs_diff']:.2e}", f"{f['mean_abs_diff']:.2e}",
-                  f"{f['top1_agreement'] * 100:.2f}%", acc)
+        acc = f"{f.reference_accuracy:.2f} → {f.accuracy:.2f}" if f.accuracy is not None else "n/a (no labels)"
+        t.add_row(graph, provider, f"{f.max_abs_diff:.2e}", f"{f.mean_abs_diff:.2e}", f"{f.top1_agreement * 100:.2f}%",
+                  acc)
     return t
 
 
@@ -33,9 +34,10 @@ def _short(value, limit: int = 100) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def inspect_table(info: dict) -> Table:
-    """Key/value table of an ``inspect_path`` result (nested values shown as compact JSON)."""
-    t = Table(title=f"{info['kind']}: {info['path']}", show_header=False)
+def inspect_table(result: InspectResult) -> Table:
+    """Key/value table of an ``inspect_path`` result (nested values shown as compact JSON), its status first."""
+    info = result.to_dict()
+    t = Table(title=f"{result.kind}: {result.path}", show_header=False)
     t.add_column("key", style="bold")
     t.add_column("value", overflow="fold")
 
@@ -46,6 +48,7 @@ def inspect_table(info: dict) -> Table:
         else:
             t.add_row(prefix, _short(value))
 
+    t.add_row("status", str(result.status))
     for key, value in info.items():
         if key in ("kind", "path"):
             continue
@@ -115,10 +118,10 @@ def verdict_table(report: VerificationReport | dict):
         m = f.matched_reference
         if m:
             row("matched reference: accuracy / KD gain", f"{m['accuracy']:.2f} / {m['kd_gain']:+.2f}")
-    if "datafree" in report.probes:
-        df = report.probes["datafree"]
-        row(f"data-free student ({df.figure('mode')}, {df.figure('seat', 'answer')} seat)",
-            _cell(df.figure("student_accuracy")), reference=_cell(ref.get("datafree_accuracy")))
+    df = report.datafree
+    if df is not None:
+        row(f"data-free student ({df.mode}, {df.seat or 'answer'} seat)", _cell(df.student_accuracy),
+            reference=_cell(ref.get("datafree_accuracy")))
     if "robustness" in report.probes:
         for name, acc in report.probes["robustness"].figures.extra.items():
             if name != "clean":

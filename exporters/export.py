@@ -43,6 +43,7 @@ from shieldkit.version import __version__
 from .manifest import MANIFEST, SCHEMA, SCHEMA_VERSION, seal, sha256_file
 from .parity import ParityThresholds, compare_logits, parity_failures, torch_logits
 from .quantize import quantize_int8
+from .records import Manifest, ParityReport
 from .settings import GraphSettings, ParitySettings
 from .runtime import make_session, provider_names, run_batched
 from .to_onnx import MIN_OPSET, InputSpec, export_onnx, graph_module, input_spec
@@ -81,17 +82,19 @@ class ExportConfig:
 
 @dataclass
 class ExportResult:
+    """The artefact's directory and its manifest, typed (``manifest.to_dict()`` is ``manifest.json``)."""
+
     directory: Path
-    manifest: dict
+    manifest: Manifest
 
     def __repr__(self) -> str:
         m = self.manifest
-        return (f"ExportResult({self.directory}: {m['model']['arch']}, input {m['input']['shape']} "
-                f"{m['input']['dtype']}, files {', '.join(m.get('files', {}))})")
+        return (f"ExportResult({self.directory}: {m.model['arch']}, input {m.input['shape']} "
+                f"{m.input['dtype']}, files {', '.join(m.files)})")
 
     @property
-    def parity(self) -> dict:
-        return self.manifest["parity"]
+    def parity(self) -> ParityReport:
+        return self.manifest.parity
 
 
 def parse_batch(batch: str | int | None) -> int | None:
@@ -315,7 +318,8 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
             failures += [f"{provider}: {r}" for r in parity_failures(figures, ParityThresholds(cfg.max_abs_diff,
                                                                                                 cfg.min_agreement))]
         if failures:
-            raise ParityError("ONNX Runtime parity failed: " + "; ".join(failures))
+            raise ParityError("ONNX Runtime parity failed: " + "; ".join(failures) + " (every provider: "
+                              + ParityReport.from_dict(parity).by_provider() + ")")
         if pre_head is not None:
             parity["file_seat"] = _file_seat_parity(tmp / "model.onnx", pre_head, module, cfg, images, labels, spec)
 
@@ -347,7 +351,7 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return ExportResult(out, manifest)
+    return ExportResult(out, Manifest.from_dict(manifest))
 
 
 def _manifest(module: NormalizedClassifier, info, spec: InputSpec, cfg: ExportConfig, classes, parity: dict,

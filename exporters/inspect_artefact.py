@@ -9,13 +9,14 @@ from shieldkit.checkpoint import load_model
 from shieldkit.errors import ArtefactError, InputError, SignatureError
 
 from .manifest import MANIFEST, read_manifest, sha256_file, verify_artefact
+from .records import InspectResult
 from .signing import check_signature, signature_state
 
 
 def inspect_path(path: str | Path, *, arch: str | None = None, num_classes: int | None = None,
                  trust_pickle: bool = False, public_key: str | Path | None = None,
-                 certificate_chain: Sequence[str | Path] | None = ()) -> dict:
-    """An artefact directory -> its manifest plus ``integrity`` ("ok" or what changed) and ``signature``
+                 certificate_chain: Sequence[str | Path] | None = ()) -> InspectResult:
+    """An :class:`~.records.InspectResult`: an artefact directory -> its manifest plus ``integrity`` ("ok" or what changed) and ``signature``
     (checked with ``public_key`` or ``certificate_chain`` when given: "ok ..." or "FAILED: ..."; else whether it is signed);
     a model file -> its metadata (arch, classes, settings, figures, parameters, sha256)."""
     path = Path(path)
@@ -38,7 +39,8 @@ def inspect_path(path: str | Path, *, arch: str | None = None, num_classes: int 
                 signature = {"status": f"ok: signed by the holder of {checked['signed_by']}", **checked}
             except SignatureError as e:
                 signature = f"FAILED: {e}"
-        return {"kind": "artefact", "path": str(path), "integrity": integrity, "signature": signature, **manifest}
+        return InspectResult.from_dict({"kind": "artefact", "path": str(path), "integrity": integrity,
+                                        "signature": signature, **manifest})
     if not path.exists():
         raise InputError(f"not found: {path}")
     if path.name == MANIFEST:
@@ -49,7 +51,7 @@ def inspect_path(path: str | Path, *, arch: str | None = None, num_classes: int 
             raise InputError(f"{path} records {flag[2:].replace('-', ' ')} {recorded}; {flag} {given} contradicts it "
                              f"(the flag describes a bare state_dict; drop it)")
     spec = model.spec() if hasattr(model, "spec") else {}
-    return {
+    return InspectResult.from_dict({
         "kind": "checkpoint",
         "path": str(path),
         "format": info.format,
@@ -60,4 +62,4 @@ def inspect_path(path: str | Path, *, arch: str | None = None, num_classes: int 
         "input_shape": info.input_shape,
         "settings": info.settings,
         "figures": info.figures,
-    }
+    })

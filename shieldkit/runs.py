@@ -25,12 +25,38 @@ from .engine import FitResult
 from .errors import InputError
 from .models import NormalizedClassifier, wrap_module
 from .models.registry import IMAGENET_MEAN, IMAGENET_STD
+from .records import Record
 from .utils import sidecar_json, write_json
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFigures(Record):
+    """A training run's figures, typed (the sidecar's ``figures``): every command's test accuracy and time;
+    protect's original/protected accuracy and drop; harden's teacher accuracy; a robust run's PGD-20."""
+
+    test_accuracy: float | None = None
+    train_seconds: float | None = None
+    original_test_accuracy: float | None = None
+    protected_test_accuracy: float | None = None
+    accuracy_drop: float | None = None
+    protect_seconds: float | None = None
+    teacher_test_accuracy: float | None = None
+    harden_seconds: float | None = None
+    seconds_per_epoch: float | None = None
+    pgd20_accuracy: float | None = None
+    pgd20_n: int | None = None
+    pgd20_eps: float | None = None
+
+    @property
+    def accuracy(self) -> float | None:
+        """The trained model's test accuracy, whichever command trained it."""
+        return self.protected_test_accuracy if self.protected_test_accuracy is not None else self.test_accuracy
 
 
 @dataclass
 class RunResult:
-    """What a ``train`` / ``protect`` / ``harden`` call produced."""
+    """What a ``train`` / ``protect`` / ``harden`` call produced; ``figures`` as the sidecar has them,
+    :attr:`typed_figures` the same as :class:`RunFigures`."""
 
     model: nn.Module
     figures: dict[str, Any]
@@ -38,6 +64,10 @@ class RunResult:
     fit: FitResult
     path: Path | None = None
     history: list[dict] = field(default_factory=list)
+
+    @property
+    def typed_figures(self) -> RunFigures:
+        return RunFigures.from_dict(self.figures)
 
     def __repr__(self) -> str:
         figures = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.figures.items())

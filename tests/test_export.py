@@ -180,4 +180,5 @@ def test_inspect_json(artefact, digits_model):
     r = run("inspect", digits_model[0], "--json")
     info = json.loads(r.output)
     assert info["kind"] == "checkpoint" and info["model"]["num_classes"] == 10 and info["settings"]["command"] == "train"
-    assert inspect_path(artefact[0])["files"]["model.onnx"]["bytes"] > 0
+    found = inspect_path(artefact[0])
+    assert found.manifest.files["model.onnx"]["bytes"] > 0 and str(found.status) == "ok"

@@ -164,7 +164,7 @@ CASES = [
      "--query-budget"),
     ("verify-seeds", lambda w, o: ["verify", w / "artefact", "--data", "digits", "--seeds", "a,b"], "--seeds"),
     ("verify-attacks", lambda w, o: ["verify", w / "artefact", "--data", "digits", "--probes", "foo"],
-     "unknown attack"),
+     "unknown probe"),
     ("verify-needs-reference", lambda w, o: ["verify", w / "artefact", "--data", "digits", "--max-accuracy-drop", "1"],
      "--reference"),
     ("policy-missing", lambda w, o: ["verify", w / "artefact", "--data", "digits", "--policy", o / "none.toml"],
@@ -257,7 +257,7 @@ FAULTS = [
     # a full disk under train and protect is a real one (tests/test_real_faults.py): a patched torch.save raising
     # OSError is not what a real disk raises through torch's zip writer (RuntimeError), so it proved nothing
     ("harden-ctrl-c", "shieldkit.api.fit", _interrupt, 130, "interrupted"),
-    ("verify-ctrl-c", "shieldkit.verify.attacks.train_baselines", _interrupt, 130, "interrupted"),
+    ("verify-ctrl-c", "shieldkit.verify.probes.train_baselines", _interrupt, 130, "interrupted"),
     ("export-ctrl-c", "shieldkit.exporters.export.export_onnx", _interrupt, 130, "interrupted"),
     ("export-disk-full", "shieldkit.exporters.export.export_safetensors", _disk_full, 2, "the disk is full"),
 ]

@@ -78,9 +78,9 @@ def digits_model(tmp_path_factory):
 
 def test_export_puts_the_head_in_the_graph_and_ships_the_network_only_when_asked(digits_model, tmp_path):
     r = export(digits_model, tmp_path / "art", data="digits", head="confidence", n=128, with_weights=True)
-    assert r.manifest["output"]["weights_shipped"] is True
+    assert r.manifest.output["weights_shipped"] is True
     m = json.loads((tmp_path / "art" / "manifest.json").read_text())
-    assert m["output"]["head"] == "confidence" and r.manifest["output"]["head"] == "confidence"
+    assert m["output"]["head"] == "confidence" and r.manifest.output["head"] == "confidence"
     fp32 = m["parity"]["fp32"]["CPUExecutionProvider"]
     assert fp32["accuracy"] == fp32["reference_accuracy"] and fp32["max_abs_diff"] <= 1e-3
     x = torch.rand(16, 3, 32, 32, generator=torch.Generator().manual_seed(3))
@@ -100,9 +100,9 @@ def test_export_takes_the_head_a_protect_run_recorded(digits_model, tmp_path):
     shieldkit.protect(digits_model, "digits", out=tmp_path / "p.pt", epochs=1, progress=False, head="decision")
     assert load_model(tmp_path / "p.pt")[1].settings["head"] == "decision"
     r = export(tmp_path / "p.pt", tmp_path / "art", data="digits", n=32)
-    assert r.manifest["output"]["head"] == "decision" and "model.safetensors" not in r.manifest["files"]
+    assert r.manifest.output["head"] == "decision" and "model.safetensors" not in r.manifest.files
     r = export(tmp_path / "p.pt", tmp_path / "art2", data="digits", n=32, head="logits")
-    assert r.manifest["output"]["head"] == "logits" and "model.safetensors" in r.manifest["files"]
+    assert r.manifest.output["head"] == "logits" and "model.safetensors" in r.manifest.files
 
 
 def test_cli_refuses_an_unknown_head(digits_model, tmp_path):

@@ -40,8 +40,8 @@ def test_records_carry_the_documents_values(report_dict):
                                            for c in report_dict["checks"]]
     assert r.probes["kd"].queries == report_dict["attacks"]["kd"]["queries"]  # JSON "attacks" is `probes`
     file_panel = report_dict["attacks"]["kd"]["figures"]["seats"]["file"]
-    assert r.kd_seats["file"].best_kd == file_panel["best_kd"]
-    assert r.kd_seats["file"].students[file_panel["best_kd"]].runs == file_panel["students"][file_panel["best_kd"]]["runs"]
+    assert r.kd_seats["file"].deciding_attacker == file_panel["deciding_attacker"]
+    assert r.kd_seats["file"].students[file_panel["deciding_attacker"]].runs == file_panel["students"][file_panel["deciding_attacker"]]["runs"]
 
 
 def test_unknown_keys_survive_and_absent_ones_are_not_invented(report_dict):
@@ -86,3 +86,16 @@ def test_the_typed_fields_cover_the_schemas_required_keys():
 
     names = {VerificationReport.KEYS.get(f.name, f.name) for f in fields(VerificationReport)}
     assert set(REPORT_SCHEMA["required"]) <= names
+
+
+def test_the_datafree_figures_are_typed():
+    from shieldkit.verify.results import VerificationReport
+
+    report = VerificationReport.from_dict({"schema": "shieldkit-verify-report", "attacks": {"datafree": {
+        "settings": {}, "queries": 10, "seconds": 1.0,
+        "figures": {"student_accuracy": 12.5, "mode": "black-box", "seat": "file", "iterations": 5,
+                    "stopped": "completed", "history": [1, 2]}}}})
+    df = report.datafree
+    assert df.student_accuracy == 12.5 and df.mode == "black-box" and df.seat == "file"
+    assert df.extra["history"] == [1, 2]  # what the record does not type is kept
+    assert report.to_dict()["attacks"]["datafree"]["figures"]["history"] == [1, 2]

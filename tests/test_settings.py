@@ -120,3 +120,18 @@ def test_entry_points_take_settings_objects_and_at_most_about_ten_parameters():
         RunSettings(epochs=0)
     with pytest.raises(InputError, match="give epochs= inside run="):
         shieldkit.train("cnn3", "digits", run=RunSettings(epochs=1), epochs=2)
+
+
+@pytest.mark.parametrize("command", ["train", "protect", "harden"])
+def test_eps_batch_size_and_steps_come_from_their_fields(command):
+    """Each command's --eps, --step-size, --batch-size and --epochs are the fields' options (help and default), so
+    they are declared once: AttackSettings and RunSettings."""
+    from shieldkit.attacks import AttackSettings
+    from shieldkit.run_settings import RunSettings
+
+    params = {o: p for p in typer.main.get_command(cli.app).commands[command].params for o in p.opts}
+    for cls, name in ((AttackSettings, "eps"), (AttackSettings, "step_size"), (RunSettings, "batch_size"),
+                      (RunSettings, "epochs")):
+        field = next(f for f in dataclasses.fields(cls) if f.name == name)
+        option = params["--" + name.replace("_", "-")]
+        assert field.metadata["help"] in option.help and option.default == field.default, (command, name)

@@ -57,7 +57,7 @@ def test_unprotected_model_fails_at_both_seats_and_shows_the_probes_power(verdic
     assert report["power"]["shown"] and report["power"]["references"]["reference"]["lower95"] > 0.5
     # the report names the attacker that decided the verdict, and its paired per-seed gains
     kd = report["attacks"]["kd"]["figures"]["seats"]["file"]
-    assert report["figures"]["kd_attacker"] == kd["best_kd"] and kd["best_kd"].startswith("cnn3-8/")
+    assert report["figures"]["kd_attacker"] == kd["deciding_attacker"] and kd["deciding_attacker"].startswith("cnn3-8/")
     assert len(kd["kd_gain_runs"]) == 3 and kd["baseline"].split("/")[1] in ("hard", "ls", "top1", "top1_kd")
 
 

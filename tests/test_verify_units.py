@@ -146,7 +146,7 @@ def test_policy_parsing(tmp_path):
                           ('[kd]\nepoch = 3\n', r"unknown \[kd\] key"),
                           ('[thresholds]\nmax_kd_gain = "high"\n', "must be a number"),
                           ('[thresholds\n', "not valid TOML"),
-                          ('probes = ["kd", "magic"]\n', "unknown attack")]:
+                          ('probes = ["kd", "magic"]\n', "unknown probe")]:
         p.write_text(text)
         with pytest.raises(InputError, match=message):
             load_policy(p)

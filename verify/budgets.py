@@ -9,7 +9,7 @@ two seats share is trained once (:class:`~.kd.StudentMemo`).
   (the upper bound over 2 seeds is wide): use it to check that the gate runs, not that it holds.
 - ``quick``: a 2-core CPU, CIFAR-10 (:data:`QUICK_TIME`, measured by benchmarks/seats_cifar10.py): CNN3-16 and
   CNN3-8 students on a 10k-image attacker split for 5 epochs, 3 seeds; KD at τ ∈ {1, 4}, top-1, un-mirror and
-  recalibration; a short data-free run. (A CNN3-32 family costs 2.6× a CNN3-16 here: it is in ``standard``.)
+  recalibration; a short data-free run. (The wider CNN3-32 family, the slowest to train, is in ``standard``.)
 - ``standard``: the CPU benchmark protocol: CNN3-16 and CNN3-32, 15 epochs, 3 seeds, KD at
   τ ∈ {0.5, 1, 2, 4, 10, 20}, soft labels, top-1, top-3, un-mirror, recalibration; 1000 data-free iterations.
 - ``full``: the paper-scale protocol, for a GPU: ResNet-18 and MobileNetV2 students, 200 epochs, 3 seeds;

@@ -54,7 +54,7 @@ class DataFreeConfig:
     ngf: int = 32
     lr_student: float = 0.1
     lr_generator: float = 1e-3
-    bn_weight: float = 1.0  # DeepInversion BN matching, white-box only (measured: helps DFAD here)
+    bn_weight: float = 1.0  # DeepInversion BN-statistics matching, white-box only
     zo_directions: int = 1
     zo_epsilon: float | None = None  # None: 1e-3, or 2/255 for a uint8-input artefact (1e-3 rounds away)
     query_budget: int | None = None

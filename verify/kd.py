@@ -270,7 +270,7 @@ def kd_probe(teacher: Teacher | None, data: Dataset, cfg: KDProbeConfig | None =
 
     ``students`` (``"family/name"`` -> test accuracy mean/std/runs and held-out ``selection`` accuracy),
     ``attackers`` (per family and kind: the chosen student and its paired gain with upper bound),
-    ``kd_gain`` / ``kd_gain_upper`` / ``best_kd`` (the deciding attacker: the largest upper bound),
+    ``kd_gain`` / ``kd_gain_upper`` / ``deciding_attacker`` (the student: the largest upper bound),
     ``hard_label_accuracy`` (its family's baseline), ``kd_gain_per_student`` and ``settings``.
     ``detected`` is the attacker whose gain has the largest one-sided 95 % *lower* bound (the probe's power, when
     the teacher is an unprotected reference). Pass ``baselines`` from :func:`train_baselines` to reuse the
@@ -332,7 +332,7 @@ def decide(students: dict[str, dict], cfg: KDProbeConfig) -> dict[str, Any]:
     deciding = max(attackers, key=lambda a: (attackers[a]["gain"]["upper95"], attackers[a]["gain"]["mean"]))
     detected = max(attackers, key=lambda a: (attackers[a]["gain"]["lower95"], attackers[a]["gain"]["mean"]))
     d = attackers[deciding]
-    return {"attackers": attackers, "deciding_attacker": d["student"], "best_kd": d["student"],
+    return {"attackers": attackers, "deciding_attacker": d["student"],
             "kd_gain_lower": d["gain"]["lower95"],
             "detected": {"attacker": attackers[detected]["student"], "lower95": attackers[detected]["gain"]["lower95"],
                          "mean": attackers[detected]["gain"]["mean"]},
@@ -499,7 +499,7 @@ def format_probe_table(results: dict[str, dict[str, Any]], teacher_accuracy: dic
         for n in names:
             s = r["students"][n]
             cells.append(f"{s['mean']:.2f}±{s['std']:.2f}" if len(s["runs"]) > 1 else f"{s['mean']:.2f}")
-        cells += [r["best_kd"], f"{r['kd_gain']:+.2f} ({r['kd_gain_upper']:+.2f})"]
+        cells += [r["deciding_attacker"], f"{r['kd_gain']:+.2f} ({r['kd_gain_upper']:+.2f})"]
         rows.append(cells)
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))  # noqa: E731

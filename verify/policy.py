@@ -47,7 +47,7 @@ from shieldkit.errors import InputError
 from shieldkit.former_names import current_keywords, note
 from shieldkit.robustness import RobustnessConfig
 
-from .attacks import attack_order
+from .probes import probe_order
 from .budgets import budget_configs
 from .seats import check_seats
 
@@ -149,7 +149,7 @@ def load_policy(path: str | Path | None) -> Policy:
     probes = raw.get("probes")
     if probes is not None:
         try:
-            attack_order(probes)
+            probe_order(probes)
         except InputError as e:
             raise InputError(f"{path}: {e}") from None
     seeds = raw.get("seeds")

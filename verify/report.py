@@ -8,7 +8,9 @@ from shieldkit.errors import InputError
 
 # 2: per-seat results (``seats``, ``gated_seats``, ``assumed``), the probe's ``power``, checks carry their ``seat``,
 #    attacks.kd.figures holds one probe per seat (``seats``); the default KD baseline is ``decisions``
-REPORT_SCHEMA_VERSION = 2
+# 3: a KD panel names its deciding attacker once (``deciding_attacker``; the duplicate ``best_kd`` is gone);
+#    a schema-2 report still loads (verify/results.py keeps the unknown field)
+REPORT_SCHEMA_VERSION = 3
 
 _NUMBER_OR_NULL = {"type": ["number", "null"]}
 REPORT_SCHEMA: dict[str, Any] = {

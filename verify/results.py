@@ -1,7 +1,8 @@
 """The verification report as typed records: what ``verify`` returns and what every output (tables, summary,
 JUnit, plot, model card) reads by attribute.
 
-The JSON schema (:data:`~shieldkit.verify.report.REPORT_SCHEMA`, version 2) is unchanged: a record is read from
+The JSON schema is :data:`~shieldkit.verify.report.REPORT_SCHEMA` (version 3; what changed is listed beside
+:data:`~shieldkit.verify.report.REPORT_SCHEMA_VERSION`): a record is read from
 a report's JSON by :meth:`VerificationReport.from_dict` and written back by :meth:`~Record.to_dict`, which gives
 the same document (keys a record does not model are kept in ``extra``, and keys the document did not have are
 not invented), so a report written by an older or newer shieldkit survives the round trip.
@@ -13,12 +14,15 @@ One name differs from the JSON on purpose: the report's ``attacks`` section (wha
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 from shieldkit.errors import InputError
+from shieldkit.records import Record, _by_name, _each, _optional
+
+from .report import REPORT_SCHEMA_VERSION
 
 
 class Verdict(str, Enum):
@@ -30,61 +34,6 @@ class Verdict(str, Enum):
 
     def __str__(self) -> str:
         return self.value
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Record):
-        return value.to_dict()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _each(load: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda values: None if values is None else [load(v) for v in values]
-
-
-def _by_name(load: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda values: None if values is None else {k: load(v) for k, v in values.items()}
-
-
-def _optional(load: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda value: None if value is None else load(value)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Record:
-    """A typed JSON object. Subclasses declare their fields (all defaulted); ``LOAD`` converts a field's JSON value
-    into its type, ``KEYS`` maps a field to a JSON key of another name."""
-
-    extra: dict = field(default_factory=dict, repr=False)  # JSON keys this record does not model, kept as they are
-    absent: frozenset = field(default=frozenset(), repr=False)  # fields the JSON did not have (not written back)
-
-    LOAD: ClassVar[dict[str, Callable[[Any], Any]]] = {}
-    KEYS: ClassVar[dict[str, str]] = {}
-
-    @classmethod
-    def _names(cls) -> dict[str, str]:
-        return {f.name: cls.KEYS.get(f.name, f.name) for f in fields(cls) if f.name not in ("extra", "absent")}
-
-    @classmethod
-    def from_dict(cls, data: dict):
-        if not isinstance(data, dict):
-            raise InputError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
-        names = cls._names()
-        values = {n: cls.LOAD.get(n, lambda v: v)(data[k]) for n, k in names.items() if k in data}
-        keys = set(names.values())
-        return cls(**values, extra={k: v for k, v in data.items() if k not in keys},
-                   absent=frozenset(n for n, k in names.items() if k not in data))
-
-    def to_dict(self) -> dict:
-        out = {k: _plain(getattr(self, n)) for n, k in self._names().items() if n not in self.absent}
-        out.update(self.extra)
-        return out
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,16 +100,32 @@ class StudentResult(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class KDSeatProbe(Record):
-    """The KD panel at one seat: every student, the best KD student and the hard-label baseline."""
+    """The KD panel at one seat: every student, the deciding attacker (the student whose gain has the largest
+    upper bound; ``best_kd_accuracy`` is its accuracy) and the hard-label baseline."""
 
     students: dict[str, StudentResult] = field(default_factory=dict)
-    best_kd: str | None = None
+    deciding_attacker: str | None = None
     best_kd_accuracy: float | None = None
     hard_label_accuracy: float | None = None
     kd_gain: float | None = None
     kd_gain_upper: float | None = None
 
     LOAD: ClassVar = {"students": _by_name(StudentResult.from_dict)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataFreeResult(Record):
+    """The data-free probe's figures: the generator-trained student's test accuracy, how the oracle was reached
+    (``white-box``/``black-box``), at which seat, and whether the run completed its iterations."""
+
+    student_accuracy: float | None = None
+    mode: str | None = None
+    seat: str | None = None
+    iterations: int | None = None
+    stopped: str | None = None
+    queries: int | None = None
+    seconds: float | None = None
+    bn_matching: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -228,7 +193,7 @@ class VerificationReport(Record):
     """A whole verification: what was probed, on what, with which figures, checks, seats and verdict."""
 
     schema: str = "shieldkit-verify-report"
-    schema_version: int = 2
+    schema_version: int = REPORT_SCHEMA_VERSION
     shieldkit_version: str = ""
     created: str = ""
     artefact: dict = field(default_factory=dict)
@@ -264,6 +229,12 @@ class VerificationReport(Record):
         """The KD panel per seat ({} when the kd probe did not run)."""
         kd = self.probes.get("kd")
         return dict(kd.figures.seats or {}) if kd is not None else {}
+
+    @property
+    def datafree(self) -> DataFreeResult | None:
+        """The data-free probe's figures, typed (None when it did not run)."""
+        run = self.probes.get("datafree")
+        return DataFreeResult.from_dict({**run.figures.extra, **run.figures.to_dict()}) if run is not None else None
 
     @property
     def target(self) -> str:

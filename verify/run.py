@@ -32,6 +32,7 @@ from typing import Any, Mapping
 from shieldkit.data import Dataset
 from shieldkit.data.preprocess import Preprocess
 from shieldkit.errors import InputError
+from shieldkit.exporters.records import Manifest
 from shieldkit.exporters.settings import RuntimeSettings
 from shieldkit.former_names import accepts_former_names
 from shieldkit.outputs import check_output_file
@@ -42,7 +43,7 @@ from shieldkit.settings import as_settings
 from shieldkit.utils import write_json
 from shieldkit.version import __version__
 
-from .attacks import VERIFY_ATTACKS, AttackContext, attack_order
+from .probes import PROBES, ProbeContext, probe_order
 from .budgets import budget_configs, with_seeds
 from .kd import StudentMemo
 from .oracle import Oracle, as_oracle, check_oracle_data, describe_oracle, oracle_accuracy, oracle_preprocess
@@ -126,14 +127,14 @@ def inconclusive_reasons(figures: dict, thresholds: dict, checks: list[dict]) ->
     return ([] if checks else [NO_CHECK]) + power_reasons(figures, thresholds)
 
 
-def seat_reports(ctx, thresholds: dict, reasons: list[str]) -> dict:
+def seat_reports(ctx, seat_figures: dict[str, dict], thresholds: dict, reasons: list[str]) -> dict:
     """Per seat: who the attacker is, how it reaches the logits, its figures, its checks (:data:`SEAT_THRESHOLDS`)
     and its own verdict, by the rules of the whole (``reasons``: why the KD margin cannot PASS yet); ``gated``:
     whether the policy's verdict includes it. A run without the KD probe has no seat figures."""
     out = {}
     for name in DEFAULT_SEATS:
         seat = ctx.seats[name]
-        figures = ctx.seat_figures.get(name)
+        figures = seat_figures.get(name)
         entry = {**{k: v for k, v in seat.describe().items() if k != "seat"}, "gated": name in ctx.gated,
                  "figures": figures, "checks": [], "verdict": None}
         if figures is not None:
@@ -175,11 +176,7 @@ def _parity_agreement(oracle: Oracle) -> float | None:
     manifest = getattr(oracle, "manifest", None)
     if not manifest:
         return None
-    parity = manifest.get("parity", {})
-    if getattr(oracle, "variant", "fp32") == "int8":
-        return parity.get("int8", {}).get("top1_agreement")
-    values = [f["top1_agreement"] for f in parity.get("fp32", {}).values()]
-    return min(values) if values else None
+    return Manifest.from_dict(manifest).parity.agreement(getattr(oracle, "variant", "fp32"))
 
 
 @accepts_former_names("verify")
@@ -236,7 +233,7 @@ def verify(artefact, data: str | Dataset, *, reference=None, matched_reference=N
         kd_cfg = replace(kd_cfg, precision=precision)
     default = ["kd"] + (["datafree"] if pol.thresholds.needs_datafree() else []) + \
         (["robustness"] if pol.thresholds.robustness_attacks() else [])
-    attacks = attack_order(list(probes or pol.probes or default))
+    attacks = probe_order(list(probes or pol.probes or default))
     if pol.thresholds.needs_datafree() and "datafree" not in attacks:
         raise InputError("a data-free threshold is set but the datafree probe is not among --probes")
     if pol.thresholds.robustness_attacks() and "robustness" not in attacks:
@@ -278,14 +275,20 @@ def verify(artefact, data: str | Dataset, *, reference=None, matched_reference=N
         figures["recorded_accuracy_drop"] = recorded - figures["accuracy"]
         say(f"recorded accuracy {recorded:.2f}% ({recorded_source}): drop {figures['recorded_accuracy_drop']:+.2f}")
 
-    ctx = AttackContext(artefact=artefact, oracle=oracle, data=ds, kd=kd_cfg, datafree=df_cfg, robustness=rob_cfg,
-                        reference=ref, matched_reference=matched, query_budget=query_budget, providers=providers,
-                        variant=variant, trust_pickle=trust_pickle, progress=progress, say=say, figures=figures,
-                        reference_figures=ref_figures, seats=model_seats(oracle, providers), gated=gated,
-                        memo=memo if memo is not None else StudentMemo())
+    ctx = ProbeContext(artefact=artefact, oracle=oracle, data=ds, kd=kd_cfg, datafree=df_cfg, robustness=rob_cfg,
+                       reference=ref, matched_reference=matched, query_budget=query_budget, providers=providers,
+                       variant=variant, trust_pickle=trust_pickle, progress=progress, say=say,
+                       seats=model_seats(oracle, providers), gated=gated,
+                       memo=memo if memo is not None else StudentMemo())
     say("seats: " + "; ".join(f"{n} = {ctx.seats[n].reached}" for n in DEFAULT_SEATS)
         + f" (gated: {', '.join(gated)})")
-    report_attacks = {name: VERIFY_ATTACKS.get(name)(ctx) for name in attacks}
+    outcomes = {name: PROBES.get(name)(ctx) for name in attacks}
+    seat_figures: dict[str, dict] = {}
+    for outcome in outcomes.values():
+        figures.update(outcome.figures)
+        ref_figures.update(outcome.reference_figures)
+        seat_figures.update(outcome.seat_figures)
+    report_attacks = {name: outcome.entry for name, outcome in outcomes.items()}
     if ref_figures:
         figures["reference"] = ref_figures
 
@@ -294,7 +297,7 @@ def verify(artefact, data: str | Dataset, *, reference=None, matched_reference=N
     if thresholds.get("max_recorded_accuracy_drop") is not None and recorded is None:
         skipped["max_recorded_accuracy_drop"] = recorded_source  # nothing to compare with: said, not failed
         thresholds["max_recorded_accuracy_drop"] = None
-    seat_entries = seat_reports(ctx, thresholds, power_reasons(figures, thresholds))
+    seat_entries = seat_reports(ctx, seat_figures, thresholds, power_reasons(figures, thresholds))
     checks = evaluate_checks(figures, {k: v for k, v in thresholds.items() if k not in SEAT_THRESHOLDS})
     checks += [c for name in gated for c in seat_entries[name]["checks"]]
     reasons = inconclusive_reasons(figures, thresholds, checks)

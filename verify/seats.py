@@ -21,6 +21,7 @@ from typing import Sequence
 
 from shieldkit.errors import InputError
 from shieldkit.exporters.graph_cut import cut_session, pre_head_tensor
+from shieldkit.exporters.records import Manifest
 from shieldkit.exporters.runtime import VARIANTS, make_session
 from shieldkit.output_heads import OutputHead
 
@@ -90,10 +91,7 @@ def _graph_file(oracle: OnnxOracle) -> Path:
 
 
 def _recorded_pre_head(oracle: OnnxOracle) -> str | None:
-    output = (oracle.manifest or {}).get("output") or {}
-    if oracle.variant == "int8":
-        return ((oracle.manifest or {}).get("parity") or {}).get("int8", {}).get("pre_head")
-    return output.get("pre_head")
+    return Manifest.from_dict(oracle.manifest or {}).pre_head(oracle.variant)
 
 
 def model_seats(oracle: Oracle, providers=None) -> dict[str, Seat]:

@@ -140,13 +140,13 @@ def plot_students(report: VerificationReport | dict, path: str | Path) -> Path:
         kd = probes[seat]
         for i, name in enumerate(names):
             s = kd.students[name]
-            ax.bar(i, s.mean, color="tab:red" if name == kd.best_kd else "tab:blue", alpha=0.6)
+            ax.bar(i, s.mean, color="tab:red" if name == kd.deciding_attacker else "tab:blue", alpha=0.6)
             ax.plot([i] * len(s.runs), s.runs, "k.", ms=4)
         ax.axhline(kd.hard_label_accuracy, color="k", ls="--", lw=1,
                    label=f"baseline {kd.hard_label_accuracy:.2f} %")
         ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
         verdict = report.seats[seat].verdict or "-"
-        ax.set_title(f"{seat} seat, {verdict}: {kd.best_kd} ({kd.kd_gain:+.2f}, upper "
+        ax.set_title(f"{seat} seat, {verdict}: {kd.deciding_attacker} ({kd.kd_gain:+.2f}, upper "
                      f"{kd.kd_gain_upper:+.2f})", fontsize=8)
         ax.legend(fontsize=7)
     axes[0].set_ylabel("student test accuracy (%)")
