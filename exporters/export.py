@@ -35,7 +35,7 @@ from shieldkit.models import NormalizedClassifier
 from shieldkit.output_heads import DEFAULT_DECISION_CONFIDENCE, OutputHead, check_head, head_record
 from shieldkit.outputs import check_output_dir, disk_error
 from shieldkit.run_settings import DataSettings, ModelSource
-from shieldkit.runs import as_model, check_compatible, load_with_data
+from shieldkit.runs import as_model, check_compatible, load_with_settings
 from shieldkit.settings import as_settings
 from shieldkit.utils import umask_mode, write_json
 from shieldkit.version import __version__
@@ -253,10 +253,7 @@ def export(model: str | Path | nn.Module, out: str | Path, *, data: str | Datase
 
     t0 = time.perf_counter()
     if data is not None:
-        module, info, ds = load_with_data(model, data, data_dir=inputs.data_dir, image_size=inputs.image_size,
-                                          resize=inputs.resize, center_crop=inputs.center_crop, arch=source.arch,
-                                          num_classes=source.num_classes, trust_pickle=source.trust_pickle,
-                                          mean=source.mean, std=source.std)
+        module, info, ds = load_with_settings(model, data, inputs, source)
     else:
         ds = None
         module, info = as_model(model, arch=source.arch, num_classes=source.num_classes,

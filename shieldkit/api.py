@@ -30,7 +30,7 @@ from .outputs import check_output_file
 from .robustness import pgd20_figures
 from .run_settings import NOT_RECORDED, TRAIN_EPOCHS, TRAIN_LR, DataSettings, ModelSource, RunSettings
 from .runs import (RunResult, as_dataset, check_compatible, data_fraction_subset, finish_run,
-                   load_with_data, resume_path, with_augment)
+                   load_with_settings, resume_path, with_augment)
 from .settings import as_settings
 from .utils import resolve_device, seed_everything
 from .version import __version__
@@ -70,13 +70,6 @@ def recorded_options(**groups: Any) -> dict[str, Any]:
 def _data(data: str | Dataset, inputs: DataSettings) -> Dataset:
     return as_dataset(data, inputs.data_dir, inputs.download, inputs.image_size, resize=inputs.resize,
                       center_crop=inputs.center_crop)
-
-
-def _model_and_data(model, data, inputs: DataSettings, source: ModelSource):
-    return load_with_data(model, data, data_dir=inputs.data_dir, download=inputs.download,
-                          image_size=inputs.image_size, resize=inputs.resize, center_crop=inputs.center_crop,
-                          arch=source.arch, num_classes=source.num_classes, trust_pickle=source.trust_pickle,
-                          mean=source.mean, std=source.std)
 
 
 @accepts_former_names("train")
@@ -159,7 +152,7 @@ def protect(model: str | Path | nn.Module, data: str | Dataset, *, out: str | Pa
     options = recorded_options(model=model, data=data, method=method, settings=settings, head=head, run=run,
                                inputs=inputs, source=source)
     dev = resolve_device(run.device)
-    original, info, ds = _model_and_data(model, data, inputs, source)
+    original, info, ds = load_with_settings(model, data, inputs, source)
     if not isinstance(original, NormalizedClassifier):
         raise InputError(f"{info.source}: protect needs a model it can rebuild (a shieldkit checkpoint, a "
                          f"state_dict/safetensors file with --arch and --num-classes, or an nn.Module in Python), "
@@ -221,7 +214,7 @@ def harden(teacher: str | Path | nn.Module | None, data: str | Dataset, *, out: 
     dev = resolve_device(run.device)
     teacher_model, info = (None, None)
     if teacher is not None:
-        teacher_model, info, ds = _model_and_data(teacher, data, inputs, source)
+        teacher_model, info, ds = load_with_settings(teacher, data, inputs, source)
         check_compatible(teacher_model, info, ds)
         teacher_model = teacher_model.eval()
     else:

@@ -86,13 +86,6 @@ def as_dataset(data: str | Dataset, data_dir: str | Path | None = None, download
     return load_dataset(data, data_dir, download=download, preprocess=pp)
 
 
-def check_data_options(image_size=None, resize=None, center_crop=None, augment=None) -> None:
-    """Refuse bad preprocessing/augmentation options before any data or model is loaded."""
-    Preprocess(image_size, resize, center_crop)
-    if augment is not None:
-        with_augment(None, augment)
-
-
 def with_augment(ds: Dataset, augment: str | None) -> Dataset:
     """``ds`` with its training augmentation replaced: ``crop`` (pad-and-crop + the dataset's flip), ``rrc``
     (random-resized-crop + flip, ImageNet style) or ``none``; ``None`` keeps the dataset's own. With ``ds=None``
@@ -160,6 +153,15 @@ def load_with_data(model, data, *, data_dir=None, download: bool = False, image_
             module.std.copy_(torch.tensor(list(std or ds.std)).view_as(module.std))
         info.normalization = "mean/std given" if (mean or std) else f"{ds.name} statistics"
     return module, info, ds
+
+
+def load_with_settings(model, data, inputs, source) -> tuple[nn.Module, ModelInfo, Dataset]:
+    """:func:`load_with_data` with its options from a :class:`~shieldkit.run_settings.DataSettings` (``inputs``)
+    and a :class:`~shieldkit.run_settings.ModelSource` (``source``)."""
+    return load_with_data(model, data, data_dir=inputs.data_dir, download=inputs.download,
+                          image_size=inputs.image_size, resize=inputs.resize, center_crop=inputs.center_crop,
+                          arch=source.arch, num_classes=source.num_classes, trust_pickle=source.trust_pickle,
+                          mean=source.mean, std=source.std)
 
 
 def check_compatible(model: nn.Module, info: ModelInfo, data: Dataset) -> None:
