@@ -8,6 +8,7 @@ it after every epoch); a finished teacher is read back, not retrained; a deleted
 recipe.
 
     python benchmarks/teachers.py --only cifar10-resnet20          # ~30 min on 2 cores (bf16 autocast on AMX)
+    python benchmarks/teachers.py --only cifar10-resnet20-long     # ~70 min (100 epochs)
     python benchmarks/teachers.py --only cifar100-resnet20 --data-dir DIR   # DIR: unpack_cifar100.py --out DIR
     python benchmarks/teachers.py --only cifar10-resnet20-fastat   # ~40 min training + standard AutoAttack n=1000
 
@@ -34,6 +35,10 @@ from common import environment, markdown_table  # noqa: E402
 TEACHERS = {
     "cifar10-resnet20": (dict(data="cifar10", arch="resnet20", epochs=40, lr=0.1, batch_size=128,
                               weight_decay=5e-4, schedule="cosine", seed=0), 90.0),
+    # the 40-epoch recipe above missed its target (87.21 %, final train accuracy 94.8 %: it underfits), so this one
+    # trains the same network 2.5× as long; declared before its run, the 40-epoch row stays as measured
+    "cifar10-resnet20-long": (dict(data="cifar10", arch="resnet20", epochs=100, lr=0.1, batch_size=128,
+                                   weight_decay=5e-4, schedule="cosine", seed=0), 90.0),
     "cifar100-resnet20": (dict(data="cifar100", arch="resnet20", epochs=40, lr=0.1, batch_size=128,
                                weight_decay=5e-4, schedule="cosine", seed=0), 65.0),
     # fast adversarial training (Wong, Rice & Kolter 2020, "Fast is better than free"): PGD-AT with one step of
