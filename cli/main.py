@@ -47,6 +47,7 @@ from shieldkit.output_heads import OUTPUT_HEADS, PROTECT_HEAD
 from shieldkit.run_settings import DataSettings, ModelSource, RunSettings
 from shieldkit.utils import configure_threads, to_jsonable
 from shieldkit.verify import evaluate, verify
+from shieldkit.verify.policy import load_policy, with_overrides
 from shieldkit.verify.settings import ProbeSettings, ReportFiles
 from shieldkit.verify.results import Verdict
 from shieldkit.version import __version__
@@ -631,10 +632,10 @@ def verify_cmd(
                       max_datafree_ratio=max_datafree_ratio, max_accuracy_drop=max_accuracy_drop,
                       max_recorded_accuracy_drop=max_recorded_accuracy_drop, min_accuracy=min_accuracy,
                       min_parity_agreement=min_parity_agreement, min_pgd20=min_pgd20, min_autoattack=min_autoattack)
-    r = verify(artefact, data, reference=reference, matched_reference=matched_reference, policy=policy,
-               thresholds=thresholds, log=_say, progress=progress(),
+    r = verify(artefact, data, reference=reference, matched_reference=matched_reference,
+               policy=with_overrides(load_policy(policy), **thresholds), log=_say,
                probe=ProbeSettings(budget=budget, probes=probes, seeds=seeds, epochs=epochs, seats=seats,
-                                   query_budget=query_budget, precision=precision),
+                                   query_budget=query_budget, precision=precision, progress=progress()),
                runtime=RuntimeSettings(providers=providers, variant=variant, public_key=public_key,
                                        certificate_chain=certificate_chain, trust_pickle=trust_pickle),
                inputs=DataSettings(data_dir=data_dir, image_size=image_size, resize=resize, center_crop=center_crop),

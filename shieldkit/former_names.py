@@ -63,7 +63,7 @@ FORMER_KEYWORDS: dict[str, dict[str, str]] = {
                  **_into("runtime", ("providers", "variant", "trust_pickle")),
                  **_into("inputs", ("data_dir", "download", "image_size", "resize", "center_crop"))},
     "verify": {**_into("probe", ("budget", "probes", "seeds", "epochs", "seats", "query_budget", "precision",
-                                 "kd_config", "datafree_config", "memo")),
+                                 "kd_config", "datafree_config", "memo", "progress")),
                **_into("runtime", ("providers", "variant", "trust_pickle", "public_key", "certificate_chain")),
                **_into("inputs", ("data_dir", "image_size", "resize", "center_crop")),
                **_into("outputs", ("report", "summary", "junit", "plot", "model_card"))},

@@ -35,7 +35,7 @@ def test_facade_offers_every_user_facing_call():
 # library-only parameters: Python objects or callbacks no command line can carry
 # (``memo``: students shared
 # between runs of one Python process)
-LIBRARY_ONLY = {"progress", "log", "kd_config", "datafree_config", "thresholds", "memo"}
+LIBRARY_ONLY = {"progress", "log", "kd_config", "datafree_config", "memo"}
 
 
 def _library_options(function) -> set[str]:
@@ -78,7 +78,7 @@ def _library_options(function) -> set[str]:
 ])
 def test_cli_and_library_take_the_same_options(command, function):
     """Every option of a command is a parameter of its library call, or a field of one of the call's settings
-    groups, and the other way round (verify's threshold flags fill its ``thresholds`` dict)."""
+    groups, and the other way round (verify's threshold flags fill its ``policy``'s thresholds)."""
     from shieldkit.verify.policy import THRESHOLD_KEYS
 
     cli_params = set(inspect.signature(getattr(cli, f"{command}_cmd")).parameters) - set(cli.CLI_ONLY)

@@ -150,7 +150,7 @@ def test_both_seats_are_reported_and_the_shared_students_train_once(decision_art
     from shieldkit.verify import REPORT_SCHEMA
 
     r = verify(decision_artefact, "digits", budget="smoke", reference=model.parent / "decision", progress=False,
-               thresholds={"max_kd_gain": 1000.0}, report=tmp_path / "r.json")
+               policy={"max_kd_gain": 1000.0}, report=tmp_path / "r.json")
     report = json.loads((tmp_path / "r.json").read_text())
     jsonschema.validate(report, REPORT_SCHEMA)
     assert set(report["seats"]) == {"file", "answer"} and report["gated_seats"] == ["file", "answer"]

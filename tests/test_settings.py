@@ -112,8 +112,9 @@ def test_the_flat_library_keywords_still_work(tiny_cnn, tmp_path):
 def test_entry_points_take_settings_objects_and_at_most_about_ten_parameters():
     from shieldkit.run_settings import RunSettings
 
-    for fn in (shieldkit.train, shieldkit.protect, shieldkit.harden):
-        assert len(__import__("inspect").signature(fn).parameters) <= 11, fn.__name__
+    for fn in (shieldkit.train, shieldkit.protect, shieldkit.harden, shieldkit.export, shieldkit.evaluate,
+               shieldkit.verify.verify):
+        assert len(__import__("inspect").signature(fn).parameters) <= 10, fn.__name__
     with pytest.raises(InputError, match="unknown run= field"):
         shieldkit.train("cnn3", "digits", run={"epoch": 1})
     with pytest.raises(InputError, match="--epochs must be a number >= 1"):
@@ -135,3 +136,27 @@ def test_eps_batch_size_and_steps_come_from_their_fields(command):
         field = next(f for f in dataclasses.fields(cls) if f.name == name)
         option = params["--" + name.replace("_", "-")]
         assert field.metadata["help"] in option.help and option.default == field.default, (command, name)
+
+
+def test_omega_is_refused_with_method_rml(tmp_path):
+    """--omega belongs to --method nasty: with rml it is one error line and exit 2, before any model is read."""
+    r = run("protect", str(tmp_path / "missing.pt"), "--data", "digits", "--out", tmp_path / "p.pt", "--method", "rml",
+            "--omega", "0.1")
+    assert r.exit_code == 2
+    assert one_error_line(r) == "error: --omega is a setting of --method nasty, not of rml"
+
+
+def test_verify_takes_its_thresholds_in_the_policy(tmp_path):
+    """verify's policy= is a Policy, a file or a mapping of thresholds over the default policy's; the former
+    thresholds= still works, with a FutureWarning, and lands in the same place."""
+    from shieldkit.verify.policy import DEFAULT_MAX_RECORDED_DROP
+    from shieldkit.verify.run import as_policy
+
+    pol = as_policy({"max_kd_gain": 1.5, "min_accuracy": 80})
+    assert pol.thresholds.max_kd_gain == 1.5 and pol.thresholds.min_accuracy == 80.0
+    assert pol.thresholds.max_recorded_accuracy_drop == DEFAULT_MAX_RECORDED_DROP  # the rest: the default's
+    with pytest.raises(InputError, match="unknown threshold 'max_kd_gian'"):
+        as_policy({"max_kd_gian": 1.0})
+    with pytest.warns(FutureWarning, match="thresholds= is now part of policy="):
+        with pytest.raises(InputError, match="unknown threshold"):  # moved before anything is read
+            shieldkit.verify.verify(tmp_path / "missing", "digits", thresholds={"max_kd_gian": 1.0})

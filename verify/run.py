@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 
 import time
+import warnings
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -179,13 +180,40 @@ def _parity_agreement(oracle: Oracle) -> float | None:
     return Manifest.from_dict(manifest).parity.agreement(getattr(oracle, "variant", "fp32"))
 
 
+def as_policy(policy: str | Path | Policy | Mapping[str, float | None] | None) -> Policy:
+    """The policy a run applies: a :class:`Policy`, a TOML file, or a mapping of thresholds that override the
+    default policy's (``{"max_kd_gain": 1.0}``); None: the default policy. A file's thresholds with some of them
+    replaced: ``with_overrides(load_policy(path), max_kd_gain=1.0)``."""
+    if isinstance(policy, Policy):
+        return policy
+    if isinstance(policy, Mapping):
+        return with_overrides(load_policy(None), **policy)
+    return load_policy(policy)
+
+
+def _former_thresholds(fn):
+    """``thresholds=`` (a former keyword of :func:`verify`) becomes the policy's overrides, with a FutureWarning."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if "thresholds" in kwargs:
+            overrides = kwargs.pop("thresholds")
+            warnings.warn("thresholds= is now part of policy= (a mapping of thresholds, or "
+                          "with_overrides(load_policy(path), ...)); the former name will be removed in a later "
+                          "release", FutureWarning, stacklevel=2)
+            kwargs["policy"] = with_overrides(as_policy(kwargs.get("policy")), **(overrides or {}))
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@_former_thresholds
 @accepts_former_names("verify")
 def verify(artefact, data: str | Dataset, *, reference=None, matched_reference=None,
-           policy: str | Path | Policy | None = None, thresholds: dict[str, float | None] | None = None,
+           policy: str | Path | Policy | Mapping[str, float | None] | None = None,
            probe: ProbeSettings | Mapping[str, Any] | None = None,
            runtime: RuntimeSettings | Mapping[str, Any] | None = None,
            inputs: DataSettings | Mapping[str, Any] | None = None,
-           outputs: ReportFiles | Mapping[str, Any] | None = None, log=None, progress: bool = True) -> VerifyResult:
+           outputs: ReportFiles | Mapping[str, Any] | None = None, log=None) -> VerifyResult:
     """Attack ``artefact`` (and ``reference`` / ``matched_reference``, when given) and return the report with
     its verdict (PASS, FAIL or INCONCLUSIVE).
 
@@ -195,8 +223,9 @@ def verify(artefact, data: str | Dataset, *, reference=None, matched_reference=N
     the policy's, else ``file`` and ``answer``; both are always measured and reported); ``memo``: a
     :class:`~shieldkit.verify.kd.StudentMemo` shared with other runs on the same data and probe settings, so that
     a student they share (the label-only ones, a common reference's) is trained once; ``precision``: the KD
-    students' training arithmetic (``auto`` keeps the budget's or the policy's). ``thresholds`` override the
-    policy's. ``outputs`` (:class:`~shieldkit.verify.settings.ReportFiles`): the JSON report, Markdown summary
+    students' training arithmetic (``auto`` keeps the budget's or the policy's); ``progress``: a live progress
+    bar. ``policy``: a :class:`Policy`, a TOML file, or a mapping of thresholds over the default policy's
+    (:func:`as_policy`). ``outputs`` (:class:`~shieldkit.verify.settings.ReportFiles`): the JSON report, Markdown summary
     (also appended to ``$GITHUB_STEP_SUMMARY``), JUnit XML, plot and MODEL_CARD.md to write (each path checked
     before any attack runs). ``runtime`` (:class:`~shieldkit.exporters.settings.RuntimeSettings`): providers, the
     graph variant, and the public key (or certificate chain) the artefact's signature must verify with before any
@@ -220,8 +249,7 @@ def verify(artefact, data: str | Dataset, *, reference=None, matched_reference=N
         require_matplotlib()
     Preprocess(image_size, resize, center_crop)  # bad sizes are refused before any work
     t0 = time.perf_counter()
-    pol = policy if isinstance(policy, Policy) else load_policy(policy)
-    pol = with_overrides(pol, **(thresholds or {}))
+    pol = as_policy(policy)
     gated = check_seats(seats if seats is not None else pol.seats, "--seats")
     budget = budget or pol.budget or "quick"
     kd_cfg, df_cfg = apply_sections(pol, *budget_configs(budget))
@@ -277,7 +305,7 @@ def verify(artefact, data: str | Dataset, *, reference=None, matched_reference=N
 
     ctx = ProbeContext(artefact=artefact, oracle=oracle, data=ds, kd=kd_cfg, datafree=df_cfg, robustness=rob_cfg,
                        reference=ref, matched_reference=matched, query_budget=query_budget, providers=providers,
-                       variant=variant, trust_pickle=trust_pickle, progress=progress, say=say,
+                       variant=variant, trust_pickle=trust_pickle, progress=probe.progress, say=say,
                        seats=model_seats(oracle, providers), gated=gated,
                        memo=memo if memo is not None else StudentMemo())
     say("seats: " + "; ".join(f"{n} = {ctx.seats[n].reached}" for n in DEFAULT_SEATS)

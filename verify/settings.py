@@ -32,6 +32,7 @@ class ProbeSettings:
     query_budget: int | None = setting(None, "max oracle queries (images) over all probes", minimum=1)
     precision: str = setting("auto", "the KD students' training arithmetic: auto (the budget's or the policy's) | "
                              "fp32 | bf16", choices=PRECISIONS)
+    progress: bool = setting(True, "show a live progress bar")
     # the library's alone: probe settings replaced outright, and students shared between runs of one process
     kd_config: Any = None
     datafree_config: Any = None
