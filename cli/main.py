@@ -231,8 +231,12 @@ def field_option(cls: type, name: str, *decls: str, default: Any = dataclasses.M
 
 
 def field_options(cls: type, **custom: dict) -> dict[str, Any]:
-    """:func:`field_option` for every field of ``cls``; ``custom[name]`` holds that field's keyword overrides."""
-    return {f.name: field_option(cls, f.name, **custom.get(f.name, {})) for f in dataclasses.fields(cls)
+    """:func:`field_option` for every field of ``cls``; ``custom[name]`` holds that field's keyword overrides
+    (``decls``: the option's names, where they are not the field's)."""
+    def one(name: str, decls: tuple[str, ...] = (), **kw: Any):
+        return field_option(cls, name, *decls, **kw)
+
+    return {f.name: one(f.name, **custom.get(f.name, {})) for f in dataclasses.fields(cls)
             if f.metadata.get("help") and f.name != "attack"}
 
 
@@ -297,6 +301,9 @@ TRAIN = field_options(TrainSettings)
 GRAPH = field_options(GraphSettings)
 PARITY = field_options(ParitySettings)
 RUNTIME = field_options(RuntimeSettings)
+# evaluate's: RobustnessConfig's fields (pgd_steps spelt --steps; the AutoAttack version is the library's)
+ROBUSTNESS = field_options(RobustnessConfig, attacks={"default": ",".join(RobustnessConfig().attacks)},
+                           pgd_steps={"decls": ("--steps",)})
 PROBE = field_options(ProbeSettings)
 FILES = field_options(ReportFiles)
 
@@ -467,19 +474,12 @@ def evaluate_cmd(
     model: Path = typer.Argument(..., metavar="MODEL",
                               help="checkpoint, artefact directory (scored on ONNX Runtime) or .onnx"),
     data: str = DataOpt,
-    attacks: str = typer.Option("clean,fgsm,pgd20,cw", "--attacks",
-                                help="comma-separated: clean,fgsm,pgd20,cw,autoattack,square,transfer"),
-    n: int = typer.Option(1000, "--n", help="test images (a fixed stratified subset)"),
-    eps: float = ATTACK["eps"],
-    step_size: float = field_option(AttackSettings, "step_size", suffix="; also CW's"),
-    steps: int = typer.Option(20, "--steps", help="steps of the pgd20 (and transfer) attack"),
-    cw_steps: int = typer.Option(20, "--cw-steps", help="steps of the CW∞ attack"),
-    square_queries: int = typer.Option(1000, "--square-queries", help="Square attack queries per image"),
+    attacks: str = ROBUSTNESS["attacks"], n: int = ROBUSTNESS["n"], eps: float = ROBUSTNESS["eps"],
+    step_size: float = ROBUSTNESS["step_size"], steps: int = ROBUSTNESS["pgd_steps"],
+    cw_steps: int = ROBUSTNESS["cw_steps"], square_queries: int = ROBUSTNESS["square_queries"],
     transfer_from: Optional[Path] = typer.Option(None, "--transfer-from", help="source model for the transfer attack"),
     report: Optional[Path] = ReportOpt,
-    seed: int = RUN["seed"],
-    batch_size: int = typer.Option(250, "--batch-size", help="images per attack batch"),
-    device: str = RUN["device"],
+    seed: int = ROBUSTNESS["seed"], batch_size: int = ROBUSTNESS["batch_size"], device: str = ROBUSTNESS["device"],
     providers: str = RUNTIME["providers"], variant: str = RUNTIME["variant"],
     public_key: Optional[Path] = RUNTIME["public_key"],
     certificate_chain: Optional[list[Path]] = RUNTIME["certificate_chain"],

@@ -23,37 +23,43 @@ import torch
 from torch import nn
 
 from .attacks import DEFAULT_EPS, DEFAULT_STEP_SIZE, CWInf, FGSM, PGD, Attack, AutoAttack, ScoreModule, Square
+from .attacks.autoattack import VERSIONS as AUTOATTACK_VERSIONS
 from .data import ImageArray, iterate_batches, stratified_split
 from .progress import progress_bar
 from .registry import Registry
 from .errors import InputError
+from .settings import check_settings, setting
 from .utils import resolve_device
 
 Scorer = Callable[[torch.Tensor], torch.Tensor]
 
 
-@dataclass
+@dataclass(frozen=True)
 class RobustnessConfig:
-    attacks: tuple[str, ...] = ("clean", "fgsm", "pgd20", "cw")
-    n: int = 1000
-    eps: float = DEFAULT_EPS
-    step_size: float = DEFAULT_STEP_SIZE
-    pgd_steps: int = 20
-    cw_steps: int = 20
-    square_queries: int = 1000
-    autoattack_version: str = "standard"
-    batch_size: int = 250
-    seed: int = 0
-    device: str = "auto"
+    """How ``evaluate`` (and verify's robustness probe) measures robust accuracy: which attacks, on how many test
+    images, at which ℓ∞ budget. Each field is declared here once; ``shieldkit evaluate`` derives its options
+    from them (``pgd_steps`` is spelt ``--steps``)."""
+
+    attacks: tuple[str, ...] | str = setting(("clean", "fgsm", "pgd20", "cw"), "comma-separated: clean, fgsm, "
+                                             "pgd20, cw, autoattack, square, transfer")
+    n: int = setting(1000, "test images (a fixed stratified subset)", minimum=1)
+    eps: float = setting(DEFAULT_EPS, "l_inf budget of every attack, in [0, 1] pixel units (8/255 = 0.0314)",
+                         minimum=0)
+    step_size: float = setting(DEFAULT_STEP_SIZE, "PGD step size (also CW's)", above=0)
+    pgd_steps: int = setting(20, "steps of the pgd20 (and transfer) attack", minimum=1)
+    cw_steps: int = setting(20, "steps of the CW∞ attack", minimum=1)
+    square_queries: int = setting(1000, "Square attack queries per image", minimum=1)
+    autoattack_version: str = setting("standard", "AutoAttack version (standard: APGD-CE, APGD-T, FAB-T, Square)",
+                                      choices=AUTOATTACK_VERSIONS)
+    batch_size: int = setting(250, "images per attack batch", minimum=1)
+    seed: int = setting(0, "seed of the stratified subset and of the randomised attacks")
+    device: str = setting("auto", "auto | cpu | cuda[:N]")
 
     def __post_init__(self) -> None:
-        self.attacks = parse_attacks(self.attacks)
-        if self.n < 1:
-            raise InputError(f"--n must be >= 1, got {self.n}")
-        if not 0.0 <= self.eps <= 1.0:
+        object.__setattr__(self, "attacks", parse_attacks(self.attacks))
+        check_settings(self)
+        if self.eps > 1.0:
             raise InputError(f"--eps must be in [0, 1] (inputs are in [0, 1]), got {self.eps}")
-        if self.pgd_steps < 1 or self.cw_steps < 1 or self.square_queries < 1 or self.step_size <= 0:
-            raise InputError("attack steps, queries and step size must be positive")
 
 
 # evaluation name -> build(cfg, num_classes) -> the attack (None: score the clean images); registration order is

@@ -225,7 +225,7 @@ def robustness_config(policy: Policy):
     attacks += [a for a in ["clean", *policy.thresholds.robustness_attacks()] if a not in attacks]
     try:
         return RobustnessConfig(attacks=tuple(attacks), **section)
-    except TypeError as e:
+    except (TypeError, InputError) as e:
         raise InputError(f"{policy.source}: bad [robustness] settings ({e})") from None
 
 
