@@ -15,7 +15,10 @@ split of the training data (never the test split that scores them). Per family:
 - ``top{k}_tau{τ}``: KD on the teacher's top-k outputs only (the rest masked, :func:`~.adaptive.topk_logits`);
 - ``unmirror_tau{τ}``: KD on the teacher's output with the negatives mirrored back (an attacker who knows
   RML's mirror defence, :func:`~.adaptive.unmirror_logits`);
-- ``recal_tau{τ}``: KD on z/T with T fitted on the attacker's labelled images (:func:`~.adaptive.fit_temperature`).
+- ``recal_tau{τ}``: KD on z/T with T fitted on the attacker's labelled images (:func:`~.adaptive.fit_temperature`);
+- ``skeptical_tau{τ}``: the Skeptical Student (Kundu et al., NeurIPS 2021): the student grows auxiliary heads
+  (:mod:`shieldkit.models.auxiliary_heads`), the teacher's outputs reach only the shallowest, the final head learns
+  the labels (:class:`~shieldkit.methods.SkepticalKD`). For sequential student families (``cnn3-W``).
 
 Noise and selection (docs/verification.md): every student runs once per seed; a gain is paired per
 seed, ``acc(student, s) − acc(baseline, s)``, the baseline being whichever of the baseline students scores
@@ -50,8 +53,9 @@ import torch
 from shieldkit.data import Dataset, iterate_batches, stratified_split
 from shieldkit.engine import TrainConfig, autocast, fit, predict_logits
 from shieldkit.errors import InputError, QueryBudgetExceeded
-from shieldkit.methods import HintonKD, Plain, PseudoLabel
+from shieldkit.methods import HintonKD, Plain, PseudoLabel, SkepticalKD
 from shieldkit.models import create_model, list_models
+from shieldkit.models.auxiliary_heads import with_auxiliary_heads
 from shieldkit.output_heads import decision_logits
 from shieldkit.precision import resolve_precision
 from shieldkit.progress import progress_bar
@@ -80,7 +84,8 @@ class KDProbeConfig:
     top_k: tuple[int, ...] = ()
     unmirror: bool = False
     recalibrate: bool = False
-    adaptive_tau: float = 4.0  # the temperature of the top-k, un-mirror and recalibrated students
+    skeptical: bool = False
+    adaptive_tau: float = 4.0  # the temperature of the top-k, un-mirror, recalibrated and skeptical students
     label_smoothing: float = 0.1
     attacker_fraction: float = 0.2
     selection_fraction: float = 0.1  # of the attacker's pool, held out to choose τ, k and the baseline
@@ -105,6 +110,8 @@ class KDProbeConfig:
             raise InputError("the KD probe needs at least one student family")
         for f in self.families:
             check_family(f)
+            if self.skeptical and not f.startswith("cnn3"):
+                raise InputError(f"the skeptical student needs a sequential family (cnn3-W), not {f!r}")
         if not self.seeds:
             raise InputError("the KD probe needs at least one seed")
         if self.epochs < 1 or self.batch_size < 1:
@@ -152,6 +159,9 @@ def student_configs(cfg: KDProbeConfig) -> dict[str, dict]:
     if cfg.recalibrate:
         configs[f"recal_tau{tau:g}"] = {"kind": "recal", "teacher": True, "alpha": cfg.alpha, "tau": tau,
                                         "transform": "recal"}
+    if cfg.skeptical:
+        configs[f"skeptical_tau{tau:g}"] = {"kind": "skeptical", "teacher": True, "alpha": cfg.alpha, "tau": tau,
+                                            "skeptical": True}
     return configs
 
 
@@ -259,7 +269,8 @@ def student_key(family: str, seed: int, c: dict, digest: str | None) -> str:
     targets."""
     if not c["teacher"]:
         return f"{family}|{seed}|labels:{c['label_smoothing']!r}"
-    method = "pseudo" if c.get("pseudo_label") else f"kd:{c['alpha']!r}:{c['tau']!r}"
+    method = "pseudo" if c.get("pseudo_label") else \
+        f"{'skeptical' if c.get('skeptical') else 'kd'}:{c['alpha']!r}:{c['tau']!r}"
     return f"{family}|{seed}|{method}|{digest}"
 
 
@@ -455,10 +466,14 @@ def _run(teacher, data, cfg, *, only_baselines, skip=frozenset(), progress=False
                         continue
                 seed_everything(10_000 + seed)
                 student = create_model(family, data.num_classes, mean=data.mean, std=data.std)
+                if c.get("skeptical"):
+                    student = with_auxiliary_heads(student)
                 tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                                    weight_decay=cfg.weight_decay, seed=seed, device=str(dev), precision=cfg.precision)
                 if c["teacher"]:
-                    method = PseudoLabel() if c.get("pseudo_label") else HintonKD(alpha=c["alpha"], tau=c["tau"])
+                    method = PseudoLabel() if c.get("pseudo_label") else \
+                        SkepticalKD(alpha=c["alpha"], tau=c["tau"]) if c.get("skeptical") else \
+                        HintonKD(alpha=c["alpha"], tau=c["tau"])
 
                     def batches(epoch, _seed=seed, _view=view):
                         for (x, y), t in zip(_batches(data, idx, cfg, _seed, epoch, dev), _view[epoch]):

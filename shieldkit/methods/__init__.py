@@ -8,7 +8,7 @@ from .adversarial_training import PGDAT, TRADES, adversarial_training
 from .ard import ARD
 from .ard_goldblum import ARDGoldblum
 from .base import Method
-from .distill import HintonKD, PseudoLabel
+from .distill import HintonKD, PseudoLabel, SkepticalKD
 from .nasty import Nasty, NastySettings
 from .options import (ADVERSARIAL_TRAINING, HARDENING, PROTECTIONS, Hardening, HardenSettings, Protection,
                       TrainSettings)
@@ -17,5 +17,5 @@ from .rml import RML, RMLSettings
 from .rslad import RSLAD
 
 __all__ = ["ADVERSARIAL_TRAINING", "HARDENING", "PROTECTIONS", "ARD", "ARDGoldblum",
-           "Hardening", "HardenSettings", "HintonKD", "Method", "Nasty", "PGDAT", "Protection", "TrainSettings",
+           "Hardening", "HardenSettings", "HintonKD", "Method", "SkepticalKD", "Nasty", "PGDAT", "Protection", "TrainSettings",
            "NastySettings", "PseudoLabel", "Plain", "RML", "RMLSettings", "RSLAD", "TRADES", "adversarial_training"]
