@@ -56,7 +56,7 @@ def main() -> None:
             trained = arch == "resnet8" and Path(args.teacher).is_file()
             model = args.teacher if trained else create_model(arch, 10, mean=data.mean, std=data.std).eval()
             t0 = time.perf_counter()
-            r = export(model, Path(tmp) / arch, data=data, quantize="int8", n=1000)
+            r = export(model, Path(tmp) / arch, data=data, graph={"quantize": "int8"}, parity={"n": 1000})
             export_s = time.perf_counter() - t0
             from shieldkit.checkpoint import load_model
 

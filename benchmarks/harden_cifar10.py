@@ -90,8 +90,9 @@ def main() -> None:
     if args.teacher and not teacher_path.is_file():
         raise SystemExit(f"--teacher {teacher_path}: not found (benchmarks/teachers.py builds the zoo)")
     if not teacher_path.is_file():
-        shieldkit.train("resnet8", data, out=teacher_path, epochs=args.teacher_epochs, adversarial="pgd",
-                        steps=args.teacher_steps, step_size=step, device=args.device)
+        shieldkit.train("resnet8", data, out=teacher_path, adversarial="pgd",
+                        settings={"attack": {"steps": args.teacher_steps, "step_size": step}},
+                        run={"epochs": args.teacher_epochs, "device": args.device})
     pool = data_fraction_subset(data, (args.train_images or len(data.train)) / len(data.train), seed=0)
     student_kwargs = {"width": args.student_width} if args.student == "cnn3" else {}
 
@@ -133,10 +134,12 @@ def main() -> None:
             key = f"{name}_f{frac:g}"
             path = work / f"{key}.pt"
             if not path.is_file():
-                harden(teacher_path, pool, student=args.student, student_kwargs=student_kwargs,
-                       out=path, data_fraction=frac, epochs=args.epochs, steps=args.attack_steps,
-                       step_size=step, eps=eps, gamma=args.gamma, lambdas=args.lambdas, device=args.device,
-                       **spec)
+                spec = dict(spec)
+                harden(teacher_path, pool, student=args.student, student_kwargs=student_kwargs, out=path,
+                       method=spec.pop("method"), inputs={"data_fraction": frac},
+                       run={"epochs": args.epochs, "device": args.device},
+                       settings={"gamma": args.gamma, "lambdas": args.lambdas, **spec,
+                                 "attack": {"eps": eps, "steps": args.attack_steps, "step_size": step}})
             side = json.loads(path.with_suffix(".json").read_text())
             figures = side["figures"]
             # seconds per epoch from the median epoch's images/s: robust to another process sharing the CPU
@@ -153,8 +156,9 @@ def main() -> None:
                 continue
             path = work / f"{key}_{suffix}.pt"
             if not path.is_file():
-                shieldkit.protect(src, pool, out=path, method="rml", epochs=3, lr=0.01, device=args.device,
-                                  adversarial_steps=steps, step_size=step, eps=eps)
+                shieldkit.protect(src, pool, out=path, method="rml",
+                                  run={"epochs": 3, "lr": 0.01, "device": args.device},
+                                  settings={"attack": {"eps": eps, "steps": steps, "step_size": step}})
             ev = evaluation(f"{key}_{suffix}", path, with_aa=True)
             results[f"{key}_{suffix}"] = {"figures": json.loads(path.with_suffix(".json").read_text())["figures"],
                                           "eval": ev}

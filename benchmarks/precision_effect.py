@@ -61,16 +61,17 @@ def main() -> None:
     fp32_teacher = json.loads((seats / "original.json").read_text())
     bf16_ckpt = work / "original_bf16.pt"
     if not bf16_ckpt.is_file():
-        shieldkit.train("resnet8", data, out=bf16_ckpt, epochs=10, lr=0.1, seed=0, precision="bf16",
-                        resume=Path(str(bf16_ckpt) + ".resume").is_file())
+        shieldkit.train("resnet8", data, out=bf16_ckpt,
+                        run={"epochs": 10, "lr": 0.1, "seed": 0, "precision": "bf16",
+                             "resume": Path(str(bf16_ckpt) + ".resume").is_file()})
     bf16_teacher = json.loads((work / "original_bf16.json").read_text())
 
     fp32_report = json.loads((seats / "protected.quick.report.json").read_text())
     bf16_path = work / "protected.quick.bf16.report.json"
     if not bf16_path.is_file():
         t0 = time.perf_counter()
-        verify(seats / "protected.artefact", data, reference=seats / "original.artefact", budget="quick",
-               precision="bf16", report=bf16_path)
+        verify(seats / "protected.artefact", data, reference=seats / "original.artefact",
+               probe={"budget": "quick", "precision": "bf16"}, outputs={"report": bf16_path})
         print(f"bf16 verify: {time.perf_counter() - t0:.0f} s")
     bf16_report = json.loads(bf16_path.read_text())
 

@@ -57,20 +57,22 @@ def main() -> None:
         return model, info
 
     teacher_path = work / "original.pt"
-    stage(teacher_path, lambda p: shieldkit.train(args.arch, data, out=p, epochs=args.teacher_epochs, lr=0.1,
-                                                  device=args.device))
+    stage(teacher_path, lambda p: shieldkit.train(args.arch, data, out=p, run={"epochs": args.teacher_epochs,
+                                                                               "lr": 0.1, "device": args.device}))
     teachers = {"original": teacher_path}
     for beta in [float(b) for b in args.betas.split(",") if b]:
         for reverse in [r for r in args.reverses.split(",") if r]:
             p = work / f"rml_{reverse}_b{beta:g}.pt"
             stage(p, lambda p, r=reverse, b=beta: shieldkit.protect(
-                teacher_path, data, out=p, method="rml", rml={"alpha": 1.0, "beta": b, "tau": 4.0, "negatives": r},
-                epochs=args.protect_epochs, lr=0.01, device=args.device))
+                teacher_path, data, out=p, method="rml",
+                settings={"alpha": 1.0, "beta": b, "tau": 4.0, "negatives": r},
+                run={"epochs": args.protect_epochs, "lr": 0.01, "device": args.device}))
             teachers[f"RML {reverse} β={beta:g}"] = p
     if not args.no_nasty:
         p = work / "nasty.pt"
-        stage(p, lambda p: shieldkit.protect(teacher_path, data, out=p, method="nasty", rml={"tau": 4.0}, omega=0.04,
-                                             epochs=args.teacher_epochs, lr=0.1, device=args.device))
+        stage(p, lambda p: shieldkit.protect(teacher_path, data, out=p, method="nasty",
+                                             settings={"tau": 4.0, "omega": 0.04},
+                                             run={"epochs": args.teacher_epochs, "lr": 0.1, "device": args.device}))
         teachers["Nasty (from scratch)"] = p
 
     probe_cfg = KDProbeConfig(epochs=args.student_epochs, seeds=tuple(range(args.seeds)), device=args.device)

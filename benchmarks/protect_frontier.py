@@ -105,7 +105,7 @@ def main() -> None:
     def artefact_of(ckpt: Path, head: str = "logits") -> Path:
         d = ckpt.with_suffix(".artefact" if head == "logits" else f".{head}.artefact")
         if not (d / "manifest.json").is_file():
-            export(ckpt, d, data=data, overwrite=True, n=1000, head=head)
+            export(ckpt, d, data=data, overwrite=True, parity={"n": 1000}, graph={"head": head})
         return d
 
     baselines = {s: cached_json(work / f"baselines_{args.panel}_s{s}.json",
@@ -114,7 +114,8 @@ def main() -> None:
     for arch in args.archs.split(","):
         teacher = work / f"teacher_{arch}.pt"
         if not teacher.is_file():
-            shieldkit.train(arch, data, out=teacher, epochs=args.teacher_epochs, lr=0.1, seed=0, device=args.device)
+            shieldkit.train(arch, data, out=teacher,
+                            run={"epochs": args.teacher_epochs, "lr": 0.1, "seed": 0, "device": args.device})
         teacher_model, info = shieldkit.load_model(teacher)
         teacher_acc = info.figures["test_accuracy"]
         models: dict[str, dict] = {"original": {}}
@@ -150,8 +151,9 @@ def main() -> None:
                     if not ckpt.is_file():
                         fields = {f.name for f in dataclasses.fields(RMLSettings)}
                         rml = {k: v for k, v in kw.items() if k in fields}
-                        shieldkit.protect(teacher, data, out=ckpt, epochs=args.protect_epochs, lr=0.01, seed=s,
-                                          device=args.device, rml=rml,
+                        shieldkit.protect(teacher, data, out=ckpt, settings=rml,
+                                          run={"epochs": args.protect_epochs, "lr": 0.01, "seed": s,
+                                               "device": args.device},
                                           **{k: v for k, v in kw.items() if k not in rml})
                     acc = shieldkit.load_model(ckpt)[1].figures["protected_test_accuracy"]
                     oracle = lambda c=ckpt, h=head: OnnxOracle(artefact_of(c, h))  # noqa: E731

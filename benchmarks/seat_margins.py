@@ -41,17 +41,18 @@ def measure(seed: int, digits, work: Path) -> dict[str, float]:
     from shieldkit.verify.kd import StudentMemo
     from shieldkit.verify.policy import load_policy
 
-    original = shieldkit.train("resnet8", digits, epochs=15, lr=0.05, seed=seed, progress=False)
-    protected = shieldkit.protect(original.model, digits, method="rml", epochs=5, seed=seed, progress=False)
+    original = shieldkit.train("resnet8", digits, run={"epochs": 15, "lr": 0.05, "seed": seed, "progress": False})
+    protected = shieldkit.protect(original.model, digits, method="rml",
+                                  run={"epochs": 5, "seed": seed, "progress": False})
     for name, r in (("original", original), ("protected", protected)):
         save_checkpoint(work / f"{name}.pt", r.model, classes=digits.classes, input_shape=digits.input_shape,
                         settings=r.settings, figures=r.figures)
-        export(work / f"{name}.pt", work / name, data=digits, n=200, overwrite=True)
+        export(work / f"{name}.pt", work / name, data=digits, parity={"n": 200}, overwrite=True)
     policy = load_policy(POLICY)
     policy.seeds = [seed, seed + 1, seed + 2]
     memo = StudentMemo()
     reports = {name: verify(work / name, digits, policy=replace(policy), reference=work / "original",
-                            progress=False, memo=memo).report for name in ("original", "protected")}
+                            probe={"progress": False, "memo": memo}).report for name in ("original", "protected")}
     o, p = reports["original"]["seats"], reports["protected"]["seats"]
     return {"original_upper": o["file"]["figures"]["kd_gain_upper"],
             "original_lower": reports["original"]["power"]["references"]["reference"]["lower95"],

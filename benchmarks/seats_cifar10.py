@@ -61,11 +61,12 @@ def main() -> None:
 
     original, protected = work / "original.pt", work / "protected.pt"
     if not original.is_file():
-        timed("train", lambda: shieldkit.train("resnet8", data, out=original, epochs=10, lr=0.1, seed=0))
+        timed("train", lambda: shieldkit.train("resnet8", data, out=original,
+                                               run={"epochs": 10, "lr": 0.1, "seed": 0}))
     if stop < 1:
         return
     if not protected.is_file():
-        timed("protect", lambda: shieldkit.protect(original, data, out=protected, seed=0))
+        timed("protect", lambda: shieldkit.protect(original, data, out=protected, run={"seed": 0}))
     if stop < 2:
         return
     artefacts = {"original": work / "original.artefact", "protected": work / "protected.artefact"}
@@ -79,7 +80,8 @@ def main() -> None:
         path = work / f"{name}.{args.budget}.report.json"
         if not path.is_file():
             timed(f"verify_{name}", lambda n=name, p=path: verify(artefacts[n], data, reference=artefacts["original"],
-                                                                 budget=args.budget, report=p))
+                                                                 probe={"budget": args.budget},
+                                                                 outputs={"report": p}))
         reports[name] = json.loads(path.read_text())
 
     rows, out = [], {}

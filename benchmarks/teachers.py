@@ -50,6 +50,10 @@ TEACHERS = {
                                      eps=8 / 255, steps=1, step_size=10 / 255), 70.0),
 }
 
+# a recipe's keys by the settings group of shieldkit.train they belong to (the rest: arch, data, adversarial)
+RUN_KEYS = ("epochs", "lr", "batch_size", "weight_decay", "schedule", "seed")
+ATTACK_KEYS = ("eps", "steps", "step_size")
+
 # robust teachers: the attacks every one is evaluated with, on the same n test images (stratified, seed 0)
 ROBUST_EVALUATION = dict(attacks=("clean", "pgd20", "cw", "autoattack"), n=1000, eps=8 / 255, step_size=2 / 255)
 
@@ -76,8 +80,10 @@ def run_teacher(name: str, work: Path, data_dir: str) -> dict:
         resume = Path(str(out) + ".resume").is_file()
         print(f"{name}: training{' (resuming)' if resume else ''} -> {out}")
         t0 = time.perf_counter()
-        shieldkit.train(kwargs["arch"], kwargs["data"], out=out, data_dir=data_dir, resume=resume,
-                        **{k: v for k, v in kwargs.items() if k not in ("arch", "data")})
+        attack = {k: kwargs[k] for k in ATTACK_KEYS if k in kwargs}
+        shieldkit.train(kwargs["arch"], kwargs["data"], out=out, adversarial=kwargs.get("adversarial"),
+                        run={**{k: kwargs[k] for k in RUN_KEYS if k in kwargs}, "resume": resume},
+                        inputs={"data_dir": data_dir}, settings={"attack": attack} if attack else None)
         print(f"{name}: {time.perf_counter() - t0:.0f} s in this invocation")
         record = json.loads(sidecar.read_text())
     history = record.get("history") or []

@@ -23,7 +23,7 @@ from shieldkit import harden
 from shieldkit.robustness import RobustnessConfig, evaluate_robustness
 from shieldkit.utils import configure_threads, write_json
 
-FAST = dict(steps=5, step_size=2.5 / 255, progress=False)  # as in tests/test_harden.py
+FAST_ATTACK = {"steps": 5, "step_size": 2.5 / 255}  # as in tests/test_harden.py (its FAST, with progress off)
 EVAL = RobustnessConfig(attacks=("clean", "pgd20"), n=300)
 
 # (key, test, comparison shown in the table, threshold the test uses)
@@ -50,20 +50,23 @@ def pgd20(model, ds) -> dict:
 
 
 def measure(seed: int, d16, digits) -> dict[str, float]:
-    plain = shieldkit.train("cnn3", d16, epochs=10, lr=0.05, seed=seed, progress=False, model_kwargs={"width": 16})
-    robust = shieldkit.train("cnn3", d16, epochs=10, lr=0.05, seed=seed, adversarial="pgd",
-                             model_kwargs={"width": 16}, **FAST)
+    def run(epochs, lr, **more):
+        return {"epochs": epochs, "lr": lr, "seed": seed, "progress": False, **more}
+
+    plain = shieldkit.train("cnn3", d16, run=run(10, 0.05), model_kwargs={"width": 16})
+    robust = shieldkit.train("cnn3", d16, adversarial="pgd", run=run(10, 0.05), settings={"attack": FAST_ATTACK},
+                             model_kwargs={"width": 16})
     a_plain, a_robust = pgd20(plain.model, d16), pgd20(robust.model, d16)
-    ard = harden(robust.model, d16, student="cnn3", student_kwargs={"width": 8}, method="ard", epochs=6, lr=0.05,
-                 seed=seed, **FAST)
-    kw = dict(method="rml", epochs=6, lr=0.02, seed=seed, progress=False)
-    rml_plain = shieldkit.protect(robust.model, d16, **kw)
-    rml_robust = shieldkit.protect(robust.model, d16, adversarial_steps=5, step_size=2.5 / 255, **kw)
-    small = dict(epochs=3, lr=0.05, seed=seed, progress=False, model_kwargs={"width": 8})
-    device_path = shieldkit.train("cnn3", d16, **small)
-    loader_path = shieldkit.train("cnn3", d16, loader="dataloader", workers=0, **small)
-    full = shieldkit.train("cnn3", digits, epochs=3, lr=0.05, seed=seed, progress=False)
-    resnet = shieldkit.train("resnet8", digits, epochs=15, lr=0.05, seed=seed, progress=False).model.eval()
+    ard = harden(robust.model, d16, student="cnn3", student_kwargs={"width": 8}, method="ard", run=run(6, 0.05),
+                 settings={"attack": FAST_ATTACK})
+    rml_plain = shieldkit.protect(robust.model, d16, method="rml", run=run(6, 0.02))
+    rml_robust = shieldkit.protect(robust.model, d16, method="rml", run=run(6, 0.02),
+                                   settings={"attack": {"steps": 5, "step_size": 2.5 / 255}})
+    device_path = shieldkit.train("cnn3", d16, run=run(3, 0.05), model_kwargs={"width": 8})
+    loader_path = shieldkit.train("cnn3", d16, run=run(3, 0.05, loader="dataloader", workers=0),
+                                  model_kwargs={"width": 8})
+    full = shieldkit.train("cnn3", digits, run=run(3, 0.05))
+    resnet = shieldkit.train("resnet8", digits, run=run(15, 0.05)).model.eval()
     att = evaluate_robustness(resnet, digits.test, RobustnessConfig(attacks=("clean", "fgsm", "pgd20", "cw"),
                                                                     n=200))["accuracy"]
     aa = evaluate_robustness(resnet, digits.test, RobustnessConfig(attacks=("clean", "autoattack", "square"), n=30,

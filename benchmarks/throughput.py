@@ -177,7 +177,7 @@ def main() -> None:
 
         model = teacher.to("cpu").eval()
         with tempfile.TemporaryDirectory() as tmp:
-            export(model, Path(tmp) / "m", input_shape="3,32,32", n=64)
+            export(model, Path(tmp) / "m", graph={"input_shape": "3,32,32"}, parity={"n": 64})
             rt = load_runtime(Path(tmp) / "m", providers="cpu", threads=threads)
             x64 = torch.rand(64, 3, 32, 32)
 
@@ -296,7 +296,7 @@ def ort_int8(model, threads, rounds, seconds):
     from shieldkit.exporters.quantize import quantize_int8
 
     with tempfile.TemporaryDirectory() as tmp:
-        export(model.cpu(), Path(tmp) / "m", input_shape="3,32,32", n=64)
+        export(model.cpu(), Path(tmp) / "m", graph={"input_shape": "3,32,32"}, parity={"n": 64})
         fp32 = Path(tmp) / "m" / "model.onnx"
         calib = np.random.default_rng(0).random((128, 3, 32, 32), dtype=np.float32)
         quantize_int8(fp32, Path(tmp) / "static.onnx", calib)

@@ -57,7 +57,7 @@ def main() -> None:
                 report = json.loads(cached.read_text())
             else:
                 attacks = ["kd", "datafree"] if args.datafree else ["kd"]
-                report = verify(target, data, budget="quick", probes=attacks, seeds=seeds,
+                report = verify(target, data, probe={"budget": "quick", "probes": attacks, "seeds": seeds},
                                 log=lambda m: print(f"[{name}/{kind}] {m}", file=sys.stderr)).report
                 write_json(report, cached)
             results[f"{name}/{kind}"] = report
