@@ -11,7 +11,8 @@ two seats share is trained once (:class:`~.kd.StudentMemo`).
   CNN3-8 students on a 10k-image attacker split for 5 epochs, 3 seeds; KD at τ ∈ {1, 4}, top-1, un-mirror and
   recalibration; a short data-free run. (The wider CNN3-32 family, the slowest to train, is in ``standard``.)
 - ``standard``: the CPU benchmark protocol: CNN3-16 and CNN3-32, 15 epochs, 3 seeds, KD at
-  τ ∈ {0.5, 1, 2, 4, 10, 20}, soft labels, top-1, top-3, un-mirror, recalibration; 1000 data-free iterations.
+  τ ∈ {0.5, 1, 2, 4, 10, 20}, soft labels, top-1, top-3, un-mirror, recalibration, the Skeptical Student (its
+  auxiliary heads need the sequential cnn3 families); 1000 data-free iterations.
 - ``full``: the paper-scale protocol, for a GPU: ResNet-18 and MobileNetV2 students, 200 epochs, 3 seeds;
   data-free with a ResNet-18 student for 20k iterations at batch 256.
 """
@@ -41,7 +42,7 @@ def budget_configs(name: str) -> tuple[KDProbeConfig, DataFreeConfig]:
                               unmirror=True, recalibrate=True, seeds=(0, 1, 2)),
                 DataFreeConfig(iterations=150))
     if name == "standard":
-        return (KDProbeConfig(families=("cnn3-16", "cnn3-32"), epochs=15, seeds=(0, 1, 2), **_PANEL),
+        return (KDProbeConfig(families=("cnn3-16", "cnn3-32"), epochs=15, seeds=(0, 1, 2), skeptical=True, **_PANEL),
                 DataFreeConfig(iterations=1000, ngf=64))
     if name == "full":
         return (KDProbeConfig(families=("resnet18", "mobilenetv2"), epochs=200, lr=0.1, seeds=(0, 1, 2), **_PANEL),
