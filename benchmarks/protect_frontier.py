@@ -46,6 +46,8 @@ VARIANTS: dict[str, dict] = {
     "flat-f1": {"recipe": "flat", "flatness": 1.0},
     "flat-f10": {"recipe": "flat", "flatness": 10.0},
     "uniform-f1": {"recipe": "uniform", "flatness": 1.0},
+    "template": {"recipe": "template"},
+    "template-1": {"recipe": "template", "template": 1.0},
     "plain-ft": {"recipe": "uniform", "beta": 0.0},  # the control: the same fine-tune with no protection term
 }
 

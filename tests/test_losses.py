@@ -224,3 +224,38 @@ def test_flat_recipe_optimum_is_a_fixed_margin_over_flat_negatives():
     z2[torch.arange(3), y] += 1.0  # a larger margin is penalised
     t2 = rml_loss(z2, torch.randn(3, n), y, 1.0, 1.0, 1.0, "uniform", confidence=c, ce_weight=0.0)
     assert sum(t2.values()).item() > 1e-3
+
+
+def test_template_loss_is_zero_exactly_on_the_shifted_template_and_pulls_towards_it():
+    from shieldkit.losses import TEMPLATE_MARGIN, template_loss
+
+    y = torch.tensor([2, 0, 4])
+    template = TEMPLATE_MARGIN * F.one_hot(y, 5).float()
+    shifted = template + torch.tensor([[3.0], [-1.0], [0.5]])  # any per-image constant: the same softmax
+    assert template_loss(shifted, y).item() < 1e-10
+    # by hand: one image, 2 classes, z = (a, b), t = 0: centred z = ((a−b)/2, (b−a)/2), template (M/2, −M/2)
+    a, b, m = 3.0, 1.0, 3.0
+    z = torch.tensor([[a, b]])
+    expected = ((a - b) / 2 - m / 2) ** 2
+    assert template_loss(z, torch.tensor([0]), m).item() == pytest.approx(expected, rel=1e-6)
+    # one gradient step from random logits moves them towards the template (the loss falls)
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(8, 10, generator=g, requires_grad=True)
+    t = torch.randint(0, 10, (8,), generator=g)
+    before = template_loss(z, t)
+    (grad,) = torch.autograd.grad(before, z)
+    assert template_loss(z - 0.5 * grad, t).item() < before.item()
+    # at the template, softmax gives the decision 0.9 among 10 classes, at τ = 1
+    p = F.softmax(TEMPLATE_MARGIN * F.one_hot(t, 10).float(), 1)
+    assert torch.allclose(p.max(1).values, torch.full((8,), 0.9), atol=1e-6)
+
+
+def test_rml_loss_adds_the_template_term_only_when_weighted():
+    from shieldkit.losses import rml_loss, template_loss
+
+    g = torch.Generator().manual_seed(1)
+    z_p, z_o = torch.randn(4, 10, generator=g), torch.randn(4, 10, generator=g)
+    y = torch.randint(0, 10, (4,), generator=g)
+    assert "loss_template" not in rml_loss(z_p, z_o, y, 0.0, 0.0, 4.0, "uniform")
+    terms = rml_loss(z_p, z_o, y, 0.0, 0.0, 4.0, "uniform", template=3.0, template_margin=2.0)
+    assert terms["loss_template"].item() == pytest.approx(3.0 * template_loss(z_p, y, 2.0).item(), rel=1e-6)

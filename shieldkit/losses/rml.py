@@ -130,10 +130,29 @@ def flatness_loss(logits_protected: torch.Tensor, target: torch.Tensor) -> torch
     return non_target_logits(logits_protected, target).float().var(dim=1, unbiased=False).mean()
 
 
+# the logit template's default margin: softmax(M·onehot) gives the decision 0.9 among 10 classes, 9·e^0 vs e^M = 81
+TEMPLATE_MARGIN = math.log(81.0)
+
+
+def template_loss(logits_protected: torch.Tensor, target: torch.Tensor, margin: float = TEMPLATE_MARGIN
+                  ) -> torch.Tensor:
+    """L_tpl = mean over rows and classes of ((z − z̄) − M·(onehot(t) − 1/C))², z̄ the row's mean logit.
+
+    The template M·onehot(t) is the logit vector of a model that says its decision and nothing else; the loss is
+    zero exactly when a row equals it up to a constant shift, and being a distance between logits (not a KL at one
+    τ) it constrains the output at every temperature an attacker may distil at."""
+    z = logits_protected.float()
+    c = z.shape[1]
+    template = margin * (F.one_hot(target, c).float() - 1.0 / c)
+    return ((z - z.mean(dim=1, keepdim=True)) - template).pow(2).mean()
+
+
 def rml_loss(logits_protected: torch.Tensor, logits_original: torch.Tensor, target: torch.Tensor,
              alpha: float, beta: float, tau: float, negatives: str = "mirror", *, confidence: str | float = "original",
-             ce_weight: float = 1.0, flatness: float = 0.0) -> dict[str, torch.Tensor]:
-    """L = w_ce·CE(z_p, t) + α·L_bin + β·L_neg + λ·L_flat (weighted terms returned by name; the caller sums them).
+             ce_weight: float = 1.0, flatness: float = 0.0, template: float = 0.0,
+             template_margin: float = TEMPLATE_MARGIN) -> dict[str, torch.Tensor]:
+    """L = w_ce·CE(z_p, t) + α·L_bin + β·L_neg + λ·L_flat + μ·L_tpl (weighted terms returned by name; the caller
+    sums them; μ = ``template``, L_tpl :func:`template_loss` at margin ``template_margin``).
 
     ``negatives`` is the negatives' target (:data:`NEGATIVE_TARGETS`), ``confidence`` the binary term's
     (:func:`confidence_target`). ``target`` is the label, or argmax z_o for label-free protection
@@ -149,4 +168,6 @@ def rml_loss(logits_protected: torch.Tensor, logits_original: torch.Tensor, targ
     terms["loss_neg"] = beta * negatives_loss(logits_protected, logits_original, target, tau, negatives)
     if flatness:
         terms["loss_flat"] = flatness * flatness_loss(logits_protected, target)
+    if template:
+        terms["loss_template"] = template * template_loss(logits_protected, target, template_margin)
     return terms

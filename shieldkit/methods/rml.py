@@ -20,7 +20,7 @@ from torch import nn
 
 from ..attacks import AttackSettings
 from ..errors import InputError
-from ..losses.rml import NEGATIVE_TARGETS, parse_confidence, rml_loss
+from ..losses.rml import NEGATIVE_TARGETS, TEMPLATE_MARGIN, parse_confidence, rml_loss
 from ..settings import as_settings, check_settings, setting, with_overrides
 from .base import Method, frozen, move_frozen, total
 from .options import PROTECTIONS, Protection
@@ -28,7 +28,7 @@ from .options import PROTECTIONS, Protection
 
 @dataclass(frozen=True)
 class RMLSettings:
-    """RML's loss, L = w_ce·CE(z_p, t) + α·L_bin + β·L_neg + λ·L_flat (losses/rml.py, docs/rml.md): every weight
+    """RML's loss, L = w_ce·CE(z_p, t) + α·L_bin + β·L_neg + λ·L_flat + μ·L_tpl (losses/rml.py, docs/rml.md): every weight
     and target, declared once here with its default (the ``uniform`` recipe), its help and its bounds."""
 
     alpha: float = setting(0.0, "weight α of the binary (target vs rest) term", minimum=0)
@@ -41,6 +41,10 @@ class RMLSettings:
     ce_weight: float = setting(1.0, "weight w_ce of the cross-entropy term", minimum=0)
     flatness: float = setting(0.0, "weight λ of the logit-variance term that flattens the negatives at every "
                               "temperature", minimum=0)
+    template: float = setting(0.0, "weight μ of the logit-template term: mean squared distance of the centred "
+                              "logits to M·onehot(t), a decision-shaped output at every temperature", minimum=0)
+    template_margin: float = setting(TEMPLATE_MARGIN, "margin M of the logit template (log 81: the decision at 0.9 "
+                                     "among 10 classes)", above=0)
     use_labels: bool = setting(True, "target t: the labels (default), or the original's argmax (no labelled data "
                                "needed)", flag="--labels/--no-labels")
     attack: AttackSettings | None = setting(None, "robust RML: + adv_weight·CE(f(x_adv), t) on PGD examples with "
@@ -64,12 +68,16 @@ class RMLSettings:
 # name -> RML settings. "rml-paper" is the reading of the paper (reverse the negatives, keep each image's
 # confidence); "uniform" (the default: the smallest accuracy cost measured, benchmarks/README.md's protect
 # frontier; it does not stop a recalibrating attacker) removes the negatives' ranking; "flat" also fixes the
-# confidence and flattens the negative logits (docs/rml.md).
+# confidence and flattens the negative logits; "template" pulls the logits to a decision-shaped vector
+# (docs/rml.md).
 RECIPES: dict[str, RMLSettings] = {name: replace(settings, recipe=name) for name, settings in {
     "rml-paper": RMLSettings(alpha=1.0, beta=0.5, tau=4.0, negatives="mirror", confidence="original"),
     "uniform": RMLSettings(),
     "flat": RMLSettings(alpha=1.0, beta=1.0, tau=1.0, negatives="uniform", confidence=0.9, ce_weight=0.0,
                         flatness=0.1),
+    # the logit-template hypothesis (docs/rml.md): CE on the original's decision + μ·L_tpl, nothing else;
+    # benchmarks/protect_frontier.py --variants template measures it
+    "template": RMLSettings(alpha=0.0, beta=0.0, use_labels=False, template=3.0),
 }.items()}
 DEFAULT_RECIPE = "uniform"
 
@@ -118,7 +126,8 @@ class RML(Method):
         target = y if s.use_labels else logits_original.argmax(dim=1)
         logits = model(x)
         terms = rml_loss(logits, logits_original, target, s.alpha, s.beta, s.tau, s.negatives,
-                         confidence=s.confidence, ce_weight=s.ce_weight, flatness=s.flatness)
+                         confidence=s.confidence, ce_weight=s.ce_weight, flatness=s.flatness,
+                         template=s.template, template_margin=s.template_margin)
         if self.attack is not None:
             x_adv = self.attack(model, x, target)
             terms["loss_ce_adv"] = s.adv_weight * F.cross_entropy(model(x_adv).float(), target)
