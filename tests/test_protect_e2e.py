@@ -61,3 +61,19 @@ def test_paper_recipe_reverses_the_negatives(models, digits):
     assert corr < 0.0, corr
     assert protected.settings["method"]["recipe"] == "rml-paper"
     assert protected.settings["method"]["negatives"] == "mirror"
+
+
+def test_template_recipe_pulls_the_logits_to_the_decision_template(models, digits):
+    """The template recipe (CE on the original's decision + 3·L_tpl): on test images the distance to the
+    decision-shaped template falls at least 4× from the original's, and the decisions stay (≥ 90 % agree)."""
+    from shieldkit.losses import template_loss
+
+    original, _ = models
+    protected = shieldkit.protect(original.model, digits, settings="template", run={"epochs": 5, "progress": False})
+    z_o = predict_logits(original.model, digits.test)
+    z_p = predict_logits(protected.model, digits.test)
+    y = z_o.argmax(1)
+    before, after = template_loss(z_o, y).item(), template_loss(z_p, y).item()
+    assert after < 0.25 * before, (before, after)
+    assert (z_p.argmax(1) == y).float().mean().item() >= 0.9
+    assert protected.settings["method"]["recipe"] == "template" and protected.settings["method"]["template"] == 3.0
