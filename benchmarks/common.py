@@ -75,3 +75,17 @@ def alternating_median(engines: dict, rounds: int, seconds: float) -> dict[str, 
         for name, (fn, batch) in engines.items():
             samples[name].append(images_per_second(fn, batch, seconds))
     return {name: statistics.median(v) for name, v in samples.items()}
+
+
+def seed_summary(values: list[float]) -> dict:
+    """Mean, sample std and the one-sided 95 % Student-t bounds over per-seed values (paired differences, say)."""
+    import math
+    import statistics
+
+    from shieldkit.verify.kd import t95
+
+    n = len(values)
+    mean = statistics.fmean(values)
+    std = statistics.stdev(values) if n > 1 else 0.0
+    half = t95(n - 1) * std / math.sqrt(n) if n > 1 else math.inf
+    return {"mean": mean, "std": std, "upper95": mean + half, "lower95": mean - half, "runs": list(values)}

@@ -22,8 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import environment, markdown_table, setup_cifar10  # noqa: E402
-from adaptive_attackers import summary  # noqa: E402
+from common import environment, markdown_table, seed_summary, setup_cifar10  # noqa: E402
 
 MODELS = ("original", "protected")
 
@@ -59,8 +58,8 @@ def main() -> None:
             runs[name].append(json.loads(path.read_text()))
             print(f"{name} seed {s}: student {runs[name][-1]['student_accuracy']:.2f} % "
                   f"({runs[name][-1]['seconds']:.0f} s)")
-    accuracy = {n: summary([r["student_accuracy"] for r in rs]) for n, rs in runs.items()}
-    paired = summary([p["student_accuracy"] - o["student_accuracy"]
+    accuracy = {n: seed_summary([r["student_accuracy"] for r in rs]) for n, rs in runs.items()}
+    paired = seed_summary([p["student_accuracy"] - o["student_accuracy"]
                       for p, o in zip(runs["protected"], runs["original"])])
     rows = [[n, f"{a['mean']:.2f} ± {a['std']:.2f}", ", ".join(f"{v:.2f}" for v in a["runs"]),
              f"{statistics_seconds(runs[n]):.0f}"] for n, a in accuracy.items()]

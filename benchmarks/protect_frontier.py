@@ -70,6 +70,8 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--panel", default="quick", help="verify budget whose KD panel attacks (quick | standard)")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--skeptical", action="store_true", help="add the Skeptical Student (KDProbeConfig.skeptical) to "
+                    "the panel; probes cached without it train only the skeptical students")
     ap.add_argument("--kd-baseline", default="labels", help="labels | decisions: what gains are measured against "
                     "(KDProbeConfig.baseline; cached probes are re-decided, nothing retrains)")
     args = ap.parse_args()
@@ -90,7 +92,7 @@ def main() -> None:
     base_cfg, _ = budget_configs(args.panel)
     from dataclasses import replace as _replace
 
-    base_cfg = _replace(base_cfg, baseline=args.kd_baseline)
+    base_cfg = _replace(base_cfg, baseline=args.kd_baseline, skeptical=args.skeptical or base_cfg.skeptical)
 
     def probe_cfg(seed):
         from dataclasses import replace
@@ -190,7 +192,7 @@ def main() -> None:
     print(f"\nwrote {args.json} and {args.plot}")
 
 
-KIND_COLUMNS = ("kd", "soft", "top1", "topk", "unmirror", "recal")
+KIND_COLUMNS = ("kd", "soft", "top1", "topk", "unmirror", "recal", "skeptical")
 
 
 def summarise(per_seed: dict, teacher_acc: float, paired_gain) -> dict:
