@@ -6,10 +6,9 @@ tables and verify read attributes."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, ClassVar
 
-from shieldkit.records import Record, _by_name, _optional
+from shieldkit.records import Record, TextEnum, _by_name, _optional
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,16 +93,13 @@ class Manifest(Record):
         return self.output.get("pre_head")
 
 
-class InspectStatus(str, Enum):
+class InspectStatus(TextEnum):
     """What ``inspect`` found: a checkpoint, an intact artefact, or one whose files or signature fail."""
 
     CHECKPOINT = "checkpoint"
     OK = "ok"
     INTEGRITY_FAILED = "integrity failed"
     SIGNATURE_FAILED = "signature failed"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True, kw_only=True)

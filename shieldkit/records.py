@@ -31,6 +31,14 @@ def _each(load: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda values: None if values is None else [load(v) for v in values]
 
 
+class TextEnum(str, Enum):
+    """An enum whose members are their JSON strings: equal to them, and printed as them (``enum.StrEnum`` from
+    Python 3.11 on; the project still supports 3.10)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
 def _by_name(load: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda values: None if values is None else {k: load(v) for k, v in values.items()}
 

@@ -150,7 +150,7 @@ def test_verify_takes_its_thresholds_in_the_policy(tmp_path):
     """verify's policy= is a Policy, a file or a mapping of thresholds over the default policy's; the former
     thresholds= still works, with a FutureWarning, and lands in the same place."""
     from shieldkit.verify.policy import DEFAULT_MAX_RECORDED_DROP
-    from shieldkit.verify.run import as_policy
+    from shieldkit.verify.policy import as_policy
 
     pol = as_policy({"max_kd_gain": 1.5, "min_accuracy": 80})
     assert pol.thresholds.max_kd_gain == 1.5 and pol.thresholds.min_accuracy == 80.0

@@ -55,7 +55,7 @@ from shieldkit.engine import TrainConfig, autocast, fit, predict_logits
 from shieldkit.errors import InputError, QueryBudgetExceeded
 from shieldkit.methods import HintonKD, Plain, PseudoLabel, SkepticalKD
 from shieldkit.models import create_model, list_models
-from shieldkit.models.auxiliary_heads import with_auxiliary_heads
+from shieldkit.models.auxiliary_heads import check_auxiliary_family, with_auxiliary_heads
 from shieldkit.output_heads import decision_logits
 from shieldkit.precision import resolve_precision
 from shieldkit.progress import progress_bar
@@ -110,8 +110,8 @@ class KDProbeConfig:
             raise InputError("the KD probe needs at least one student family")
         for f in self.families:
             check_family(f)
-            if self.skeptical and not f.startswith("cnn3"):
-                raise InputError(f"the skeptical student needs a sequential family (cnn3-W), not {f!r}")
+            if self.skeptical:
+                check_auxiliary_family(f)
         if not self.seeds:
             raise InputError("the KD probe needs at least one seed")
         if self.epochs < 1 or self.batch_size < 1:

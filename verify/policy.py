@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Mapping
 
 from shieldkit.config import check_keys, read_toml
 from shieldkit.errors import InputError
@@ -238,3 +239,14 @@ def with_overrides(policy: Policy, **overrides: float | None) -> Policy:
             setattr(policy.thresholds, k, float(v))
     policy.thresholds.validate()
     return policy
+
+
+def as_policy(policy: str | Path | Policy | Mapping[str, float | None] | None) -> Policy:
+    """The policy a run applies: a :class:`Policy`, a TOML file, or a mapping of thresholds that override the
+    default policy's (``{"max_kd_gain": 1.0}``); None: the default policy. A file's thresholds with some of them
+    replaced: ``with_overrides(load_policy(path), max_kd_gain=1.0)``."""
+    if isinstance(policy, Policy):
+        return policy
+    if isinstance(policy, Mapping):
+        return with_overrides(load_policy(None), **policy)
+    return load_policy(policy)

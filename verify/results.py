@@ -15,25 +15,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar
 
 from shieldkit.errors import InputError
-from shieldkit.records import Record, _by_name, _each, _optional
+from shieldkit.records import Record, TextEnum, _by_name, _each, _optional
 
 from .report import REPORT_SCHEMA_VERSION
 
 
-class Verdict(str, Enum):
+class Verdict(TextEnum):
     """A verification's outcome; compares equal to its JSON string (``Verdict.PASS == "PASS"``)."""
 
     PASS = "PASS"
     FAIL = "FAIL"
     INCONCLUSIVE = "INCONCLUSIVE"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True, kw_only=True)

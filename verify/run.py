@@ -48,7 +48,7 @@ from .probes import PROBES, ProbeContext, probe_order
 from .budgets import budget_configs, with_seeds
 from .kd import StudentMemo
 from .oracle import Oracle, as_oracle, check_oracle_data, describe_oracle, oracle_accuracy, oracle_preprocess
-from .policy import SEAT_THRESHOLDS, Policy, apply_sections, load_policy, robustness_config, with_overrides
+from .policy import SEAT_THRESHOLDS, Policy, apply_sections, as_policy, robustness_config, with_overrides
 from .report import REPORT_SCHEMA_VERSION, evaluate_checks
 from .results import Verdict, VerificationReport
 from .seats import ANSWER_ONLY_ASSUMPTION, DEFAULT_SEATS, check_seats, model_seats
@@ -178,17 +178,6 @@ def _parity_agreement(oracle: Oracle) -> float | None:
     if not manifest:
         return None
     return Manifest.from_dict(manifest).parity.agreement(getattr(oracle, "variant", "fp32"))
-
-
-def as_policy(policy: str | Path | Policy | Mapping[str, float | None] | None) -> Policy:
-    """The policy a run applies: a :class:`Policy`, a TOML file, or a mapping of thresholds that override the
-    default policy's (``{"max_kd_gain": 1.0}``); None: the default policy. A file's thresholds with some of them
-    replaced: ``with_overrides(load_policy(path), max_kd_gain=1.0)``."""
-    if isinstance(policy, Policy):
-        return policy
-    if isinstance(policy, Mapping):
-        return with_overrides(load_policy(None), **policy)
-    return load_policy(policy)
 
 
 def _former_thresholds(fn):

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from .registry import NormalizedClassifier
+from .registry import NormalizedClassifier, create_model
 
 DOWNSAMPLING = (nn.MaxPool2d, nn.AvgPool2d)
 
@@ -79,3 +79,12 @@ class AuxiliaryHeads(nn.Module):
 
 def with_auxiliary_heads(model: NormalizedClassifier) -> AuxiliaryHeads:
     return AuxiliaryHeads(model)
+
+
+def check_auxiliary_family(family: str) -> str:
+    """``family`` (a registered model name) if its network can carry auxiliary heads, else one InputError line."""
+    try:
+        AuxiliaryHeads(create_model(family, 10))
+    except InputError:
+        raise InputError(f"the skeptical student needs a sequential family (cnn3-W), not {family!r}") from None
+    return family
