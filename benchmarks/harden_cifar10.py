@@ -23,6 +23,20 @@ is in teachers.json, so it is not recomputed here):
         --student resnet8 --train-images 0 --fractions 1.0 --methods at,ard-goldblum,rslad,ard --protect "" \
         --epochs 5 --attack-steps 3 --aa-n 1000 --work ~/.cache/shieldkit/harden_full \
         --json benchmarks/results/harden_cifar10_full.json
+
+The limited-data rows and the black-box row (issue 25) add to the same cache: ``--fractions 1.0,0.1,0.01`` with
+``--seeds 0,1,2`` (the limited-data rows only; each seed draws its own stratified subset and its own
+initialisation) and ``--fraction-epochs 0.1=10,0.01=50`` (a small subset gets more epochs, so that a 10 % student
+sees one full-data epoch's worth of images and a 1 % student half of one; every method gets the same), and
+``--blackbox``: Square (``--square-queries`` per image, score-based) on each full-data student and a transfer attack,
+PGD-20 crafted on a surrogate trained separately (a ResNet-8 PGD-AT of seed 1 on all 50k images, the students'
+epochs and PGD steps; it never sees the teacher), all on the same ``--eval-n`` test images:
+
+    python benchmarks/harden_cifar10.py --teacher ~/.cache/shieldkit/teachers/cifar10-resnet20-fastat.pt \
+        --student resnet8 --train-images 0 --fractions 1.0,0.1,0.01 --seeds 0,1,2 \
+        --fraction-epochs 0.1=10,0.01=50 --methods at,ard-goldblum,rslad,ard --protect "" --blackbox \
+        --epochs 5 --attack-steps 3 --aa-n 1000 --work ~/.cache/shieldkit/harden_full \
+        --json benchmarks/results/harden_cifar10_full.json
 """
 
 from __future__ import annotations
@@ -36,7 +50,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import environment, markdown_table, setup_cifar10  # noqa: E402
+from common import environment, markdown_table, seed_summary, setup_cifar10  # noqa: E402
 
 VARIANTS = {
     "at": dict(method="at"),
@@ -61,6 +75,12 @@ def main() -> None:
     ap.add_argument("--student-width", type=int, default=16)
     ap.add_argument("--train-images", type=int, default=10000, help="size of the training pool (0: all 50k)")
     ap.add_argument("--fractions", default="1.0,0.1")
+    ap.add_argument("--seeds", default="0", help="seeds of the limited-data rows (fractions < 1); the full-data rows "
+                    "are seed 0")
+    ap.add_argument("--fraction-epochs", default="", help="epochs per fraction, e.g. 0.1=10,0.01=50 (others: --epochs)")
+    ap.add_argument("--blackbox", action="store_true", help="Square and transfer (from a separately trained "
+                    "surrogate) on the teacher and the full-data students")
+    ap.add_argument("--square-queries", type=int, default=1000)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--attack-steps", type=int, default=5)
     ap.add_argument("--gamma", type=float, default=1.0)
@@ -115,6 +135,29 @@ def main() -> None:
         write_json(out, cache)
         return out
 
+    surrogate = None
+    if args.blackbox:
+        surrogate_path = work / "surrogate_pgd_resnet8_s1.pt"
+        if not surrogate_path.is_file():
+            shieldkit.train("resnet8", data, out=surrogate_path, adversarial="pgd",
+                            settings={"attack": {"eps": eps, "steps": args.attack_steps, "step_size": step}},
+                            run={"epochs": args.epochs, "seed": 1, "device": args.device})
+        surrogate, _ = load_model(surrogate_path)
+
+    def blackbox(name: str, path: Path) -> dict:
+        """Square and transfer accuracy (%) on the --eval-n images, cached beside the white-box figures."""
+        cache = work / f"{name}.blackbox.json"
+        if cache.is_file():
+            return json.loads(cache.read_text())
+        model, _ = load_model(path)
+        res = evaluate_robustness(model, data.test, RobustnessConfig(
+            attacks=("clean", "square", "transfer"), n=args.eval_n, square_queries=args.square_queries,
+            device=args.device), transfer_source=surrogate)
+        out = {"accuracy": res["accuracy"], "seconds": res["seconds"], "n": res["n"],
+               "square_queries": args.square_queries, "surrogate": "surrogate_pgd_resnet8_s1"}
+        write_json(out, cache)
+        return out
+
     rows, results = [], {"teacher": {"figures": json.loads(teacher_path.with_suffix(".json").read_text())["figures"],
                                      "eval": evaluation("teacher", teacher_path, not args.teacher)}}
 
@@ -127,27 +170,40 @@ def main() -> None:
 
     teacher_label = f"teacher {Path(args.teacher).stem}" if args.teacher else "teacher ResNet-8 (PGD-AT)"
     add_row(teacher_label, None, results["teacher"]["eval"], None)
+    if args.blackbox:
+        results["teacher"]["blackbox"] = blackbox("teacher", teacher_path)
     fractions = [float(f) for f in args.fractions.split(",")]
+    seeds = [int(x) for x in args.seeds.split(",")]
+    fraction_epochs = {float(k): int(v) for k, v in (kv.split("=") for kv in args.fraction_epochs.split(",") if kv)}
+    limited: dict[str, dict] = {}
     for frac in fractions:
+        epochs = fraction_epochs.get(frac, args.epochs)
         for name in args.methods.split(","):
-            spec = VARIANTS[name]
-            key = f"{name}_f{frac:g}"
-            path = work / f"{key}.pt"
-            if not path.is_file():
-                spec = dict(spec)
-                harden(teacher_path, pool, student=args.student, student_kwargs=student_kwargs, out=path,
-                       method=spec.pop("method"), inputs={"data_fraction": frac},
-                       run={"epochs": args.epochs, "device": args.device},
-                       settings={"gamma": args.gamma, "lambdas": args.lambdas, **spec,
-                                 "attack": {"eps": eps, "steps": args.attack_steps, "step_size": step}})
-            side = json.loads(path.with_suffix(".json").read_text())
-            figures = side["figures"]
-            # seconds per epoch from the median epoch's images/s: robust to another process sharing the CPU
-            ips = statistics.median(h["images_per_s"] for h in side["history"])
-            figures["median_seconds_per_epoch"] = side["settings"]["train_images"] / ips
-            ev = evaluation(key, path, with_aa=frac == 1.0)
-            results[key] = {"figures": figures, "eval": ev}
-            add_row(name, frac, ev, figures["median_seconds_per_epoch"])
+            for seed in (seeds if frac < 1.0 else [0]):
+                spec = VARIANTS[name]
+                key = f"{name}_f{frac:g}" + (f"_s{seed}" if seed else "")
+                path = work / f"{key}.pt"
+                if not path.is_file():
+                    spec = dict(spec)
+                    harden(teacher_path, pool, student=args.student, student_kwargs=student_kwargs, out=path,
+                           method=spec.pop("method"), inputs={"data_fraction": frac},
+                           run={"epochs": epochs, "seed": seed, "device": args.device},
+                           settings={"gamma": args.gamma, "lambdas": args.lambdas, **spec,
+                                     "attack": {"eps": eps, "steps": args.attack_steps, "step_size": step}})
+                side = json.loads(path.with_suffix(".json").read_text())
+                figures = side["figures"]
+                # seconds per epoch from the median epoch's images/s: robust to another process sharing the CPU
+                ips = statistics.median(h["images_per_s"] for h in side["history"])
+                figures["median_seconds_per_epoch"] = side["settings"]["train_images"] / ips
+                ev = evaluation(key, path, with_aa=frac == 1.0)
+                results[key] = {"figures": figures, "eval": ev, "seed": seed, "fraction": frac, "epochs": epochs}
+                if frac == 1.0 and args.blackbox:
+                    results[key]["blackbox"] = blackbox(key, path)
+                if frac < 1.0:
+                    limited.setdefault(f"{name}_f{frac:g}", {"method": name, "fraction": frac, "epochs": epochs,
+                                                              "runs": {}})["runs"][seed] = ev["accuracy"]
+                else:
+                    add_row(name, frac, ev, figures["median_seconds_per_epoch"])
     for suffix, label, steps in (("rml", "RML protect", 0), ("rml_adv", "robust RML protect", args.attack_steps)):
         for name in [m for m in args.protect.split(",") if m]:
             key = f"{name}_f1"
@@ -186,6 +242,24 @@ def main() -> None:
 
     head = ["method", "data", "clean", "FGSM", "PGD-20", "CW∞", f"AA (n={args.aa_n})", "s/epoch"]
     table = markdown_table(head, rows)
+    if limited:
+        lim_rows = []
+        for key, entry in limited.items():
+            summary = {a: seed_summary([r[a] for r in entry["runs"].values()]) for a in ("clean", "pgd20", "cw")}
+            entry["summary"] = summary
+            lim_rows.append([entry["method"], f"{100 * entry['fraction']:g}%", str(entry["epochs"]),
+                             str(len(entry["runs"]))] +
+                            [f"{summary[a]['mean']:.2f} ± {summary[a]['std']:.2f}" for a in ("clean", "pgd20", "cw")])
+        results["limited_data"] = limited
+        table += (f"\n\nLimited data (mean ± std over seeds {args.seeds}; n = {args.eval_n} test images):\n\n" +
+                  markdown_table(["method", "data", "epochs", "seeds", "clean", "PGD-20", "CW∞"], lim_rows))
+    if args.blackbox:
+        bb_rows = [[key.removesuffix("_f1"), f"{r['blackbox']['accuracy']['clean']:.2f}",
+                    f"{r['blackbox']['accuracy']['square']:.2f}", f"{r['blackbox']['accuracy']['transfer']:.2f}"]
+                   for key, r in results.items() if isinstance(r, dict) and "blackbox" in r]
+        table += (f"\n\nBlack-box (n = {args.eval_n}; Square {args.square_queries} queries; transfer: PGD-20 crafted on "
+                  f"a separately trained ResNet-8 PGD-AT surrogate):\n\n" +
+                  markdown_table(["model", "clean", "Square", "transfer"], bb_rows))
     if kd_rows:
         table += "\n\nKD probe (verify's quick budget, CNN3-16 students on the pool's attacker split):\n\n" + \
             markdown_table(["model", "hard-label student", "KD gain (best)"], kd_rows)

@@ -55,7 +55,8 @@ def recorded_options(**groups: Any) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     for name, value in groups.items():
-        if is_dataclass(value) and not isinstance(value, type):
+        # a settings group is a dataclass; so is an in-memory Dataset, which is recorded by its name, not its arrays
+        if is_dataclass(value) and not isinstance(value, (type, Dataset)):
             for field_name in (f.name for f in fields(value)):
                 inner = getattr(value, field_name)
                 if is_dataclass(inner) and not isinstance(inner, type):

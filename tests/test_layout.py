@@ -115,6 +115,20 @@ def test_a_runs_sidecar_repeats_it_as_config(tmp_path):
     assert c["options"]["epochs"] == 1 and c["options"]["batch_size"] == 64
 
 
+def test_an_in_memory_dataset_is_recorded_by_name_not_by_its_arrays(tmp_path, digits16, tiny_cnn):
+    """A Dataset is a dataclass too: its options must be its name, not every pixel (an 800 MB sidecar on CIFAR)."""
+    shieldkit.train("cnn3", digits16, out=tmp_path / "t.pt", model_kwargs={"width": 4},
+                    run={"epochs": 1, "progress": False})
+    shieldkit.harden(tiny_cnn, shieldkit.load_dataset("digits"), student="cnn3", student_kwargs={"width": 4},
+                     method="at", out=tmp_path / "h.pt", run={"epochs": 1, "n": 0, "progress": False},
+                     settings={"attack": {"steps": 1}})
+    for name in ("t", "h"):
+        sidecar = tmp_path / f"{name}.json"
+        options = json.loads(sidecar.read_text())["settings"]["options"]
+        assert options["data"] == "digits" and not {"x", "y", "train", "test"} & options.keys(), name
+        assert sidecar.stat().st_size < 20_000, (name, sidecar.stat().st_size)
+
+
 def test_toml_config_and_its_errors(tmp_path):
     (tmp_path / "ok.toml").write_text('[train]\ndata = "digits"\narch = "cnn3"\nmodel-kwargs = {width = 8}\nepochs = 1\n'
                                       'batch-size = 64\n')
