@@ -5,6 +5,7 @@ renderer below applied to one file under ``benchmarks/results/``:
 
 - ``seats``: the threat-model table of the first screen, from ``seats_cifar10.json`` (benchmarks/seats_cifar10.py);
 - ``quick_time``: the quick budget's measured time, from ``seats_cifar10.json``;
+- ``harden``: ARD against its baselines at full data and on subsets, from ``harden_cifar10_full.json``;
 - ``demo``: the demo's table, from ``demo.json`` (``shieldkit demo --out-dir DIR``, then copy DIR/demo.json;
   the same as ``shieldkit demo --render benchmarks/results/demo.json``).
 
@@ -183,12 +184,68 @@ def precision_effect_markdown(result: dict) -> str:
             + markdown_table(["run", "figure", "verdict", "time"], rows)
             + "\n\nStudent accuracies, bf16 against fp32 (means over the seeds): " + "; ".join(diffs) + ".")
 
+# published ResNet-18 students on CIFAR-10 at ε = 8/255 (clean / PGD-20 / AutoAttack), as quoted in later papers:
+# other teachers (WRN-34-10), 100+ epochs on GPUs; anchors for the direction, not for the level (issue 25)
+HARDEN_ANCHORS = (("ARD (Goldblum)", 85.04, 53.27, 49.49), ("RSLAD", 83.59, 55.98, 52.13),
+                  ("AdaAD", 84.74, 56.78, 52.79))
+HARDEN_METHODS = ("at", "ard-goldblum", "rslad", "ard")
+
+
+def harden_markdown(result: dict) -> str:
+    """ARD against its baselines at full data (AutoAttack, black-box) and on 10 % / 1 % of it (seeds), with the
+    answer to "does ARD beat RSLAD at equal budget?" and its uncertainty (benchmarks/harden_cifar10.py)."""
+    import math
+
+    from common import seed_summary
+
+    res = result["results"]
+    full = {m: res[f"{m}_f1"] for m in HARDEN_METHODS if f"{m}_f1" in res}
+    limited = res.get("limited_data", {})
+    fractions = sorted({e["fraction"] for e in limited.values()}, reverse=True)
+    head = ["method", "clean", "PGD-20", "AA", "Square", "transfer"] + \
+        [f"PGD-20 at {100 * f:g} % ({len(limited[f'ard_f{f:g}']['runs'])} seeds)" for f in fractions]
+    rows = []
+    for m, r in full.items():
+        a, bb = r["eval"]["accuracy"], r.get("blackbox", {}).get("accuracy", {})
+        row = [m, f"{a['clean']:.1f}", f"{a['pgd20']:.1f}", f"{r['eval']['autoattack']['accuracy']:.1f}",
+               f"{bb['square']:.1f}" if bb else "-", f"{bb['transfer']:.1f}" if bb else "-"]
+        for f in fractions:
+            sm = limited[f"{m}_f{f:g}"]["summary"]["pgd20"]
+            row.append(f"{sm['mean']:.1f} ± {sm['std']:.1f}")
+        rows.append(row)
+    ard, rslad = full["ard"]["eval"], full["rslad"]["eval"]
+    n = ard["autoattack"]["n"]
+    pa, pr = ard["autoattack"]["accuracy"] / 100, rslad["autoattack"]["accuracy"] / 100
+    diff, se = 100 * (pa - pr), 100 * math.sqrt((pa * (1 - pa) + pr * (1 - pr)) / n)
+    verdict = "beats" if diff > 2 * se else "falls below" if diff < -2 * se else "is not separated from"
+    parts = [f"At full data (one seed, n = {n} test images), ARD **{verdict}** RSLAD under standard AutoAttack: "
+             f"{diff:+.1f} points (two binomial standard errors, unpaired and so conservative: ±{2 * se:.1f}), clean {ard['accuracy']['clean'] - rslad['accuracy']['clean']:+.1f}."]
+    for f in fractions:
+        runs_a, runs_r = limited[f"ard_f{f:g}"]["runs"], limited[f"rslad_f{f:g}"]["runs"]
+        d = seed_summary([runs_a[k]["pgd20"] - runs_r[k]["pgd20"] for k in sorted(runs_a) if k in runs_r])
+        c = seed_summary([runs_a[k]["clean"] - runs_r[k]["clean"] for k in sorted(runs_a) if k in runs_r])
+        word = "ARD above RSLAD" if d["lower95"] > 0 else "ARD below RSLAD" if d["upper95"] < 0 else "not separated"
+        parts.append(f"On {100 * f:g} % of the data, ARD − RSLAD paired per seed ({len(d['runs'])} seeds): PGD-20 "
+                     f"{d['mean']:+.1f} ± {d['std']:.1f} (one-sided 95 % bounds {d['lower95']:+.1f} and "
+                     f"{d['upper95']:+.1f}: {word}), clean {c['mean']:+.1f} ± {c['std']:.1f}.")
+    s = result["settings"]
+    setting = (f"ResNet-8 students of the zoo's robust ResNet-20 (`{Path(s['teacher']).stem}`), every method at one "
+               f"budget ({s['epochs']} epochs at full data, "
+               f"{', '.join(f'{e} on {100 * float(f):g} %' for f, e in (kv.split('=') for kv in s['fraction_epochs'].split(',') if kv)) or 'the same on the subsets'}; PGD-"
+               f"{s['attack_steps']} in training, ε = 8/255); Square {s['square_queries']} queries; transfer: PGD-20 "
+               f"crafted on a separately trained ResNet-8 PGD-AT. Robust accuracy %, `{result['json']}`.")
+    anchors = markdown_table(["published (ResNet-18, WRN teacher, GPUs)", "clean", "PGD-20", "AA"],
+                             [[name, f"{c:.2f}", f"{g:.2f}", f"{a:.2f}"] for name, c, g, a in HARDEN_ANCHORS])
+    return setting + "\n\n" + markdown_table(head, rows) + "\n\n" + " ".join(parts) + \
+        "\n\nPublished figures from other hardware and scales, beside ours for the direction only:\n\n" + anchors
+
 
 RENDERERS = {"seats": ("seats_cifar10.json", seats_markdown), "demo": ("demo.json", demo_markdown),
              "quick_time": ("seats_cifar10.json", quick_time_markdown),
              "test_margins": ("test_margins.json", margins_markdown), "throughput": ("throughput.json", throughput_markdown),
              "teachers": ("teachers.json", teachers_markdown), "cifar100": ("cifar100_pipeline.json", cifar100_markdown),
-             "precision_effect": ("precision_effect.json", precision_effect_markdown)}
+             "precision_effect": ("precision_effect.json", precision_effect_markdown),
+             "harden": ("harden_cifar10_full.json", harden_markdown)}
 
 
 def rendered(name: str, results: Path = RESULTS) -> str:
