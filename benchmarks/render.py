@@ -222,16 +222,17 @@ def harden_markdown(result: dict) -> str:
              f"{diff:+.1f} points (two binomial standard errors, unpaired and so conservative: ±{2 * se:.1f}), clean {ard['accuracy']['clean'] - rslad['accuracy']['clean']:+.1f}."]
     for f in fractions:
         runs_a, runs_r = limited[f"ard_f{f:g}"]["runs"], limited[f"rslad_f{f:g}"]["runs"]
-        d = seed_summary([runs_a[k]["pgd20"] - runs_r[k]["pgd20"] for k in sorted(runs_a) if k in runs_r])
-        c = seed_summary([runs_a[k]["clean"] - runs_r[k]["clean"] for k in sorted(runs_a) if k in runs_r])
+        d, c = (seed_summary([runs_a[k][a] - runs_r[k][a] for k in sorted(runs_a) if k in runs_r])
+                for a in ("pgd20", "clean"))
         word = "ARD above RSLAD" if d["lower95"] > 0 else "ARD below RSLAD" if d["upper95"] < 0 else "not separated"
         parts.append(f"On {100 * f:g} % of the data, ARD − RSLAD paired per seed ({len(d['runs'])} seeds): PGD-20 "
                      f"{d['mean']:+.1f} ± {d['std']:.1f} (one-sided 95 % bounds {d['lower95']:+.1f} and "
                      f"{d['upper95']:+.1f}: {word}), clean {c['mean']:+.1f} ± {c['std']:.1f}.")
     s = result["settings"]
+    subset_epochs = ", ".join(f"{limited[f'ard_f{f:g}']['epochs']} on {100 * f:g} %" for f in fractions)
     setting = (f"ResNet-8 students of the zoo's robust ResNet-20 (`{Path(s['teacher']).stem}`), every method at one "
                f"budget ({s['epochs']} epochs at full data, "
-               f"{', '.join(f'{e} on {100 * float(f):g} %' for f, e in (kv.split('=') for kv in s['fraction_epochs'].split(',') if kv)) or 'the same on the subsets'}; PGD-"
+               f"{subset_epochs}; PGD-"
                f"{s['attack_steps']} in training, ε = 8/255); Square {s['square_queries']} queries; transfer: PGD-20 "
                f"crafted on a separately trained ResNet-8 PGD-AT. Robust accuracy %, `{result['json']}`.")
     anchors = markdown_table(["published (ResNet-18, WRN teacher, GPUs)", "clean", "PGD-20", "AA"],
